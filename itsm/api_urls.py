@@ -1,0 +1,16 @@
+"""/api/v1/: each domain app contributes its routes (``<app>/api/urls.py``)."""
+
+from django.urls import include, path
+
+from itsm.core.api import views as core_api
+
+app_name = "api"
+
+urlpatterns = [
+    path("", core_api.api_root, name="root"),
+    path("me/", core_api.me, name="me"),
+    path("", include("incidents.api.urls")),
+    path("", include("backups.api.urls")),
+    path("", include("changes.api.urls")),
+    path("", include("releases.api.urls")),
+]

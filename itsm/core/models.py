@@ -1,0 +1,319 @@
+"""The shared foundation: accounts, teams, services, audit trail, API tokens, business calendar."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """A portal user. Roles are Django groups (see ``itsm.core.roles``)."""
+
+    display_name = models.CharField(_("display name"), max_length=150, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Interface language; empty follows the browser."),
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+
+class Team(models.Model):
+    """A team that escalations and assignments target (§8.4: L1–L5 each target a team/role)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    escalation_level = models.PositiveSmallIntegerField(
+        _("escalation level"),
+        null=True,
+        blank=True,
+        help_text=_("L1 operators … L5 executives; empty when the team is not on the ladder."),
+    )
+    email = models.EmailField(_("email"), blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
+    )
+
+    class Meta:
+        ordering = ["escalation_level", "name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """A production service that incidents, changes, releases and backups refer to."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    owner_team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="services",
+        verbose_name=_("owner team"),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sequence(models.Model):
+    """Counters behind human-readable numbers (INC-000123); one row per prefix."""
+
+    name = models.CharField(max_length=16, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    @classmethod
+    def next_value(cls, name: str) -> int:
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with transaction.atomic():
+            cls.objects.get_or_create(name=name)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value",  # noqa: S608
+                    [name],
+                )
+                return cursor.fetchone()[0]
+
+
+class NumberedModel(models.Model):
+    """Abstract base giving a record a stable number such as ``INC-000123`` (DESIGN.md)."""
+
+    NUMBER_PREFIX = ""
+
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self.number:
+            self.number = f"{self.NUMBER_PREFIX}-{Sequence.next_value(self.NUMBER_PREFIX):06d}"
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("audit events are append-only")
+
+    def delete(self):
+        raise PermissionError("audit events are append-only")
+
+    def for_object(self, obj: models.Model) -> AuditQuerySet:
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(type(obj)), object_id=str(obj.pk)
+        )
+
+
+class AuditEvent(models.Model):
+    """An append-only record of who did what to which record, and when.
+
+    Written for every django-fsm transition (``post_transition``) and for edits that matter
+    (priority overrides, approvals). Never updated or deleted.
+    """
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_label = models.CharField(
+        _("actor label"),
+        max_length=150,
+        blank=True,
+        help_text=_("Who acted when no user did (the clock, an integration)."),
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.CharField(max_length=64)
+    target = GenericForeignKey("content_type", "object_id")
+    object_repr = models.CharField(_("record"), max_length=200)
+    action = models.CharField(_("action"), max_length=64)
+    from_state = models.CharField(_("from"), max_length=64, blank=True)
+    to_state = models.CharField(_("to"), max_length=64, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"])]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.object_repr} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def who(self) -> str:
+        return str(self.actor) if self.actor_id else (self.actor_label or _("system"))
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit events are append-only")
+
+
+class ApiToken(models.Model):
+    """A revocable, scoped API token. Only a SHA-256 digest of the secret is stored.
+
+    The token shown once to the user is ``itsm_<prefix>_<secret>``: the prefix finds the row,
+    the digest of the whole token is compared in constant time.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read")
+        WRITE = "write", _("Read and write")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.WRITE)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, *, name: str, scope: str = Scope.WRITE, expires_at=None):
+        """Create a token; returns ``(token, raw)``. ``raw`` is shown once and never stored."""
+        prefix = secrets.token_hex(6)
+        raw = f"itsm_{prefix}_{secrets.token_urlsafe(32)}"
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            prefix=prefix,
+            digest=cls.hash(raw),
+            scope=scope,
+            expires_at=expires_at,
+        )
+        return token, raw
+
+    @property
+    def is_usable(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST carrying ``Idempotency-Key``, replayed on retries."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    path = models.CharField(max_length=255)
+    request_digest = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key", "path"], name="idempotency_unique_key")
+        ]
+
+
+class WorkingHours(models.Model):
+    """Business hours per weekday (default Mon–Fri 09:00–18:00); a missing weekday is closed."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices, unique=True)
+    start = models.TimeField(_("opens"))
+    end = models.TimeField(_("closes"))
+
+    class Meta:
+        ordering = ["weekday"]
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="working_hours_end_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class ClosedDay(models.Model):
+    """A company closed day (default the year-end closure 12/29–1/3); empty year = every year."""
+
+    name = models.CharField(_("name"), max_length=100)
+    month = models.PositiveSmallIntegerField(_("month"))
+    day = models.PositiveSmallIntegerField(_("day"))
+    year = models.PositiveSmallIntegerField(_("year"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["year", "month", "day"]
+        verbose_name = _("closed day")
+        verbose_name_plural = _("closed days")
+        constraints = [
+            models.UniqueConstraint(fields=["year", "month", "day"], name="closed_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.year}-" if self.year else ""
+        return f"{self.name} ({when}{self.month:02d}-{self.day:02d})"

@@ -1,0 +1,163 @@
+"""Views of the shared foundation: login, language, health, workflow diagrams, transitions."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language as django_set_language
+
+from . import workflow
+from .diagrams import mermaid_for, state_machines
+
+
+@require_GET
+def healthz(request):
+    """Liveness: the process answers."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: the database and the broker are reachable; 503 names the failing part."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        from itsm.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["broker"] = f"error: {exc.__class__.__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+def _login_throttle_key(request) -> str:
+    username = (request.POST.get("username") or "").strip().lower()
+    addr = request.META.get("REMOTE_ADDR", "")
+    return "login-fail:" + hashlib.sha256(f"{username}|{addr}".encode()).hexdigest()
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login with failed attempts throttled per (username, address)."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        key = _login_throttle_key(request)
+        if cache.get(key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, _("Too many failed attempts. Try again in a few minutes."))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        key = _login_throttle_key(self.request)
+        cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
+        return super().form_invalid(form)
+
+
+@require_POST
+def set_language(request):
+    """The header's language switch: remembered on the user, and in a cookie for everyone."""
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        request.user.language = language
+        request.user.save(update_fields=["language"])
+    return django_set_language(request)
+
+
+def _fsm_model(app_label: str, model_name: str):
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError as exc:
+        raise Http404 from exc
+    if model not in state_machines():
+        raise Http404
+    return model
+
+
+@login_required
+def workflow_diagram(request, app_label: str, model_name: str):
+    """The states and transitions of one state machine, drawn from its django-fsm definition."""
+    model = _fsm_model(app_label, model_name)
+    current = request.GET.get("state", "")
+    return render(
+        request,
+        "core/workflow.html",
+        {
+            "model": model,
+            "verbose_name": model._meta.verbose_name,
+            "mermaid": mermaid_for(model, current=current),
+            "current": current,
+            "machines": state_machines(),
+            "transitions": workflow.describe(model),
+        },
+    )
+
+
+@login_required
+def workflow_index(request):
+    first = state_machines()[0] if state_machines() else None
+    if first is None:
+        raise Http404
+    return HttpResponseRedirect(f"/workflows/{first._meta.app_label}/{first._meta.model_name}/")
+
+
+@login_required
+@require_POST
+def transition(request, app_label: str, model_name: str, pk: int):
+    """Apply one transition from a record page's transitions panel (HTML twin of the API)."""
+    model = _fsm_model(app_label, model_name)
+    if not request.user.has_perm(f"{app_label}.view_{model_name}"):
+        raise Http404
+    obj = get_object_or_404(model, pk=pk)
+    name = request.POST.get("transition", "")
+    comment = request.POST.get("comment", "")
+    back = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else "/"
+    try:
+        workflow.perform(obj, name, actor=request.user, comment=comment, data=request.POST)
+    except workflow.TransitionError as exc:
+        errors = exc.extra.get("errors") or {}
+        details = "; ".join(
+            f"{field}: {e['message']}" for field, items in errors.items() for e in items
+        )
+        messages.error(request, f"{exc.message} {details}".strip())
+    else:
+        messages.success(request, _("%(record)s: done.") % {"record": obj})
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+        back = next_url
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = back
+        return response
+    return HttpResponseRedirect(back)

@@ -1,0 +1,290 @@
+"""The transitions mechanism shared by every state machine (DESIGN.md principle 3).
+
+Models declare transitions with django-fsm::
+
+    @transition(field=state, source=State.DRAFT, target=State.SUBMITTED,
+                conditions=[has_rollback_plan], permission=at_least(Role.OPERATOR),
+                custom={"label": _("Submit"), "fields": ["rollback_plan"]})
+    def submit(self, *, by=None, comment=""):
+        ...
+
+``custom`` keys understood here:
+- ``label``: the button text (translatable); ``style``: bootstrap colour of the button;
+- ``fields``: model fields the caller may (and must, if the model requires them) send with the
+  transition; validated through a ModelForm so the UI and API report field errors the same way;
+- ``comment_required``: a reason must accompany the transition (overrides, rejections);
+- ``hidden``: applied only by services/tasks (e.g. the clock), never offered as a button.
+
+Guards are plain functions decorated with :func:`guard`, so a failed guard is reported by name.
+Every applied transition is audited by ``itsm.core.signals``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django import forms
+from django.db import transaction
+from django.forms import modelform_factory
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, FSMFieldMixin, Transition
+
+
+class TransitionError(Exception):
+    """Base for the refusals a caller can get; ``code`` is the stable API error code."""
+
+    code = "transition_error"
+    status = 400
+
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class TransitionNotAllowed(TransitionError):
+    code = "transition_not_allowed"
+    status = 409
+
+
+class TransitionForbidden(TransitionError):
+    code = "permission_denied"
+    status = 403
+
+
+class GuardFailed(TransitionError):
+    code = "guard_failed"
+    status = 400
+
+
+class TransitionInvalid(TransitionError):
+    code = "invalid"
+    status = 400
+
+
+class ConcurrentUpdate(TransitionError):
+    code = "concurrent_update"
+    status = 409
+
+
+def guard(message: str) -> Callable:
+    """Mark a condition function as a named guard with a user-facing message.
+
+    ``message`` is translated when shown, so pass a ``gettext_lazy`` string.
+    """
+
+    def decorate(func: Callable) -> Callable:
+        func.guard_message = message
+        return func
+
+    return decorate
+
+
+def state_field(model_or_instance) -> FSMFieldMixin:
+    for field in model_or_instance._meta.fields:
+        if isinstance(field, FSMFieldMixin):
+            return field
+    raise TypeError(f"{model_or_instance!r} has no FSM field")
+
+
+def all_transitions(model) -> list[Transition]:
+    """Every declared (source → target) transition of a model, for diagrams and matrices."""
+    return list(state_field(model).get_all_transitions(model))
+
+
+@dataclass(frozen=True)
+class Option:
+    """A transition as offered to one user on one record."""
+
+    name: str
+    label: str
+    target: str
+    style: str
+    fields: tuple[str, ...]
+    comment_required: bool
+    blocked_by: tuple[dict, ...]  # failed guards: [{"guard": name, "message": text}]
+
+    @property
+    def available(self) -> bool:
+        return not self.blocked_by
+
+
+def _current(instance, name: str) -> Transition | None:
+    field = state_field(instance)
+    method = getattr(type(instance), name, None)
+    meta = getattr(method, "_django_fsm", None)
+    if meta is None:
+        return None
+    if not meta.has_transition(field.get_state(instance)):
+        return None
+    return meta.get_transition(field.get_state(instance))
+
+
+def failed_guards(instance, transition: Transition) -> tuple[dict, ...]:
+    failed = []
+    for condition in transition.conditions:
+        if not condition(instance):
+            message = getattr(condition, "guard_message", None) or condition.__name__
+            failed.append({"guard": condition.__name__, "message": str(message)})
+    return tuple(failed)
+
+
+def options_for(instance, user) -> list[Option]:
+    """Transitions leaving the current state that ``user`` may take, with any blocking guards.
+
+    Blocked transitions are listed (with the guard that blocks them) so the UI can say why a
+    button is disabled; transitions the user lacks permission for are left out.
+    """
+    field = state_field(instance)
+    state = field.get_state(instance)
+    options = []
+    for method in field.transitions.get(type(instance), {}).values():
+        meta = method._django_fsm
+        if not meta.has_transition(state):
+            continue
+        t = meta.get_transition(state)
+        if t.custom.get("hidden") or not t.has_perm(instance, user):
+            continue
+        options.append(
+            Option(
+                name=t.name,
+                label=str(t.custom.get("label", t.name)),
+                target=str(t.target),
+                style=t.custom.get("style", "primary"),
+                fields=tuple(t.custom.get("fields", ())),
+                comment_required=bool(t.custom.get("comment_required")),
+                blocked_by=failed_guards(instance, t),
+            )
+        )
+    return options
+
+
+def transition_form(instance, name: str, data=None) -> forms.ModelForm | None:
+    """The ModelForm for the extra fields a transition takes, or None when it takes none."""
+    t = _current(instance, name)
+    fields = tuple(t.custom.get("fields", ())) if t else ()
+    if not fields:
+        return None
+    form_class = modelform_factory(type(instance), fields=fields)
+    return form_class(data, instance=instance, prefix=None)
+
+
+def apply_transition(
+    instance,
+    name: str,
+    *,
+    actor,
+    comment: str = "",
+    data: dict | None = None,
+    system_label: str = "",
+    after: Callable[[object], None] | None = None,
+):
+    """Apply transition ``name`` to ``instance`` on behalf of ``actor``, atomically.
+
+    Order of checks (each a distinct API error): the transition exists from this state (409),
+    the actor may take it (403; skipped when ``actor`` is None, i.e. the clock or a service
+    acting on its own), its fields validate (400 with field errors), a comment is present when
+    required (400), its guards pass (400 naming the guard). Then the method runs, the record is
+    saved with optimistic locking (409 if someone else moved it first), and ``after(instance)``
+    runs inside the same transaction for the records the transition implies.
+    """
+    t = _current(instance, name)
+    if t is None or name.startswith("_"):
+        raise TransitionNotAllowed(
+            _("“%(name)s” is not possible from state “%(state)s”.")
+            % {"name": name, "state": state_field(instance).get_state(instance)},
+            transition=name,
+        )
+    if actor is not None and not t.has_perm(instance, actor):
+        raise TransitionForbidden(
+            _("You are not allowed to “%(label)s” this record.")
+            % {"label": t.custom.get("label", name)},
+            transition=name,
+        )
+    form = transition_form(instance, name, data or {})
+    if form is not None and not form.is_valid():
+        raise TransitionInvalid(
+            _("Please correct the errors below."), errors=form.errors.get_json_data()
+        )
+    if t.custom.get("comment_required") and not (comment or "").strip():
+        raise TransitionInvalid(
+            _("A reason is required."),
+            errors={"comment": [{"message": _("A reason is required."), "code": "required"}]},
+        )
+    failed = failed_guards(instance, t)
+    if failed:
+        raise GuardFailed(failed[0]["message"], guard=failed[0]["guard"], guards=list(failed))
+    try:
+        with transaction.atomic():
+            getattr(instance, name)(by=actor, comment=comment, system_label=system_label)
+            instance.save()
+            if after is not None:
+                after(instance)
+    except ConcurrentTransition as exc:
+        instance.refresh_from_db()
+        raise ConcurrentUpdate(
+            _("Someone else changed this record first; reload and try again.")
+        ) from exc
+    return instance
+
+
+# Use cases that wrap a transition (creating a postmortem on close, …) register here so the
+# generic API endpoint and HTML view go through the same service as every other caller.
+_SERVICES: dict[tuple[type, str], Callable] = {}
+
+
+def handles(model: type, name: str) -> Callable:
+    """Register ``service(instance, *, actor, comment, data)`` as the way to apply ``name``."""
+
+    def decorate(func: Callable) -> Callable:
+        _SERVICES[(model, name)] = func
+        return func
+
+    return decorate
+
+
+def perform(instance, name: str, *, actor, comment: str = "", data: dict | None = None):
+    """Apply a transition requested by a person or client: the registered service, or the plain
+    transition when the use case needs nothing more."""
+    service = _SERVICES.get((type(instance), name))
+    if service is not None and _current(instance, name) is not None:
+        return service(instance, actor=actor, comment=comment, data=data or {})
+    return apply_transition(instance, name, actor=actor, comment=comment, data=data)
+
+
+def labels(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {value: str(label) for value, label in choices}
+
+
+def permission_label(permission) -> str:
+    """A readable description of a transition's ``permission=`` for diagrams and docs."""
+    if permission is None:
+        return _("anyone signed in")
+    role = getattr(permission, "role", None)
+    if role is not None:
+        return _("%(role)s or above") % {"role": role.label}
+    roles = getattr(permission, "roles", None)
+    if roles:
+        return " / ".join(str(r.label) for r in roles)
+    return str(getattr(permission, "description", getattr(permission, "__name__", permission)))
+
+
+def describe(model) -> list[dict]:
+    """One row per transition name: sources, target, who may take it and its guards."""
+    rows: dict[str, dict] = {}
+    for t in all_transitions(model):
+        row = rows.setdefault(
+            t.name,
+            {
+                "name": t.name,
+                "label": str(t.custom.get("label", t.name)),
+                "sources": [],
+                "target": str(t.target),
+                "permission": permission_label(t.permission),
+                "guards": [str(getattr(c, "guard_message", c.__name__)) for c in t.conditions],
+                "automatic": bool(t.custom.get("hidden")),
+            },
+        )
+        row["sources"].append(str(t.source))
+    return list(rows.values())

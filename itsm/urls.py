@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from itsm.core import views as core_views
+
+from . import views
+
+handler404 = "itsm.views.not_found"
+handler500 = "itsm.views.server_error"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("accounts/login/", core_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("itsm.core.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("changes/", include("changes.urls")),
+    path("releases/", include("releases.urls")),
+    path("backups/", include("backups.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("itsm.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]

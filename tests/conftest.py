@@ -1,0 +1,126 @@
+"""Shared fixtures: users per role, API clients, and a real Chromium for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from itsm.core.models import ApiToken
+from itsm.core.roles import Role
+
+from .factories import UserFactory
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip, with a visible reason, tests whose real service is not configured."""
+    db_engine = settings.DATABASES["default"]["ENGINE"]
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://…")
+    skip_browser = pytest.mark.skip(
+        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    )
+    for item in items:
+        if "postgres" in item.keywords and "postgresql" not in db_engine:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+        if "e2e" in item.keywords and not shutil.which(CHROMIUM):
+            item.add_marker(skip_browser)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: Role | str | None = Role.OPERATOR, **kwargs):
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user(Role.OPERATOR, username="op")
+
+
+@pytest.fixture
+def ops_leader(make_user):
+    return make_user(Role.OPS_LEADER, username="leader")
+
+
+@pytest.fixture
+def ops_manager(make_user):
+    return make_user(Role.OPS_MANAGER, username="manager")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user(Role.ADMIN, username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(db):
+    """``api_as(user)`` → an APIClient authenticated with a fresh Bearer token of that user."""
+
+    def make(user, scope=ApiToken.Scope.WRITE):
+        _token, raw = ApiToken.issue(user, name="test", scope=scope)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never `playwright install`)."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(locale="ja-JP", base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page, live_server):
+    """``login(user)`` signs in through the real login form."""
+
+    def do(user, password="pass-1234!"):
+        page.goto("/accounts/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", password)
+        page.locator("form button[type=submit]").first.click()
+        page.wait_for_load_state()
+        return page
+
+    return do

@@ -1,0 +1,8 @@
+"""The portal's settings plus a tiny state machine app used to test the shared mechanism."""
+
+from itsm.settings import *  # noqa: F403
+from itsm.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+ROOT_URLCONF = "tests.testapp.urls"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only

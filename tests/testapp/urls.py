@@ -1,0 +1,12 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from itsm.urls import urlpatterns as portal_urlpatterns
+
+from .api import TicketViewSet
+
+router = SimpleRouter()
+router.register("tickets", TicketViewSet)
+
+urlpatterns = [path("api/test/", include(router.urls)), *portal_urlpatterns]
+handler404 = "itsm.views.not_found"
