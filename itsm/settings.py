@@ -168,8 +168,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Periodic sweeps; each domain app adds its entries in itsm/beat.py (the composition root).
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic sweeps are declared by each app as ``beat_schedule`` on its AppConfig.
 # How often the deadline sweeps run, in seconds (DESIGN.md § budgets: escalation latency).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
 

@@ -14,3 +14,15 @@ class CoreConfig(AppConfig):
         from .permissions import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")
+        self._collect_beat_schedule()
+
+    @staticmethod
+    def _collect_beat_schedule() -> None:
+        """Apps declare their periodic sweeps as ``beat_schedule`` on their AppConfig."""
+        from celery import current_app
+        from django.apps import apps
+
+        schedule = dict(current_app.conf.beat_schedule or {})
+        for config in apps.get_app_configs():
+            schedule.update(getattr(config, "beat_schedule", {}))
+        current_app.conf.beat_schedule = schedule
