@@ -23,7 +23,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    ITSM_PRODUCTION=1
+    ITSM_PRODUCTION=1 \
+    PYTHONPATH=/app
 WORKDIR /app
 
 RUN groupadd --system --gid 10001 itsm \
@@ -37,8 +38,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && rm /tmp/requirements.txt
 
 # The project itself (compiled .mo catalogs are committed: no gettext needed here).
+# PYTHONPATH=/app makes every process (gunicorn, celery, manage.py) import the code from
+# /app, next to templates/, static/ and locale/, rather than the installed copy.
 COPY . .
-RUN pip install --no-deps .
+RUN pip install --no-deps . \
+ && rm -rf build ./*.egg-info
 COPY --from=assets /src/static/vendor ./static/vendor
 
 # Hashed + compressed static files for WhiteNoise (ITSM_PRODUCTION=1 selects the manifest

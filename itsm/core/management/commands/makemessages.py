@@ -18,7 +18,9 @@ class Command(makemessages.Command):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument(
-            "--app", default="", help="Only this app's catalog (incidents, changes, …, or 'project')."
+            "--app",
+            default="",
+            help="Only this app's catalog (incidents, changes, …, or 'project').",
         )
 
     def handle(self, *args, **options):
