@@ -28,10 +28,6 @@ NODE_STAMP   := $(NODE_MODULES)/.npm-ci.stamp
 VENDOR       := static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied.stamp
 
-# Directories holding a locale/ folder (app-level catalogs), for `make messages`.
-LOCALE_APP_DIRS = $(patsubst %/locale/,%,$(filter-out $(NODE_MODULES)/% $(VENV)/% static/%,\
-                    $(wildcard */locale/ */*/locale/)))
-
 .PHONY: help install assets vendor-copy dirs migrate seed run test bench lint messages clean
 
 help: ## list targets
@@ -125,20 +121,13 @@ lint: install ## ruff check, ruff format --check, makemigrations --check
 
 # Needs GNU gettext (xgettext, msgmerge, msgfmt): apt-get install gettext.
 # Compiled .mo files are committed, so gettext is only needed to change translations.
-messages: install ## update ja .po catalogs and compile .mo files (needs gettext)
+# One run at the root: the project's makemessages (itsm/core/management/commands) writes each
+# app's strings to <app>/locale/ and the rest to locale/ (one app only: MESSAGES_ARGS=--app=incidents).
+MESSAGES_ARGS ?=
+messages: install ## update the ja .po catalogs and compile the .mo files (needs gettext)
 	@command -v xgettext >/dev/null && command -v msgfmt >/dev/null || \
 	  { echo "GNU gettext is required: apt-get install gettext (or brew install gettext)" >&2; exit 1; }
-	@root=$(CURDIR); \
-	if [ -d locale ] || [ -z "$(strip $(LOCALE_APP_DIRS))" ]; then \
-	  echo "makemessages at the project root (LOCALE_PATHS=locale/; apps with their own locale/ get their own catalog)"; \
-	  mkdir -p locale; \
-	  $(MANAGE) makemessages -l ja --ignore=.venv --ignore=node_modules --ignore=static --ignore=staticfiles --ignore=var; \
-	else \
-	  for d in $(LOCALE_APP_DIRS); do \
-	    echo "makemessages in $$d/"; \
-	    (cd "$$d" && "$$root/$(PY)" "$$root/manage.py" makemessages -l ja --ignore=.venv --ignore=node_modules --ignore=static); \
-	  done; \
-	fi
+	$(MANAGE) makemessages -l ja --ignore=.venv --ignore=node_modules $(MESSAGES_ARGS)
 	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules --ignore=var
 
 clean: ## remove var/ (local database, broker), static/vendor/ and staticfiles/

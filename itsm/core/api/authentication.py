@@ -40,3 +40,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+from . import schema as _schema  # noqa: E402, F401  (registers the OpenAPI security scheme)
