@@ -6,6 +6,13 @@ class CoreConfig(AppConfig):
     name = "itsm.core"
     label = "core"
     verbose_name = _("Core")
+    # Catch-up for emails whose delivery task never ran (broker down, worker killed).
+    beat_schedule = {
+        "core.deliver_pending_notifications": {
+            "task": "core.deliver_pending_notifications",
+            "schedule": 60.0,
+        }
+    }
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

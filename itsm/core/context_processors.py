@@ -6,8 +6,14 @@ from .roles import Role, role_names
 def portal(request):
     user = getattr(request, "user", None)
     names = role_names(user)
+    unread = 0
+    if user is not None and user.is_authenticated:
+        from .models import Notification
+
+        unread = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
     return {
         "PORTAL_NAME": "ITSM Portal",
+        "unread_notifications": unread,
         "user_roles": [r for r in Role if r.value in names],
         "DEBUG": settings.DEBUG,
     }

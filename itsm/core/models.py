@@ -317,3 +317,37 @@ class ClosedDay(models.Model):
     def __str__(self) -> str:
         when = f"{self.year}-" if self.year else ""
         return f"{self.name} ({when}{self.month:02d}-{self.day:02d})"
+
+
+class Notification(models.Model):
+    """A message to one person, shown in the portal and delivered by email once.
+
+    ``key`` makes notifying idempotent: the same event notifying the same person twice (a task
+    retried, a message redelivered) hits the unique constraint instead of a second row.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    key = models.CharField(max_length=200)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "key"], name="notification_once_per_key")
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -13,4 +13,5 @@ urlpatterns = [
         name="transition",
     ),
     path("language/", views.set_language, name="set_language"),
+    path("notifications/", views.notification_list, name="notifications"),
 ]

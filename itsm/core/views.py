@@ -161,3 +161,22 @@ def transition(request, app_label: str, model_name: str, pk: int):
         response["HX-Redirect"] = back
         return response
     return HttpResponseRedirect(back)
+
+
+@login_required
+def notification_list(request):
+    """The signed-in user's notifications, newest first; POST marks them read."""
+    from django.core.paginator import Paginator
+
+    from .models import Notification
+    from .notifications import mark_read
+
+    if request.method == "POST":
+        mark_read(request.user)
+        messages.success(request, _("All notifications marked as read."))
+        return HttpResponseRedirect(request.path)
+    qs = Notification.objects.filter(recipient=request.user)
+    if request.GET.get("unread"):
+        qs = qs.filter(read_at__isnull=True)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "core/notifications.html", {"page": page})

@@ -1,0 +1,15 @@
+"""Celery tasks of the foundation: doorbells that call one service each."""
+
+from celery import shared_task
+
+from . import notifications
+
+
+@shared_task(name="core.deliver_notification", acks_late=True)
+def deliver_notification(notification_id: int) -> bool:
+    return notifications.deliver_notification(notification_id)
+
+
+@shared_task(name="core.deliver_pending_notifications", acks_late=True)
+def deliver_pending_notifications() -> int:
+    return notifications.deliver_pending()
