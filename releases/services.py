@@ -439,3 +439,40 @@ def fill_release_slots(*, now: dt.datetime | None = None) -> int:
             )
             created += was_created
     return created
+
+
+EDITABLE_FIELDS = (
+    "name",
+    "version",
+    "planned_at",
+    "strategy",
+    "strategy_rationale",
+    "scope",
+    "notes",
+    "owner",
+)
+
+
+def update_release(release: Release, *, actor, changes=None, **fields) -> Release:
+    """Edit a release's plan (not its state); what changed is audited."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: [_("This field cannot be changed.")] for name in unknown})
+    changed = {}
+    for name, value in fields.items():
+        old = getattr(release, name)
+        if old != value:
+            changed[name] = [str(old), str(value)]
+            setattr(release, name, value)
+    with transaction.atomic():
+        if changed:
+            release.save()
+        if changes is not None:
+            before = sorted(release.changes.values_list("number", flat=True))
+            release.changes.set(changes)
+            after = sorted(c.number for c in changes)
+            if before != after:
+                changed["changes"] = [before, after]
+        if changed:
+            record_event(release, action="updated", actor=actor, data=changed)
+    return release
