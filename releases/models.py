@@ -31,7 +31,15 @@ from itsm.core.models import NumberedModel
 from itsm.core.roles import Role, any_of, at_least
 from itsm.core.workflow import guard
 
-from .choices import DeploymentResult, Frequency, ReleaseType, Stage, Strategy
+from .choices import (
+    DEPLOYMENT_RESULT_COLORS,
+    RELEASE_TYPE_COLORS,
+    DeploymentResult,
+    Frequency,
+    ReleaseType,
+    Stage,
+    Strategy,
+)
 
 # Change request states in which the change authorises its release to reach production (§9.3:
 # 承認 → 実施計画 → 変更実施).
@@ -150,6 +158,10 @@ class ReleaseSlot(models.Model):
                 fields=["release_type", "starts_at"], name="release_slot_unique_start"
             )
         ]
+
+    @property
+    def type_color(self) -> str:
+        return RELEASE_TYPE_COLORS.get(self.release_type, "secondary")
 
     def __str__(self) -> str:
         local = timezone.localtime(self.starts_at)
@@ -277,6 +289,10 @@ class Release(ConcurrentTransitionMixin, NumberedModel):
             planned_start__lte=now,
             planned_end__gte=now,
         )
+
+    @property
+    def type_color(self) -> str:
+        return RELEASE_TYPE_COLORS.get(self.release_type, "secondary")
 
     def failures_at(self, stage: str) -> int:
         return getattr(self, f"{stage}_failures", 0)
@@ -469,6 +485,10 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release.number} → {self.environment.code} {self.version}"
+
+    @property
+    def result_color(self) -> str:
+        return DEPLOYMENT_RESULT_COLORS.get(self.result, "secondary")
 
     @property
     def reporter(self) -> str:
