@@ -372,3 +372,34 @@ def test_inactive_or_edited_cadences_are_respected():
     services.fill_release_slots()
     assert not ReleaseSlot.objects.filter(release_type="patch").exists()
     assert all(d.weekday() in (4, 0) for d in starts("minor"))  # Friday, or shifted to Monday
+
+
+def test_demo_data_has_releases_at_every_stage_and_is_idempotent(make_user):
+    from itsm.management.commands.seed_demo import SERVICES
+    from releases import demo
+
+    for slug, name in SERVICES:
+        ServiceFactory(slug=slug, name=name)
+    users = {
+        "developer": make_user("developer", username="developer"),
+        "leader": make_user("ops_leader", username="leader"),
+    }
+    demo.seed(users)
+    demo.seed(users)
+    from releases.models import Release
+
+    assert set(Release.objects.values_list("state", flat=True)) == set(Release.State.values)
+    assert Release.objects.count() == len(demo.DEMO_RELEASES)
+    assert Deployment.objects.filter(result="rolled_back").exists()
+
+
+def test_my_open_items(make_user):
+    from releases.selectors import my_open_items
+
+    dev = make_user("developer", username="dev")
+    leader = make_user("ops_leader", username="lead")
+    mine = release_in("testing", owner=dev)
+    release_in("completed", owner=dev)
+    waiting = release_in("canary")
+    assert list(my_open_items(dev)) == [mine]
+    assert set(my_open_items(leader)) == {waiting}
