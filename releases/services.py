@@ -236,7 +236,10 @@ def record_deployment(
     needs an approved change (§9 ↔ §10).
     """
     now = timezone.now()
-    started_at = started_at or now
+    if started_at is None:
+        started_at = min(now, finished_at) if finished_at else now
+    if finished_at is not None and finished_at < started_at:
+        raise ValidationError({"finished_at": [_("The end cannot be before the start.")]})
     if finished_at is None and result in (DeploymentResult.SUCCEEDED, DeploymentResult.FAILED):
         finished_at = max(now, started_at)
     fields = {

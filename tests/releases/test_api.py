@@ -267,3 +267,14 @@ def test_environments_and_slots_are_listed(leader_api):
     envs = leader_api.get("/api/v1/environments/").json()
     assert [e["code"] for e in envs][:2] == ["development", "testing"]
     assert leader_api.get("/api/v1/release-slots/").status_code == 200
+
+
+def test_a_finish_time_without_start_time_is_accepted(pipeline):
+    release = release_in("development")
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        report(release, finished_at="2025-01-02T09:00:00Z", result="failed"),
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["started_at"] == response.json()["finished_at"]
