@@ -1,7 +1,56 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+_VIEW = [
+    "releases.view_release",
+    "releases.view_deployment",
+    "releases.view_environment",
+    "releases.view_releasecadence",
+    "releases.view_releaseslot",
+]
+# Developers and the ops ladder (L2+) plan releases and report deployments; operators,
+# executives and CAB members read.
+_RELEASE_TEAM = [
+    *_VIEW,
+    "releases.add_release",
+    "releases.change_release",
+    "releases.add_deployment",
+]
+
 
 class ReleasesConfig(AppConfig):
     name = "releases"
     verbose_name = _("Release management")
+
+    role_permissions = {
+        "operator": _VIEW,
+        "executive": _VIEW,
+        "cab_member": _VIEW,
+        "developer": _RELEASE_TEAM,
+        "ops_leader": _RELEASE_TEAM,
+        "ops_manager": [
+            *_RELEASE_TEAM,
+            "releases.change_releasecadence",
+            "releases.change_environment",
+        ],
+        "admin": [
+            *_RELEASE_TEAM,
+            "releases.add_releasecadence",
+            "releases.change_releasecadence",
+            "releases.change_environment",
+            "releases.add_releaseslot",
+            "releases.change_releaseslot",
+            "releases.delete_releaseslot",
+        ],
+    }
+
+    # Slots are generated months ahead; hourly keeps the horizon filled after cadence edits.
+    beat_schedule = {
+        "releases.fill_release_slots": {
+            "task": "releases.fill_release_slots",
+            "schedule": 3600.0,
+        }
+    }
+
+    def ready(self) -> None:
+        from . import services  # noqa: F401  (registers transition services)

@@ -1,0 +1,218 @@
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from changes.models import ChangeRequest
+from itsm.core.api.mixins import StateReadOnlyMixin
+from itsm.core.models import Service
+
+from .. import services
+from ..choices import DeploymentResult, Stage
+from ..models import Deployment, Environment, Release, ReleaseSlot
+
+
+class ReleaseSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.filter(is_active=True)
+    )
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        help_text="Username; defaults to the caller.",
+    )
+    slot = serializers.PrimaryKeyRelatedField(
+        queryset=ReleaseSlot.objects.all(), required=False, allow_null=True
+    )
+    changes = serializers.SlugRelatedField(
+        slug_field="number", queryset=ChangeRequest.objects.all(), many=True, required=False
+    )
+    planned_at = serializers.DateTimeField(required=False)
+
+    class Meta:
+        model = Release
+        fields = [
+            "number",
+            "state",
+            "name",
+            "version",
+            "release_type",
+            "service",
+            "slot",
+            "planned_at",
+            "strategy",
+            "strategy_rationale",
+            "scope",
+            "notes",
+            "owner",
+            "changes",
+            "testing_failures",
+            "staging_failures",
+            "canary_failures",
+            "canary_skipped",
+            "production_at",
+            "completed_at",
+            "rolled_back_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "number",
+            "state",
+            "testing_failures",
+            "staging_failures",
+            "canary_failures",
+            "canary_skipped",
+            "production_at",
+            "completed_at",
+            "rolled_back_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None:
+            for name in ("release_type", "service", "slot"):
+                if name in attrs and attrs[name] != getattr(self.instance, name):
+                    raise serializers.ValidationError(
+                        {name: [_("Fixed once the release exists; create a new release.")]}
+                    )
+                attrs.pop(name, None)
+        return attrs
+
+    def create(self, validated_data):
+        return services.create_release(actor=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        return services.update_release(
+            instance, actor=self.context["request"].user, **validated_data
+        )
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(source="display_name")
+    role = serializers.CharField(source="display_role")
+
+    class Meta:
+        model = Environment
+        fields = ["code", "name", "role", "order"]
+
+
+class ReleaseSlotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReleaseSlot
+        fields = ["id", "release_type", "starts_at", "ends_at"]
+
+
+class CommitSerializer(serializers.Serializer):
+    sha = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", max_length=64)
+    committed_at = serializers.DateTimeField()
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    release = serializers.CharField(source="release.number", read_only=True)
+    environment = serializers.CharField(source="environment.code", read_only=True)
+    reported_by = serializers.CharField(source="reported_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "release",
+            "environment",
+            "version",
+            "result",
+            "started_at",
+            "finished_at",
+            "reported_by",
+            "reported_via",
+            "external_id",
+            "external_url",
+            "commit_sha",
+            "commits",
+            "notes",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentReportSerializer(serializers.Serializer):
+    """What a CI/CD pipeline posts after deploying (the input of ``record_deployment``)."""
+
+    release = serializers.CharField(max_length=20, help_text="Release number, e.g. REL-000012.")
+    environment = serializers.ChoiceField(choices=Stage.choices)
+    version = serializers.CharField(max_length=64)
+    result = serializers.ChoiceField(choices=DeploymentResult.choices)
+    started_at = serializers.DateTimeField(required=False)
+    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    external_id = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Pipeline run id; a repeated report with the same id is not duplicated.",
+    )
+    external_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    commit_sha = serializers.RegexField(
+        r"^[0-9a-fA-F]{4,64}$", max_length=64, required=False, allow_blank=True
+    )
+    commits = CommitSerializer(many=True, required=False, max_length=1000)
+    notes = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    advance = serializers.BooleanField(
+        default=True,
+        help_text="Move the release into this environment when the deployment succeeded.",
+    )
+
+    def validate_release(self, value):
+        release = Release.objects.filter(number=value.strip().upper()).first()
+        if release is None:
+            raise serializers.ValidationError(_("No release with this number."))
+        return release
+
+    def validate_environment(self, value):
+        environment = Environment.objects.filter(code=value).first()
+        if environment is None:
+            raise serializers.ValidationError(_("This environment is not configured."))
+        return environment
+
+    def validate(self, attrs):
+        started, finished = attrs.get("started_at"), attrs.get("finished_at")
+        if started and finished and finished < started:
+            raise serializers.ValidationError(
+                {"finished_at": [_("The end cannot be before the start.")]}
+            )
+        for commit in attrs.get("commits", []):
+            commit["committed_at"] = commit["committed_at"].isoformat()
+        return attrs
+
+
+class DeploymentOutcomeSerializer(DeploymentSerializer):
+    release_state = serializers.CharField(source="release.state", read_only=True)
+    release_advanced = serializers.BooleanField(read_only=True)
+    advance_refused = serializers.DictField(read_only=True, allow_null=True)
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [
+            *DeploymentSerializer.Meta.fields,
+            "release_state",
+            "release_advanced",
+            "advance_refused",
+        ]
+        read_only_fields = fields
+
+
+class DoraInputsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    service = serializers.CharField(allow_null=True)
+    production_deployments = serializers.IntegerField()
+    successful_production_deployments = serializers.IntegerField()
+    failed_production_deployments = serializers.IntegerField()
+    deployments_per_day = serializers.FloatField()
+    change_failure_rate = serializers.FloatField(allow_null=True)
+    lead_time_hours_median = serializers.FloatField(allow_null=True)
+    lead_time_samples = serializers.IntegerField()
+    releases_rolled_back = serializers.IntegerField()
+    hotfixes_in_production = serializers.IntegerField()

@@ -1,0 +1,116 @@
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from changes.models import ChangeRequest
+from itsm.core.models import Service
+
+from .choices import DeploymentResult, ReleaseType, Stage, Strategy
+from .models import Environment, Release, ReleaseSlot
+
+OPEN_CHANGE_STATES = [
+    "draft",
+    "submitted",
+    "in_review",
+    "emergency_review",
+    "cab_review",
+    "approved",
+    "scheduled",
+    "implementing",
+]
+
+
+class SlotChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ReleaseSlot) -> str:
+        local = timezone.localtime(obj.starts_at)
+        return f"{local:%Y-%m-%d (%a) %H:%M} · {obj.get_release_type_display()}"
+
+
+class ReleaseForm(forms.Form):
+    """Create a release (§10.2: for a planned slot; a hotfix any time)."""
+
+    name = forms.CharField(label=_("name"), max_length=200)
+    version = forms.CharField(label=_("version"), max_length=64)
+    release_type = forms.ChoiceField(label=_("release type"), choices=ReleaseType.choices)
+    service = forms.ModelChoiceField(
+        label=_("service"), queryset=Service.objects.filter(is_active=True)
+    )
+    slot = SlotChoiceField(
+        label=_("release slot"),
+        queryset=ReleaseSlot.objects.none(),
+        required=False,
+        help_text=_("Regular releases take a slot of their type; hotfixes take none."),
+    )
+    planned_at = forms.DateTimeField(
+        label=_("planned date"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Only when the release does not take a slot."),
+    )
+    strategy = forms.ChoiceField(
+        label=_("deployment strategy"), choices=Strategy.choices, widget=forms.RadioSelect
+    )
+    strategy_rationale = forms.CharField(
+        label=_("reason for the strategy"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    scope = forms.CharField(
+        label=_("scope"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    notes = forms.CharField(
+        label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    changes = forms.ModelMultipleChoiceField(
+        label=_("change requests"),
+        queryset=ChangeRequest.objects.filter(state__in=OPEN_CHANGE_STATES).order_by("-id"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        now = timezone.now()
+        self.fields["slot"].queryset = ReleaseSlot.objects.filter(
+            starts_at__gte=now, starts_at__lt=now + timedelta(days=400)
+        ).order_by("starts_at")
+        for name, field in self.fields.items():
+            if name == "strategy":
+                continue
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+
+class DeploymentForm(forms.Form):
+    """Record a deployment by hand (a pipeline uses the API)."""
+
+    environment = forms.ModelChoiceField(
+        label=_("environment"), queryset=Environment.objects.all(), to_field_name="code"
+    )
+    version = forms.CharField(label=_("version"), max_length=64)
+    result = forms.ChoiceField(label=_("result"), choices=DeploymentResult.choices)
+    external_url = forms.URLField(
+        label=_("pipeline run URL"), required=False, max_length=500, assume_scheme="https"
+    )
+    notes = forms.CharField(
+        label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    advance = forms.BooleanField(
+        label=_("Move the release into this environment when it succeeded"),
+        required=False,
+        initial=True,
+    )
+
+    def __init__(self, *args, release: Release | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].label_from_instance = lambda env: env.display_name
+        if release is not None:
+            self.fields["version"].initial = release.version
+            if release.state in [s.value for s in Stage]:
+                self.fields["environment"].initial = release.state
+        for name, field in self.fields.items():
+            if name == "advance":
+                field.widget.attrs.setdefault("class", "form-check-input")
+                continue
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)

@@ -1,0 +1,203 @@
+"""Release screens: list, calendar of slots and releases, detail with the pipeline, create."""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from itsm.core import workflow
+from itsm.core.business_calendar import current_calendar
+from itsm.core.models import Service
+
+from . import selectors, services
+from .choices import STRATEGY_COMPARISON, ReleaseType
+from .forms import DeploymentForm, ReleaseForm
+from .models import Release, ReleaseCadence
+
+
+@login_required
+@permission_required("releases.view_release", raise_exception=True)
+def release_list(request):
+    filters = {
+        "state": request.GET.get("state", "")
+        if request.GET.get("state") in Release.State.values
+        else "",
+        "release_type": request.GET.get("type", "")
+        if request.GET.get("type") in ReleaseType.values
+        else "",
+        "service": request.GET.get("service", "")[:100],
+        "q": request.GET.get("q", "").strip()[:100],
+    }
+    page = Paginator(selectors.release_list(**filters), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "releases/release_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "states": Release.State.choices,
+            "types": ReleaseType.choices,
+            "services": Service.objects.filter(is_active=True),
+            "upcoming": selectors.upcoming_slots()[:8],
+        },
+    )
+
+
+def _month(value: str) -> dt.date:
+    try:
+        year, month = (int(x) for x in value.split("-"))
+        return dt.date(year, month, 1)
+    except (ValueError, TypeError):
+        today = timezone.localdate()
+        return today.replace(day=1)
+
+
+@login_required
+@permission_required("releases.view_release", raise_exception=True)
+def release_calendar(request):
+    """Month view of the planned release slots (§10.2) and the releases planned in them."""
+    first = _month(request.GET.get("month", ""))
+    if not 2000 <= first.year <= 2100:
+        first = timezone.localdate().replace(day=1)
+    tz = timezone.get_current_timezone()
+    grid = pycalendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    start = dt.datetime.combine(grid[0][0], dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(grid[-1][-1] + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    slots, releases = selectors.calendar_items(start, end)
+    by_day: dict[dt.date, dict] = {}
+    for slot in slots:
+        by_day.setdefault(
+            timezone.localtime(slot.starts_at, tz).date(), {"slots": [], "releases": []}
+        )["slots"].append(slot)
+    for release in releases:
+        by_day.setdefault(
+            timezone.localtime(release.planned_at, tz).date(), {"slots": [], "releases": []}
+        )["releases"].append(release)
+    cal = current_calendar()
+    today = timezone.localdate()
+    weeks = [
+        [
+            {
+                "date": day,
+                "in_month": day.month == first.month,
+                "today": day == today,
+                "holiday": cal.holiday_name(day),
+                **by_day.get(day, {"slots": [], "releases": []}),
+            }
+            for day in week
+        ]
+        for week in grid
+    ]
+    previous = (first - dt.timedelta(days=1)).replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return render(
+        request,
+        "releases/release_calendar.html",
+        {
+            "first": first,
+            "weeks": weeks,
+            "previous": previous.strftime("%Y-%m"),
+            "following": following.strftime("%Y-%m"),
+            "cadences": ReleaseCadence.objects.all(),
+            "weekdays": [pycalendar.day_abbr[i] for i in range(7)],
+        },
+    )
+
+
+@login_required
+@permission_required("releases.view_release", raise_exception=True)
+def release_detail(request, number: str):
+    release = get_object_or_404(selectors.release_detail(number))
+    can_report = request.user.has_perm("releases.add_deployment")
+    return render(
+        request,
+        "releases/release_detail.html",
+        {
+            "release": release,
+            "stages": selectors.pipeline(release),
+            "deployments": release.deployments.all(),
+            "changes": release.changes.all(),
+            "authorising": set(release.authorising_changes().values_list("pk", flat=True)),
+            "deployment_form": DeploymentForm(release=release) if can_report else None,
+            "strategies": STRATEGY_COMPARISON,
+        },
+    )
+
+
+@login_required
+@permission_required("releases.add_release", raise_exception=True)
+def release_create(request):
+    initial = {}
+    slot_id = request.GET.get("slot", "")
+    if slot_id.isdigit():
+        initial["slot"] = int(slot_id)
+        slot = selectors.upcoming_slots().filter(pk=int(slot_id)).first()
+        if slot is not None:
+            initial["release_type"] = slot.release_type
+    form = ReleaseForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            release = services.create_release(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("%(record)s created.") % {"record": release.number})
+            return redirect(release)
+    return render(
+        request,
+        "releases/release_form.html",
+        {"form": form, "strategies": STRATEGY_COMPARISON, "cadences": ReleaseCadence.objects.all()},
+    )
+
+
+@login_required
+@permission_required("releases.add_deployment", raise_exception=True)
+@require_POST
+def deployment_create(request, number: str):
+    release = get_object_or_404(Release, number=number)
+    form = DeploymentForm(request.POST, release=release)
+    if not form.is_valid():
+        details = "; ".join(
+            f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
+            for f, e in form.errors.items()
+        )
+        messages.error(
+            request, _("The deployment was not recorded: %(details)s") % {"details": details}
+        )
+        return redirect(release)
+    data = form.cleaned_data
+    try:
+        outcome = services.record_deployment(
+            release=release,
+            environment=data["environment"],
+            version=data["version"],
+            result=data["result"],
+            external_url=data["external_url"],
+            notes=data["notes"],
+            advance=data["advance"],
+            actor=request.user,
+        )
+    except (workflow.TransitionError, ValidationError) as exc:
+        message = getattr(exc, "message", None) or "; ".join(exc.messages)
+        messages.error(
+            request, _("The deployment was not recorded: %(details)s") % {"details": message}
+        )
+        return redirect(release)
+    messages.success(request, _("Deployment recorded."))
+    if outcome.refusal is not None:
+        messages.warning(
+            request,
+            _("The release stays where it is: %(reason)s") % {"reason": outcome.refusal.message},
+        )
+    return redirect(reverse("releases:detail", args=[release.number]) + "#pipeline")
