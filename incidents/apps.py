@@ -2,6 +2,64 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _perms(*specs: str) -> list[str]:
+    """``_perms("view,add:incident", …)`` → ``["incidents.view_incident", "incidents.add_incident"]``."""
+    out = []
+    for spec in specs:
+        actions, model = spec.split(":")
+        out.extend(f"incidents.{a}_{model}" for a in actions.split(","))
+    return out
+
+
+_READ = _perms(
+    "view:incident",
+    "view:timelineentry",
+    "view:postmortem",
+    "view:actionitem",
+    "view:fivewhy",
+    "view:runbook",
+    "view:runbookstep",
+    "view:incidentrunbook",
+    "view:checklistitem",
+    "view:triagerule",
+    "view:urgencyrule",
+    "view:responsetarget",
+)
+# Who works incidents: file, triage, post updates, tick runbooks, write postmortems.
+_WORK = _READ + _perms(
+    "add,change:incident",
+    "add:timelineentry",
+    "add:incidentrunbook",
+    "change:checklistitem",
+    "add,change:postmortem",
+    "add,change,delete:actionitem",
+    "add,change,delete:fivewhy",
+)
+_CONFIG = _perms(
+    "add,change,delete:runbook",
+    "add,change,delete:runbookstep",
+    "change:triagerule",
+    "change:urgencyrule",
+    "change:responsetarget",
+    "view,change:incidentpolicy",
+)
+
+
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = _("Incident management")
+
+    # Model permissions per role (itsm.core.permissions); who may take which transition is on
+    # the transitions themselves (incidents.models).
+    role_permissions = {
+        "operator": _WORK,
+        "ops_leader": _WORK + _perms("add,change,delete:runbook", "add,change,delete:runbookstep"),
+        "ops_manager": _WORK + _CONFIG,
+        "developer": _WORK,
+        "executive": _READ,
+        "cab_member": _READ,
+        "admin": _WORK + _CONFIG,
+    }
+
+    def ready(self):
+        from . import services, signals  # noqa: F401 - registers transition services, receivers

@@ -1,26 +1,761 @@
-"""Incident management (seed §8). Skeleton: the incidents issue fleshes this out."""
+"""Incident management (seed §8.1–8.3): incidents, triage configuration, timeline, runbooks,
+postmortems.
 
+Configuration the seed gives as tables (the triage matrix, response targets, the P1–P4
+definitions) is data here, seeded by migration 0002 and editable in the admin.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from itsm.core.models import NumberedModel
+from itsm.core.models import NumberedModel, Service, Team
+from itsm.core.roles import Role, any_of, at_least, ops_rank
+from itsm.core.workflow import guard
+
+from .choices import (
+    INCIDENT_STATE_COLORS,
+    POSTMORTEM_STATE_COLORS,
+    PRIORITY_COLORS,
+    SLA_COLORS,
+    TIMELINE_COLORS,
+    TRACK_COLORS,
+    BusinessImpact,
+    Clock,
+    ImpactScope,
+    IncidentState,
+    PostmortemKind,
+    PostmortemState,
+    Priority,
+    SlaStatus,
+    Source,
+    TimelineKind,
+    Track,
+    Urgency,
+    track_for,
+)
+
+# --------------------------------------------------------------------------- configuration
+
+
+class TriageRule(models.Model):
+    """One cell of the triage matrix (§8.3.2): impact scope × business impact → priority."""
+
+    impact_scope = models.CharField(_("impact scope"), max_length=20, choices=ImpactScope.choices)
+    business_impact = models.CharField(
+        _("business impact"), max_length=20, choices=BusinessImpact.choices
+    )
+    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices)
+
+    class Meta:
+        ordering = ["impact_scope", "business_impact"]
+        verbose_name = _("triage matrix cell")
+        verbose_name_plural = _("triage matrix")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["impact_scope", "business_impact"], name="triage_rule_unique_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_impact_scope_display()} × {self.get_business_impact_display()} → {self.priority}"
+
+
+class UrgencyRule(models.Model):
+    """How urgency moves the matrix's priority: ``immediate`` keeps it, ``planned`` lowers it."""
+
+    urgency = models.CharField(_("urgency"), max_length=20, choices=Urgency.choices, unique=True)
+    priority_shift = models.PositiveSmallIntegerField(
+        _("levels lowered"),
+        default=0,
+        validators=[MaxValueValidator(3)],
+        help_text=_("How many priority levels this urgency lowers the matrix result (floor P4)."),
+    )
+
+    class Meta:
+        ordering = ["urgency"]
+        verbose_name = _("urgency rule")
+        verbose_name_plural = _("urgency rules")
+
+    def __str__(self) -> str:
+        return f"{self.get_urgency_display()}: -{self.priority_shift}"
+
+
+class ResponseTarget(models.Model):
+    """§8.1 インシデント分類: definition, examples and response target of one priority."""
+
+    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, unique=True)
+    definition = models.CharField(_("definition"), max_length=200)
+    examples = models.TextField(_("examples"), blank=True)
+    minutes = models.PositiveIntegerField(
+        _("response target (minutes)"),
+        validators=[MinValueValidator(1)],
+        help_text=_("Time from detection to the start of response."),
+    )
+    clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices, default=Clock.ALWAYS)
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name = _("response target")
+        verbose_name_plural = _("response targets")
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.minutes} min ({self.get_clock_display()})"
+
+    def due_from(self, start: datetime) -> datetime:
+        if self.clock == Clock.BUSINESS:
+            from itsm.core.business_calendar import current_calendar
+
+            return current_calendar().add_business_minutes(start, self.minutes)
+        return start + timedelta(minutes=self.minutes)
+
+
+class IncidentPolicy(models.Model):
+    """Settings of incident handling that the seed leaves open (one row, pk=1)."""
+
+    reopen_window_days = models.PositiveSmallIntegerField(
+        _("reopen window (days)"),
+        default=7,
+        help_text=_("A closed incident may be reopened for this many days after closing."),
+    )
+    postmortem_due_business_days = models.PositiveSmallIntegerField(
+        _("postmortem due (business days)"),
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_("A mandatory postmortem is due this many business days after the close."),
+    )
+
+    class Meta:
+        verbose_name = _("incident policy")
+        verbose_name_plural = _("incident policy")
+
+    def __str__(self) -> str:
+        return str(_("Incident policy"))
+
+    @classmethod
+    def current(cls) -> IncidentPolicy:
+        policy = cls.objects.filter(pk=1).first()
+        return policy if policy is not None else cls(pk=1)
+
+
+# --------------------------------------------------------------------------- guards
+
+
+@guard(_("Impact scope, business impact and urgency must be chosen."))
+def has_triage_inputs(incident) -> bool:
+    return bool(incident.impact_scope and incident.business_impact and incident.urgency)
+
+
+@guard(_("A resolution summary is required before closing."))
+def has_resolution_summary(incident) -> bool:
+    return bool((incident.resolution_summary or "").strip())
+
+
+@guard(_("The reopen window has passed."))
+def within_reopen_window(incident) -> bool:
+    if incident.closed_at is None:
+        return True
+    window = timedelta(days=IncidentPolicy.current().reopen_window_days)
+    return timezone.now() <= incident.closed_at + window
+
+
+def may_close(incident, user) -> bool:
+    """§8.2: an urgent-track (P1/P2) incident is closed by an ops leader or above."""
+    needed = 2 if incident.track == Track.URGENT else 1
+    return ops_rank(user) >= needed
+
+
+may_close.description = _("Operator or above; P1/P2: ops leader or above")
+
+# Who works an incident: the operations ladder plus developers (L4 takes escalated recovery).
+responders = any_of(Role.OPERATOR, Role.OPS_LEADER, Role.OPS_MANAGER, Role.DEVELOPER)
+
+
+# --------------------------------------------------------------------------- incident
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(state=IncidentState.CLOSED)
+
+    def untriaged(self):
+        return self.filter(state=IncidentState.DETECTED)
 
 
 class Incident(ConcurrentTransitionMixin, NumberedModel):
+    """An unplanned interruption or degradation of a service (§8.1 インシデント定義)."""
+
     NUMBER_PREFIX = "INC"
+    STATE_COLORS = INCIDENT_STATE_COLORS
+    State = IncidentState
 
-    class State(models.TextChoices):
-        DETECTED = "detected", _("Detected")
-        TRIAGED = "triaged", _("Triaged")
-        INVESTIGATING = "investigating", _("Investigating")
-        RECOVERING = "recovering", _("Recovering")
-        VERIFYING = "verifying", _("Verifying")
-        CLOSED = "closed", _("Closed")
-
-    state = FSMField(_("state"), default=State.DETECTED, choices=State.choices, protected=True)
+    state = FSMField(
+        _("state"), default=IncidentState.DETECTED, choices=IncidentState.choices, protected=True
+    )
     title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    source = models.CharField(
+        _("source"), max_length=20, choices=Source.choices, default=Source.USER_REPORT
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("service"),
+    )
+    impact_scope = models.CharField(
+        _("impact scope"), max_length=20, choices=ImpactScope.choices, blank=True
+    )
+    business_impact = models.CharField(
+        _("business impact"), max_length=20, choices=BusinessImpact.choices, blank=True
+    )
+    urgency = models.CharField(_("urgency"), max_length=20, choices=Urgency.choices, blank=True)
+    priority = models.CharField(
+        _("priority"), max_length=2, choices=Priority.choices, blank=True, db_index=True
+    )
+    priority_overridden = models.BooleanField(_("priority overridden"), default=False)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_incidents",
+        verbose_name=_("assignee"),
+    )
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("team"),
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reported_incidents",
+        verbose_name=_("reported by"),
+    )
+    detected_at = models.DateTimeField(_("detected at"), default=timezone.now)
+    triaged_at = models.DateTimeField(_("triaged at"), null=True, blank=True)
+    response_due_at = models.DateTimeField(
+        _("response due at"), null=True, blank=True, db_index=True
+    )
+    response_started_at = models.DateTimeField(_("response started at"), null=True, blank=True)
+    recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    resolution_summary = models.TextField(_("resolution summary"), blank=True)
+    # Seams for the escalation engine (§8.4, a later issue): its sweep reads next_deadline_at.
+    escalation_level = models.PositiveSmallIntegerField(
+        _("escalation level"), null=True, blank=True
+    )
+    next_deadline_at = models.DateTimeField(
+        _("next escalation deadline"), null=True, blank=True, db_index=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
+        indexes = [
+            models.Index(fields=["state", "response_due_at"], name="incident_state_due"),
+            models.Index(fields=["state", "detected_at"], name="incident_state_detected"),
+            models.Index(fields=["assignee", "state"], name="incident_assignee_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}" if self.number else self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", args=[self.number])
+
+    # ---- derived values
+
+    @property
+    def track(self) -> str | None:
+        return track_for(self.priority)
+
+    def get_track_display(self) -> str:
+        return str(Track(self.track).label) if self.track else ""
+
+    @property
+    def track_color(self) -> str:
+        return TRACK_COLORS.get(self.track, "secondary")
+
+    @property
+    def priority_color(self) -> str:
+        return PRIORITY_COLORS.get(self.priority, "light")
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != IncidentState.CLOSED
+
+    @property
+    def sla_status(self) -> str:
+        """Response-target status (§8.1 対応目標時間), computed on read."""
+        if self.response_due_at is None:
+            return SlaStatus.PENDING
+        if self.response_started_at is not None:
+            return (
+                SlaStatus.MET
+                if self.response_started_at <= self.response_due_at
+                else SlaStatus.BREACHED
+            )
+        return SlaStatus.BREACHED if timezone.now() > self.response_due_at else SlaStatus.ON_TRACK
+
+    @property
+    def response_sla_breached(self) -> bool:
+        return self.sla_status == SlaStatus.BREACHED
+
+    @property
+    def sla_color(self) -> str:
+        return SLA_COLORS[self.sla_status]
+
+    def get_sla_status_display(self) -> str:
+        return str(SlaStatus(self.sla_status).label)
+
+    @property
+    def time_to_recover(self) -> timedelta | None:
+        return self.recovered_at - self.detected_at if self.recovered_at else None
+
+    # ---- transitions (§8.2 インシデント対応フロー)
+
+    @transition(
+        field=state,
+        source=IncidentState.DETECTED,
+        target=IncidentState.TRIAGED,
+        conditions=[has_triage_inputs],
+        permission=at_least(Role.OPERATOR),
+        custom={
+            "label": _("Triage"),
+            "fields": ["impact_scope", "business_impact", "urgency"],
+            "style": "warning",
+        },
+    )
+    def triage(self, **audit):
+        from .services import priority_for
+
+        if not self.priority_overridden:
+            self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
+        self.triaged_at = timezone.now()
+        self.response_due_at = response_due_for(self.priority, self.detected_at)
+
+    @transition(
+        field=state,
+        source=IncidentState.TRIAGED,
+        target=IncidentState.INVESTIGATING,
+        permission=responders,
+        custom={"label": _("Start response"), "style": "primary"},
+    )
+    def start_response(self, **audit):
+        self.response_started_at = self.response_started_at or timezone.now()
+        if self.assignee_id is None and getattr(audit.get("by"), "pk", None):
+            self.assignee = audit["by"]
+
+    @transition(
+        field=state,
+        source=IncidentState.INVESTIGATING,
+        target=IncidentState.RECOVERING,
+        permission=responders,
+        custom={"label": _("Start recovery"), "style": "primary"},
+    )
+    def start_recovery(self, **audit):
+        pass
+
+    @transition(
+        field=state,
+        source=IncidentState.RECOVERING,
+        target=IncidentState.VERIFYING,
+        permission=responders,
+        custom={"label": _("Recovered: verify"), "style": "info"},
+    )
+    def verify(self, **audit):
+        # まず復旧: the service is back from here; verification confirms it.
+        self.recovered_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=IncidentState.VERIFYING,
+        target=IncidentState.RECOVERING,
+        permission=responders,
+        custom={
+            "label": _("Verification failed"),
+            "style": "outline-danger",
+            "comment_required": True,
+        },
+    )
+    def reject_fix(self, **audit):
+        self.recovered_at = None
+
+    @transition(
+        field=state,
+        source=IncidentState.VERIFYING,
+        target=IncidentState.CLOSED,
+        conditions=[has_resolution_summary],
+        permission=may_close,
+        custom={"label": _("Close"), "fields": ["resolution_summary"], "style": "success"},
+    )
+    def close(self, **audit):
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=IncidentState.CLOSED,
+        target=IncidentState.INVESTIGATING,
+        conditions=[within_reopen_window],
+        permission=at_least(Role.OPERATOR),
+        custom={"label": _("Reopen"), "style": "outline-warning", "comment_required": True},
+    )
+    def reopen(self, **audit):
+        self.closed_at = None
+        self.recovered_at = None
+
+
+def response_due_for(priority: str, detected_at: datetime) -> datetime | None:
+    """§8.1 対応目標時間: detection + the priority's response target on its clock."""
+    if not priority:
+        return None
+    target = ResponseTarget.objects.filter(priority=priority).first()
+    if target is None:
+        from .defaults import RESPONSE_TARGETS
+
+        minutes, clock = RESPONSE_TARGETS[priority][:2]
+        target = ResponseTarget(priority=priority, minutes=minutes, clock=clock)
+    return target.due_from(detected_at)
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+class TimelineEntry(models.Model):
+    """One entry on an incident's timeline: a status update, comment, state or priority change.
+
+    §8.3.3 コミュニケーションを密に: status updates are first-class records, not audit noise.
+    """
+
+    COLORS = TIMELINE_COLORS
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="timeline", verbose_name=_("incident")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    actor_label = models.CharField(_("by (system)"), max_length=150, blank=True)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=TimelineKind.choices, default=TimelineKind.COMMENT
+    )
+    text = models.TextField(_("text"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at"], name="timeline_incident_at")]
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def who(self) -> str:
+        return str(self.actor) if self.actor_id else (self.actor_label or str(_("system")))
+
+    @property
+    def color(self) -> str:
+        return TIMELINE_COLORS.get(self.kind, "light")
+
+
+# --------------------------------------------------------------------------- runbooks
+
+
+class Runbook(models.Model):
+    """A recovery procedure template (§8.3.3 復旧手順): ordered steps, managed in the admin."""
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runbooks",
+        verbose_name=_("service"),
+        help_text=_("Empty: applies to every service."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("runbook")
+        verbose_name_plural = _("runbooks")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunbookStep(models.Model):
+    runbook = models.ForeignKey(
+        Runbook, on_delete=models.CASCADE, related_name="steps", verbose_name=_("runbook")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    title = models.CharField(_("step"), max_length=200)
+    instructions = models.TextField(_("instructions"), blank=True)
+
+    class Meta:
+        ordering = ["runbook", "order", "id"]
+        verbose_name = _("runbook step")
+        verbose_name_plural = _("runbook steps")
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.title}"
+
+
+class IncidentRunbook(models.Model):
+    """A runbook attached to an incident; its steps are copied into a checklist, so editing the
+    template later never rewrites what was done on a past incident."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="runbooks", verbose_name=_("incident")
+    )
+    runbook = models.ForeignKey(
+        Runbook, on_delete=models.PROTECT, related_name="+", verbose_name=_("runbook")
+    )
+    attached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    attached_at = models.DateTimeField(_("attached at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["attached_at", "id"]
+        verbose_name = _("attached runbook")
+        verbose_name_plural = _("attached runbooks")
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "runbook"], name="incident_runbook_once")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.runbook)
+
+
+class ChecklistItem(models.Model):
+    incident_runbook = models.ForeignKey(
+        IncidentRunbook, on_delete=models.CASCADE, related_name="items", verbose_name=_("runbook")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    title = models.CharField(_("step"), max_length=200)
+    instructions = models.TextField(_("instructions"), blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("done by"),
+    )
+
+    class Meta:
+        ordering = ["incident_runbook", "order", "id"]
+        verbose_name = _("checklist item")
+        verbose_name_plural = _("checklist items")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+
+# --------------------------------------------------------------------------- postmortems
+
+
+@guard(_("A summary is required."))
+def has_summary(postmortem) -> bool:
+    return bool(postmortem.summary.strip())
+
+
+@guard(_("A postmortem needs a root cause and at least one why → because row."))
+def has_root_cause_analysis(postmortem) -> bool:
+    if postmortem.kind == PostmortemKind.REVIEW:
+        return True  # the lighter P3/P4 review skips the 5-whys
+    return bool(postmortem.root_cause.strip()) and postmortem.whys.exists()
+
+
+@guard(_("Prevention measures are required."))
+def has_prevention_measures(postmortem) -> bool:
+    if postmortem.kind == PostmortemKind.REVIEW:
+        return True
+    return bool(postmortem.prevention_measures.strip())
+
+
+class PostmortemQuerySet(models.QuerySet):
+    def unpublished(self):
+        return self.exclude(state=PostmortemState.PUBLISHED)
+
+    def overdue(self, now=None):
+        return self.unpublished().filter(due_at__lt=now or timezone.now())
+
+
+class Postmortem(ConcurrentTransitionMixin, NumberedModel):
+    """§8.3.4 ポストモーテム (P1/P2, mandatory) or the lighter review (P3/P4)."""
+
+    NUMBER_PREFIX = "PM"
+    STATE_COLORS = POSTMORTEM_STATE_COLORS
+    State = PostmortemState
+
+    state = FSMField(
+        _("state"), default=PostmortemState.DRAFT, choices=PostmortemState.choices, protected=True
+    )
+    incident = models.OneToOneField(
+        Incident, on_delete=models.CASCADE, related_name="postmortem", verbose_name=_("incident")
+    )
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=PostmortemKind.choices, default=PostmortemKind.POSTMORTEM
+    )
+    mandatory = models.BooleanField(_("mandatory"), default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_postmortems",
+        verbose_name=_("owner"),
+    )
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
+    summary = models.TextField(_("incident summary"), blank=True)
+    impact = models.TextField(_("impact and duration"), blank=True)
+    root_cause = models.TextField(_("root cause"), blank=True)
+    prevention_measures = models.TextField(_("prevention measures"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+
+    objects = PostmortemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("postmortem")
+        verbose_name_plural = _("postmortems")
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.incident.number})" if self.number else ""
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:postmortem", args=[self.number])
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.state != PostmortemState.PUBLISHED
+            and self.due_at is not None
+            and self.due_at < timezone.now()
+        )
+
+    @transition(
+        field=state,
+        source=PostmortemState.DRAFT,
+        target=PostmortemState.IN_REVIEW,
+        conditions=[has_summary, has_root_cause_analysis, has_prevention_measures],
+        permission=responders,
+        custom={"label": _("Submit for review"), "style": "primary"},
+    )
+    def submit_for_review(self, **audit):
+        pass
+
+    @transition(
+        field=state,
+        source=PostmortemState.IN_REVIEW,
+        target=PostmortemState.DRAFT,
+        permission=at_least(Role.OPS_LEADER),
+        custom={"label": _("Send back"), "style": "outline-secondary", "comment_required": True},
+    )
+    def send_back(self, **audit):
+        pass
+
+    @transition(
+        field=state,
+        source=PostmortemState.IN_REVIEW,
+        target=PostmortemState.PUBLISHED,
+        permission=at_least(Role.OPS_LEADER),
+        custom={"label": _("Publish"), "style": "success"},
+    )
+    def publish(self, **audit):
+        self.published_at = timezone.now()
+
+
+class FiveWhy(models.Model):
+    """One link of the なぜなぜ分析 chain: why did it happen → because …"""
+
+    postmortem = models.ForeignKey(
+        Postmortem, on_delete=models.CASCADE, related_name="whys", verbose_name=_("postmortem")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    why = models.TextField(_("why?"))
+    because = models.TextField(_("because"), blank=True)
+
+    class Meta:
+        ordering = ["postmortem", "order", "id"]
+        verbose_name = _("why")
+        verbose_name_plural = _("5 whys")
+
+    def __str__(self) -> str:
+        return self.why[:60]
+
+
+class ActionItem(models.Model):
+    """An action item of a postmortem; it shows up in its owner's work queue."""
+
+    postmortem = models.ForeignKey(
+        Postmortem,
+        on_delete=models.CASCADE,
+        related_name="action_items",
+        verbose_name=_("postmortem"),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incident_action_items",
+        verbose_name=_("owner"),
+    )
+    due_date = models.DateField(_("due date"), null=True, blank=True, db_index=True)
+    done = models.BooleanField(_("done"), default=False)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["done", "due_date", "id"]
+        indexes = [models.Index(fields=["owner", "done"], name="action_item_owner_done")]
+        verbose_name = _("action item")
+        verbose_name_plural = _("action items")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_overdue(self) -> bool:
+        return not self.done and self.due_date is not None and self.due_date < timezone.localdate()

@@ -1,3 +1,36 @@
+from django.urls import path
+
+from . import views
+
 app_name = "incidents"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.incident_list, name="list"),
+    path("new/", views.incident_create, name="create"),
+    path("triage/", views.triage_queue, name="triage_queue"),
+    path("triage/preview/", views.priority_preview, name="priority_preview"),
+    path("postmortems/", views.postmortem_list, name="postmortems"),
+    path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),
+    path(
+        "postmortems/<str:number>/action-items/",
+        views.action_item_add,
+        name="action_item_add",
+    ),
+    path(
+        "postmortems/<str:number>/action-items/<int:item_id>/",
+        views.action_item_toggle,
+        name="action_item_toggle",
+    ),
+    path("<str:number>/", views.incident_detail, name="detail"),
+    path("<str:number>/triage/", views.triage, name="triage"),
+    path("<str:number>/timeline/", views.timeline_add, name="timeline_add"),
+    path("<str:number>/priority/", views.override_priority, name="override"),
+    path("<str:number>/assign/", views.assign, name="assign"),
+    path("<str:number>/runbooks/", views.runbook_attach, name="runbook_attach"),
+    path(
+        "<str:number>/checklist/<int:item_id>/",
+        views.checklist_toggle,
+        name="checklist_toggle",
+    ),
+    path("<str:number>/postmortem/", views.postmortem_request, name="postmortem_request"),
+]

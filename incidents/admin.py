@@ -1,0 +1,150 @@
+from django.contrib import admin
+
+from .models import (
+    ActionItem,
+    ChecklistItem,
+    FiveWhy,
+    Incident,
+    IncidentPolicy,
+    IncidentRunbook,
+    Postmortem,
+    ResponseTarget,
+    Runbook,
+    RunbookStep,
+    TimelineEntry,
+    TriageRule,
+    UrgencyRule,
+)
+
+
+@admin.register(TriageRule)
+class TriageRuleAdmin(admin.ModelAdmin):
+    list_display = ["impact_scope", "business_impact", "priority"]
+    list_editable = ["priority"]
+    list_filter = ["impact_scope", "business_impact"]
+
+    def has_add_permission(self, request):
+        return False  # the 3×3 matrix is complete; edit its cells
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UrgencyRule)
+class UrgencyRuleAdmin(admin.ModelAdmin):
+    list_display = ["urgency", "priority_shift"]
+    list_editable = ["priority_shift"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ResponseTarget)
+class ResponseTargetAdmin(admin.ModelAdmin):
+    list_display = ["priority", "definition", "minutes", "clock"]
+    list_editable = ["minutes", "clock"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IncidentPolicy)
+class IncidentPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "reopen_window_days", "postmortem_due_business_days"]
+
+    def has_add_permission(self, request):
+        return not IncidentPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RunbookStepInline(admin.TabularInline):
+    model = RunbookStep
+    extra = 1
+
+
+@admin.register(Runbook)
+class RunbookAdmin(admin.ModelAdmin):
+    list_display = ["name", "service", "is_active"]
+    list_filter = ["is_active", "service"]
+    search_fields = ["name", "description"]
+    inlines = [RunbookStepInline]
+
+
+class TimelineInline(admin.TabularInline):
+    model = TimelineEntry
+    extra = 0
+    fields = ["at", "actor", "actor_label", "kind", "text"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Read-mostly: state and priority change only through the workflow and services."""
+
+    list_display = ["number", "title", "state", "priority", "source", "service", "assignee"]
+    list_filter = ["state", "priority", "source", "service", "team"]
+    search_fields = ["number", "title", "description"]
+    list_select_related = ["service", "assignee"]
+    raw_id_fields = ["assignee", "reported_by"]
+    readonly_fields = [
+        "number",
+        "state",
+        "priority",
+        "priority_overridden",
+        "impact_scope",
+        "business_impact",
+        "urgency",
+        "detected_at",
+        "triaged_at",
+        "response_due_at",
+        "response_started_at",
+        "recovered_at",
+        "closed_at",
+        "escalation_level",
+        "next_deadline_at",
+    ]
+    inlines = [TimelineInline]
+
+
+class FiveWhyInline(admin.TabularInline):
+    model = FiveWhy
+    extra = 0
+
+
+class ActionItemInline(admin.TabularInline):
+    model = ActionItem
+    extra = 0
+    raw_id_fields = ["owner"]
+
+
+@admin.register(Postmortem)
+class PostmortemAdmin(admin.ModelAdmin):
+    list_display = ["number", "incident", "kind", "state", "owner", "due_at"]
+    list_filter = ["state", "kind", "mandatory"]
+    readonly_fields = ["number", "state", "incident", "published_at"]
+    raw_id_fields = ["owner"]
+    inlines = [FiveWhyInline, ActionItemInline]
+
+
+class ChecklistItemInline(admin.TabularInline):
+    model = ChecklistItem
+    extra = 0
+
+
+@admin.register(IncidentRunbook)
+class IncidentRunbookAdmin(admin.ModelAdmin):
+    list_display = ["incident", "runbook", "attached_at"]
+    raw_id_fields = ["incident"]
+    inlines = [ChecklistItemInline]

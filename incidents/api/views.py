@@ -1,0 +1,303 @@
+"""REST API of incident management: /api/v1/incidents/ and /api/v1/postmortems/."""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
+from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
+from itsm.core.roles import ops_rank
+
+from .. import selectors, services
+from ..choices import Source
+from ..filters import IncidentFilter, PostmortemFilter
+from ..models import ActionItem, Incident, Postmortem, Runbook
+from .serializers import (
+    ActionItemSerializer,
+    IncidentCreateSerializer,
+    IncidentSerializer,
+    IncidentUpdateSerializer,
+    PostmortemCreateSerializer,
+    PostmortemSerializer,
+    PriorityOverrideSerializer,
+    RunbookAttachSerializer,
+    TimelineEntryCreateSerializer,
+    TimelineEntrySerializer,
+    WhysSerializer,
+)
+
+
+class IncidentCursorPagination(CursorPagination):
+    """Keyset pagination: constant cost per page with a million incidents."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-id"
+
+
+class ServiceCreateMixin:
+    """``POST`` creates through the app's service (``create_via_service``), not serializer.save();
+    sits below IdempotentCreateMixin so retries replay the first response."""
+
+    def create(self, request, *args, **kwargs):
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
+        return self.create_via_service(request)
+
+
+class IncidentViewSet(
+    TransitionsMixin,
+    IdempotentCreateMixin,
+    ServiceCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Incidents (§8). Lifecycle through ``/transitions/``; priority override through
+    ``/priority/``; status updates through ``/timeline/``."""
+
+    queryset = Incident.objects.select_related("service", "team", "assignee", "postmortem")
+    serializer_class = IncidentSerializer
+    permission_classes = [IsAuthenticated, TokenScopePermission, ModelPermissions]
+    lookup_field = "number"
+    filterset_class = IncidentFilter
+    pagination_class = IncidentCursorPagination
+    search_fields = ["title", "number"]
+    ordering_fields = ["id", "detected_at", "number"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    @extend_schema(
+        request=IncidentCreateSerializer,
+        responses={201: IncidentSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return IncidentCreateSerializer
+        if self.action == "partial_update":
+            return IncidentUpdateSerializer
+        return IncidentSerializer
+
+    def create_via_service(self, request):
+        inp = IncidentCreateSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        values = dict(inp.validated_data)
+        if (
+            values.get("priority")
+            and values["source"] != Source.MONITORING
+            and ops_rank(request.user) < 2
+        ):
+            raise serializers.ValidationError(
+                {
+                    "priority": [
+                        _(
+                            "Only monitoring sources or an ops leader may set the priority; "
+                            "give impact scope, business impact and urgency instead."
+                        )
+                    ]
+                }
+            )
+        incident = services.open_incident(actor=request.user, **values)
+        out = IncidentSerializer(incident, context=self.get_serializer_context())
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=IncidentUpdateSerializer, responses=IncidentSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        incident = self.get_object()
+        inp = IncidentUpdateSerializer(data=request.data, partial=True)
+        inp.instance = incident  # StateReadOnlyMixin: any state write is refused
+        inp.is_valid(raise_exception=True)
+        services.update_incident(incident, actor=request.user, **inp.validated_data)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+
+    @extend_schema(exclude=True)
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(
+        methods=["GET"], responses=TimelineEntrySerializer(many=True), summary="Incident timeline"
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=TimelineEntryCreateSerializer,
+        responses={201: TimelineEntrySerializer},
+        summary="Post a status update or comment",
+    )
+    @action(detail=True, methods=["get", "post"], url_path="timeline")
+    def timeline(self, request, number=None):
+        incident = self.get_object()
+        if request.method == "GET":
+            entries = selectors.timeline_for(incident)[:1000]
+            return Response(TimelineEntrySerializer(entries, many=True).data)
+        inp = TimelineEntryCreateSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        entry = services.add_timeline_entry(incident, actor=request.user, **inp.validated_data)
+        return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=PriorityOverrideSerializer,
+        responses=IncidentSerializer,
+        summary="Override the priority (ops leader or above, reason required)",
+    )
+    @action(detail=True, methods=["post"], url_path="priority")
+    def priority(self, request, number=None):
+        incident = self.get_object()
+        inp = PriorityOverrideSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        services.override_priority(incident, actor=request.user, **inp.validated_data)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        request=RunbookAttachSerializer, responses=IncidentSerializer, summary="Attach a runbook"
+    )
+    @action(detail=True, methods=["post"], url_path="runbooks")
+    def runbooks(self, request, number=None):
+        incident = self.get_object()
+        inp = RunbookAttachSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        runbook = Runbook.objects.filter(pk=inp.validated_data["runbook"]).first()
+        if runbook is None:
+            raise serializers.ValidationError({"runbook": [_("Unknown runbook.")]})
+        services.attach_runbook(incident, actor=request.user, runbook=runbook)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+
+
+class PostmortemViewSet(
+    TransitionsMixin,
+    IdempotentCreateMixin,
+    ServiceCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Postmortems and reviews (§8.3.4): draft → in_review → published."""
+
+    queryset = Postmortem.objects.select_related("incident", "owner").prefetch_related(
+        "whys", "action_items__owner"
+    )
+    serializer_class = PostmortemSerializer
+    permission_classes = [IsAuthenticated, TokenScopePermission, ModelPermissions]
+    lookup_field = "number"
+    filterset_class = PostmortemFilter
+    ordering_fields = ["due_at", "created_at", "id"]
+    ordering = ["-id"]
+    search_fields = ["number", "summary", "incident__number", "incident__title"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    @extend_schema(
+        request=PostmortemCreateSerializer,
+        responses={201: PostmortemSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Request a postmortem/review for a closed incident (P3 on request, P4 optional)",
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def create_via_service(self, request):
+        inp = PostmortemCreateSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        pm = services.request_postmortem(
+            inp.validated_data["incident"], actor=request.user, kind=inp.validated_data.get("kind")
+        )
+        return Response(
+            PostmortemSerializer(pm, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=PostmortemSerializer, responses=PostmortemSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        pm = self.get_object()
+        inp = PostmortemSerializer(pm, data=request.data, partial=True)
+        inp.is_valid(raise_exception=True)
+        services.update_postmortem(pm, actor=request.user, **inp.validated_data)
+        return Response(PostmortemSerializer(pm, context=self.get_serializer_context()).data)
+
+    @extend_schema(exclude=True)
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(
+        request=WhysSerializer,
+        responses=PostmortemSerializer,
+        summary="Replace the 5-whys chain (ordered why → because rows)",
+    )
+    @action(detail=True, methods=["put"], url_path="whys")
+    def whys(self, request, number=None):
+        pm = self.get_object()
+        self._require("change_postmortem")
+        inp = WhysSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        services.save_whys(pm, actor=request.user, rows=inp.validated_data["whys"])
+        pm = self.get_object()
+        return Response(PostmortemSerializer(pm, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        methods=["GET"], responses=ActionItemSerializer(many=True), summary="Action items"
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=ActionItemSerializer,
+        responses={201: ActionItemSerializer},
+        summary="Add an action item",
+    )
+    @action(detail=True, methods=["get", "post"], url_path="action-items")
+    def action_items(self, request, number=None):
+        pm = self.get_object()
+        if request.method == "GET":
+            return Response(ActionItemSerializer(pm.action_items.all(), many=True).data)
+        self._require("add_actionitem")
+        inp = ActionItemSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        data = inp.validated_data
+        item = services.add_action_item(
+            pm,
+            actor=request.user,
+            title=data["title"],
+            owner=data.get("owner"),
+            due_date=data.get("due_date"),
+        )
+        return Response(ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ActionItemSerializer,
+        responses=ActionItemSerializer,
+        summary="Update an action item",
+    )
+    @action(
+        detail=True,
+        methods=["patch"],
+        url_path=r"action-items/(?P<item_id>[0-9]+)",
+        url_name="action-item",
+    )
+    def action_item(self, request, number=None, item_id=None):
+        pm = self.get_object()
+        self._require("change_actionitem")
+        item = get_object_or_404(ActionItem, pk=item_id, postmortem=pm)
+        inp = ActionItemSerializer(item, data=request.data, partial=True)
+        inp.is_valid(raise_exception=True)
+        data = dict(inp.validated_data)
+        with transaction.atomic():
+            if "done" in data:
+                services.set_action_item_done(item, actor=request.user, done=data.pop("done"))
+            if data:
+                for name, value in data.items():
+                    setattr(item, name, value)
+                item.save(update_fields=list(data))
+        return Response(ActionItemSerializer(item).data)
+
+    def _require(self, codename: str) -> None:
+        if not self.request.user.has_perm(f"incidents.{codename}"):
+            raise PermissionDenied()

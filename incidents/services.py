@@ -1,0 +1,564 @@
+"""Incident management use cases (seed §8.1–8.3). Every write to an incident goes through here.
+
+- ``priority_for``: §8.3.2 優先度判定 — the triage matrix and the urgency rule, read from data.
+- ``open_incident``: §8.3.1 検知・報告 — file a ticket (from a person, the API or monitoring);
+  triaged at once when the triage inputs or a priority are known.
+- ``triage_incident``: §8.3.2 トリアージ — choose scope/impact/urgency; priority and response
+  target follow.
+- ``override_priority``: an ops leader or above corrects the priority with a reason (audited).
+- ``add_timeline_entry``: §8.3.3 コミュニケーションを密に — status updates and comments.
+- ``assign_incident``, ``update_incident``: ownership and editable fields, audited.
+- ``close_incident``: §8.3.4 — closing a P1/P2 incident opens its mandatory postmortem.
+- ``request_postmortem``: a postmortem/review for P3 (on request) or P4 (optional).
+- ``attach_runbook``, ``set_checklist_item``: §8.3.3 復旧手順 as ticked checklists.
+- postmortem editing: ``save_whys``, ``add_action_item``, ``set_action_item_done``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itsm.core import workflow
+from itsm.core.audit import record_event
+from itsm.core.business_calendar import current_calendar
+from itsm.core.models import Service, Team
+from itsm.core.roles import ops_rank
+
+from .choices import (
+    BusinessImpact,
+    ImpactScope,
+    IncidentState,
+    PostmortemKind,
+    Priority,
+    Source,
+    TimelineKind,
+    Track,
+    Urgency,
+    lower_priority,
+)
+from .defaults import TRIAGE_MATRIX, URGENCY_SHIFT
+from .models import (
+    ActionItem,
+    ChecklistItem,
+    FiveWhy,
+    Incident,
+    IncidentPolicy,
+    IncidentRunbook,
+    Postmortem,
+    Runbook,
+    TimelineEntry,
+    TriageRule,
+    UrgencyRule,
+    response_due_for,
+)
+
+# ---------------------------------------------------------------------------- triage
+
+
+def _check_choice(field: str, value, choices) -> None:
+    if value not in choices.values:
+        raise ValidationError(
+            {
+                field: _("“%(value)s” is not a valid choice; choose one of: %(choices)s.")
+                % {"value": value, "choices": ", ".join(choices.values)}
+            }
+        )
+
+
+def priority_for(scope: str, impact: str, urgency: str) -> str:
+    """§8.3.2: the matrix cell for (scope, impact), lowered by the urgency rule (floor P4)."""
+    _check_choice("impact_scope", scope, ImpactScope)
+    _check_choice("business_impact", impact, BusinessImpact)
+    _check_choice("urgency", urgency, Urgency)
+    cell = (
+        TriageRule.objects.filter(impact_scope=scope, business_impact=impact)
+        .values_list("priority", flat=True)
+        .first()
+    ) or TRIAGE_MATRIX[(scope, impact)]
+    shift = UrgencyRule.objects.filter(urgency=urgency).values_list("priority_shift", flat=True)
+    shift = shift.first() if shift.exists() else URGENCY_SHIFT[urgency]
+    return lower_priority(cell, shift)
+
+
+def _timeline(incident, *, actor=None, actor_label="", kind, text="", data=None):
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return TimelineEntry.objects.create(
+        incident=incident,
+        actor=actor,
+        actor_label=actor_label[:150],
+        kind=kind,
+        text=text,
+        data=data or {},
+    )
+
+
+def open_incident(
+    *,
+    title: str,
+    description: str = "",
+    source: str,
+    service=None,
+    impact_scope: str | None = None,
+    business_impact: str | None = None,
+    urgency: str | None = None,
+    priority: str | None = None,
+    actor=None,
+    system_label: str = "",
+    detected_at=None,
+) -> Incident:
+    """§8.3.1: create the ticket. With all three triage inputs (or an explicit priority, e.g. a
+    monitoring rule ``severity=critical → P1``) it is triaged at once, so its response target
+    starts counting from ``detected_at``.
+
+    ``service`` is a Service, its slug, or None. ``actor=None`` means an integration acted
+    (pass ``system_label``, e.g. "backups: RPO check").
+    """
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": _("A title is required.")})
+    _check_choice("source", source, Source)
+    if priority:
+        _check_choice("priority", priority, Priority)
+    for field, value, choices in (
+        ("impact_scope", impact_scope, ImpactScope),
+        ("business_impact", business_impact, BusinessImpact),
+        ("urgency", urgency, Urgency),
+    ):
+        if value:
+            _check_choice(field, value, choices)
+    if isinstance(service, str):
+        found = Service.objects.filter(slug=service).first()
+        if found is None:
+            raise ValidationError({"service": _("Unknown service “%(slug)s”.") % {"slug": service}})
+        service = found
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            title=title[:200],
+            description=description or "",
+            source=source,
+            service=service,
+            impact_scope=impact_scope or "",
+            business_impact=business_impact or "",
+            urgency=urgency or "",
+            priority=priority or "",
+            priority_overridden=bool(priority),
+            reported_by=actor if getattr(actor, "is_authenticated", False) else None,
+            detected_at=detected_at or timezone.now(),
+        )
+        record_event(
+            incident,
+            action="open",
+            actor=actor,
+            actor_label=system_label,
+            to_state=incident.state,
+            data={"source": source, "priority": priority or ""},
+        )
+        _timeline(
+            incident,
+            actor=actor,
+            actor_label=system_label,
+            kind=TimelineKind.STATUS_UPDATE,
+            text=_("Incident filed (%(source)s).") % {"source": Source(source).label},
+        )
+        if priority or (impact_scope and business_impact and urgency):
+            _triage(incident, actor=actor, system_label=system_label or "intake")
+    return incident
+
+
+def _triage(incident, *, actor, comment="", system_label=""):
+    def after(inc):
+        _timeline(
+            inc,
+            actor=actor,
+            actor_label=system_label,
+            kind=TimelineKind.PRIORITY_CHANGE,
+            text=_("Priority set to %(priority)s; response due %(due)s.")
+            % {
+                "priority": inc.priority,
+                "due": timezone.localtime(inc.response_due_at).strftime("%Y-%m-%d %H:%M"),
+            },
+            data={"priority": inc.priority, "response_due_at": inc.response_due_at.isoformat()},
+        )
+
+    if incident.priority_overridden and not (
+        incident.impact_scope and incident.business_impact and incident.urgency
+    ):
+        # An intake rule gave the priority without the matrix inputs: triage on the clock's say.
+        incident.impact_scope = incident.impact_scope or _scope_hint(incident.priority)
+        incident.business_impact = incident.business_impact or BusinessImpact.MINOR
+        incident.urgency = incident.urgency or Urgency.IMMEDIATE
+    return workflow.apply_transition(
+        incident,
+        "triage",
+        actor=None if system_label and actor is None else actor,
+        comment=comment,
+        data={
+            "impact_scope": incident.impact_scope,
+            "business_impact": incident.business_impact,
+            "urgency": incident.urgency,
+        },
+        system_label=system_label,
+        after=after,
+    )
+
+
+def _scope_hint(priority: str) -> str:
+    return {
+        "P1": ImpactScope.ALL_USERS,
+        "P2": ImpactScope.SOME_USERS,
+        "P3": ImpactScope.SOME_USERS,
+    }.get(priority, ImpactScope.SINGLE_FEATURE)
+
+
+def triage_incident(
+    incident: Incident,
+    *,
+    actor,
+    impact_scope: str,
+    business_impact: str,
+    urgency: str,
+    comment: str = "",
+    team: Team | None = None,
+    assignee=None,
+) -> Incident:
+    """§8.3.2 トリアージ: record scope/impact/urgency; priority and response_due_at follow."""
+    if incident.state != IncidentState.DETECTED:
+        raise workflow.TransitionNotAllowed(
+            _("Only a detected incident can be triaged."), transition="triage"
+        )
+    _check_choice("impact_scope", impact_scope, ImpactScope)
+    _check_choice("business_impact", business_impact, BusinessImpact)
+    _check_choice("urgency", urgency, Urgency)
+    incident.impact_scope = impact_scope
+    incident.business_impact = business_impact
+    incident.urgency = urgency
+    if team is not None:
+        incident.team = team
+    if assignee is not None:
+        incident.assignee = assignee
+    return _triage(incident, actor=actor, comment=comment)
+
+
+@workflow.handles(Incident, "triage")
+def _triage_from_panel(incident, *, actor, comment, data):
+    return triage_incident(
+        incident,
+        actor=actor,
+        impact_scope=data.get("impact_scope", ""),
+        business_impact=data.get("business_impact", ""),
+        urgency=data.get("urgency", ""),
+        comment=comment,
+    )
+
+
+def override_priority(incident: Incident, *, actor, priority: str, reason: str) -> Incident:
+    """An ops leader or above sets the priority by hand (reason required, audited); the
+    response target is recomputed from detection with the new priority's target."""
+    if ops_rank(actor) < 2:
+        raise workflow.TransitionForbidden(
+            _("Only an ops leader or above may override the priority.")
+        )
+    if not incident.is_open:
+        raise workflow.TransitionNotAllowed(_("A closed incident's priority cannot change."))
+    _check_choice("priority", priority, Priority)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("A reason is required.")})
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        old = locked.priority
+        fields = {
+            "priority": priority,
+            "priority_overridden": True,
+            "response_due_at": response_due_for(priority, locked.detected_at),
+        }
+        Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
+        for name, value in fields.items():
+            setattr(incident, name, value)
+        record_event(
+            incident,
+            action="override_priority",
+            actor=actor,
+            comment=reason,
+            data={"from": old, "to": priority},
+        )
+        _timeline(
+            incident,
+            actor=actor,
+            kind=TimelineKind.PRIORITY_CHANGE,
+            text=_("Priority changed %(old)s → %(new)s: %(reason)s")
+            % {"old": old or "—", "new": priority, "reason": reason},
+            data={"from": old, "to": priority},
+        )
+    return incident
+
+
+# ---------------------------------------------------------------------------- timeline & edits
+
+
+def add_timeline_entry(
+    incident: Incident,
+    *,
+    actor,
+    text: str,
+    kind: str = TimelineKind.STATUS_UPDATE,
+    data: dict | None = None,
+    system_label: str = "",
+) -> TimelineEntry:
+    """§8.3.3 コミュニケーションを密に: a status update or comment on the incident's timeline."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("Write something.")})
+    _check_choice("kind", kind, TimelineKind)
+    return _timeline(
+        incident, actor=actor, actor_label=system_label, kind=kind, text=text, data=data
+    )
+
+
+EDITABLE_FIELDS = ("title", "description", "service", "assignee", "team")
+
+
+def update_incident(incident: Incident, *, actor, **changes) -> Incident:
+    """Edit the free fields of an incident (never its state or priority); each change audited."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: _("This field cannot be edited here.") for f in unknown})
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(incident, field)
+        if old != value:
+            diff[field] = [str(old or ""), str(value or "")]
+            setattr(incident, field, value)
+    if not diff:
+        return incident
+    with transaction.atomic():
+        Incident.objects.filter(pk=incident.pk).update(
+            **{f: getattr(incident, f) for f in diff}, updated_at=timezone.now()
+        )
+        record_event(incident, action="update", actor=actor, data=diff)
+        if "assignee" in diff or "team" in diff:
+            _timeline(
+                incident,
+                actor=actor,
+                kind=TimelineKind.ASSIGNMENT,
+                text=_("Assigned to %(who)s")
+                % {"who": ", ".join(str(x) for x in (incident.assignee, incident.team) if x)},
+            )
+    return incident
+
+
+def assign_incident(incident: Incident, *, actor, assignee=None, team=None) -> Incident:
+    return update_incident(incident, actor=actor, assignee=assignee, team=team)
+
+
+# ---------------------------------------------------------------------------- close & postmortem
+
+
+def close_incident(
+    incident: Incident, *, actor, resolution_summary: str = "", comment: str = ""
+) -> Incident:
+    """Close a verified incident (§8.2). P1/P2: the mandatory postmortem is created with it."""
+
+    def after(inc):
+        if inc.track == Track.URGENT:
+            _create_postmortem(inc, actor=actor, kind=PostmortemKind.POSTMORTEM, mandatory=True)
+
+    return workflow.apply_transition(
+        incident,
+        "close",
+        actor=actor,
+        comment=comment,
+        data={"resolution_summary": resolution_summary or incident.resolution_summary},
+        after=after,
+    )
+
+
+@workflow.handles(Incident, "close")
+def _close_from_panel(incident, *, actor, comment, data):
+    return close_incident(
+        incident,
+        actor=actor,
+        resolution_summary=data.get("resolution_summary", ""),
+        comment=comment,
+    )
+
+
+def _prefilled_impact(incident: Incident) -> str:
+    lines = [
+        _("Impact scope: %(v)s") % {"v": incident.get_impact_scope_display() or "—"},
+        _("Business impact: %(v)s") % {"v": incident.get_business_impact_display() or "—"},
+        _("Detected: %(v)s") % {"v": _fmt(incident.detected_at)},
+        _("Response started: %(v)s") % {"v": _fmt(incident.response_started_at)},
+        _("Recovered: %(v)s") % {"v": _fmt(incident.recovered_at)},
+    ]
+    if incident.time_to_recover is not None:
+        minutes = int(incident.time_to_recover.total_seconds() // 60)
+        lines.append(_("Duration until recovery: %(m)d minutes") % {"m": minutes})
+    return "\n".join(lines)
+
+
+def _fmt(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def _create_postmortem(incident: Incident, *, actor, kind: str, mandatory: bool) -> Postmortem:
+    existing = Postmortem.objects.filter(incident=incident).first()
+    if existing is not None:
+        return existing
+    days = IncidentPolicy.current().postmortem_due_business_days
+    start = incident.closed_at or timezone.now()
+    owner = incident.assignee or (actor if getattr(actor, "is_authenticated", False) else None)
+    postmortem = Postmortem.objects.create(
+        incident=incident,
+        kind=kind,
+        mandatory=mandatory,
+        owner=owner,
+        due_at=current_calendar().add_business_days(start, days),
+        summary=f"{incident.title}\n\n{incident.resolution_summary}".strip(),
+        impact=_prefilled_impact(incident),
+    )
+    record_event(postmortem, action="create", actor=actor, data={"incident": incident.number})
+    _timeline(
+        incident,
+        actor=actor,
+        kind=TimelineKind.LINK,
+        text=_("%(kind)s %(number)s opened.")
+        % {"kind": postmortem.get_kind_display(), "number": postmortem.number},
+        data={"postmortem": postmortem.number},
+    )
+    return postmortem
+
+
+def request_postmortem(incident: Incident, *, actor, kind: str | None = None) -> Postmortem:
+    """§8.3.4: P3 on request, P4 optional. P3/P4 default to the lighter review."""
+    if ops_rank(actor) < 1 and not getattr(actor, "is_superuser", False):
+        raise workflow.TransitionForbidden(_("You may not request a postmortem."))
+    if kind is None:
+        kind = (
+            PostmortemKind.POSTMORTEM if incident.track == Track.URGENT else PostmortemKind.REVIEW
+        )
+    _check_choice("kind", kind, PostmortemKind)
+    if hasattr(incident, "postmortem"):
+        raise workflow.TransitionNotAllowed(_("This incident already has a postmortem."))
+    with transaction.atomic():
+        return _create_postmortem(
+            incident, actor=actor, kind=kind, mandatory=incident.track == Track.URGENT
+        )
+
+
+def update_postmortem(postmortem: Postmortem, *, actor, **fields) -> Postmortem:
+    allowed = {"summary", "impact", "root_cause", "prevention_measures", "owner", "due_at"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({f: _("This field cannot be edited here.") for f in unknown})
+    if postmortem.state == Postmortem.State.PUBLISHED:
+        raise workflow.TransitionNotAllowed(_("A published postmortem is read-only."))
+    for name, value in fields.items():
+        setattr(postmortem, name, value)
+    with transaction.atomic():
+        Postmortem.objects.filter(pk=postmortem.pk).update(**fields)
+        record_event(postmortem, action="update", actor=actor, data={"fields": sorted(fields)})
+    return postmortem
+
+
+def save_whys(postmortem: Postmortem, *, actor, rows: list[dict]) -> list[FiveWhy]:
+    """Replace the なぜなぜ chain with ``rows`` (``[{"why": …, "because": …}, …]`` in order)."""
+    if postmortem.state == Postmortem.State.PUBLISHED:
+        raise workflow.TransitionNotAllowed(_("A published postmortem is read-only."))
+    clean = []
+    for index, row in enumerate(rows):
+        why = (row.get("why") or "").strip()
+        because = (row.get("because") or "").strip()
+        if not why and not because:
+            continue
+        if not why:
+            raise ValidationError({"whys": _("Row %(n)d: the “why” is empty.") % {"n": index + 1}})
+        clean.append(FiveWhy(postmortem=postmortem, order=len(clean) + 1, why=why, because=because))
+    with transaction.atomic():
+        postmortem.whys.all().delete()
+        created = FiveWhy.objects.bulk_create(clean)
+        record_event(postmortem, action="update_whys", actor=actor, data={"rows": len(created)})
+    return created
+
+
+def add_action_item(
+    postmortem: Postmortem, *, actor, title: str, owner=None, due_date=None
+) -> ActionItem:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": _("A title is required.")})
+    with transaction.atomic():
+        item = ActionItem.objects.create(
+            postmortem=postmortem, title=title[:200], owner=owner, due_date=due_date
+        )
+        record_event(postmortem, action="add_action_item", actor=actor, data={"title": title})
+    return item
+
+
+def set_action_item_done(item: ActionItem, *, actor, done: bool) -> ActionItem:
+    item.done = done
+    item.done_at = timezone.now() if done else None
+    with transaction.atomic():
+        ActionItem.objects.filter(pk=item.pk).update(done=item.done, done_at=item.done_at)
+        record_event(
+            item.postmortem,
+            action="action_item_done" if done else "action_item_reopened",
+            actor=actor,
+            data={"title": item.title},
+        )
+    return item
+
+
+# ---------------------------------------------------------------------------- runbooks
+
+
+def attach_runbook(incident: Incident, *, actor, runbook: Runbook) -> IncidentRunbook:
+    """§8.3.3 復旧手順: copy the runbook's steps onto the incident as a checklist."""
+    if not runbook.is_active:
+        raise ValidationError({"runbook": _("This runbook is not active.")})
+    with transaction.atomic():
+        attached, created = IncidentRunbook.objects.get_or_create(
+            incident=incident, runbook=runbook, defaults={"attached_by": _user(actor)}
+        )
+        if created:
+            ChecklistItem.objects.bulk_create(
+                ChecklistItem(
+                    incident_runbook=attached,
+                    order=step.order,
+                    title=step.title,
+                    instructions=step.instructions,
+                )
+                for step in runbook.steps.all()
+            )
+            _timeline(
+                incident,
+                actor=actor,
+                kind=TimelineKind.RUNBOOK,
+                text=_("Runbook attached: %(name)s") % {"name": runbook.name},
+            )
+    return attached
+
+
+def set_checklist_item(item: ChecklistItem, *, actor, done: bool) -> ChecklistItem:
+    """Tick (or untick) one runbook step; who and when are recorded."""
+    item.done_at = timezone.now() if done else None
+    item.done_by = _user(actor) if done else None
+    with transaction.atomic():
+        ChecklistItem.objects.filter(pk=item.pk).update(done_at=item.done_at, done_by=item.done_by)
+        _timeline(
+            item.incident_runbook.incident,
+            actor=actor,
+            kind=TimelineKind.RUNBOOK,
+            text=(_("Step done: %(step)s") if done else _("Step reopened: %(step)s"))
+            % {"step": item.title},
+        )
+    return item
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None

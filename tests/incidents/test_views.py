@@ -1,0 +1,230 @@
+"""HTML screens: list, triage queue and preview, create form, detail, postmortem editor."""
+
+import pytest
+from django.urls import reverse
+
+from incidents import services
+from incidents.models import Incident, Runbook
+from itsm.core.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def op_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+def test_list_requires_login(client):
+    response = client.get(reverse("incidents:list"))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_list_without_view_permission_is_403(client, make_user):
+    client.force_login(make_user(None, username="nobody"))
+    assert client.get(reverse("incidents:list")).status_code == 403
+
+
+def test_list_shows_open_incidents_by_deadline_with_filters(
+    op_client, open_incident, django_assert_max_num_queries
+):
+    p3 = open_incident(title="Search slow", priority="P3", source="monitoring")
+    p1 = open_incident(title="Shop down", priority="P1", source="monitoring")
+    untriaged = open_incident(title="Banner typo")
+    for n in range(20):
+        open_incident(title=f"noise {n}", priority="P4", source="monitoring")
+    with django_assert_max_num_queries(12):
+        response = op_client.get(reverse("incidents:list"))
+    body = response.content.decode()
+    # untriaged first, then the nearest response deadline (P1 before P3)
+    assert body.index(untriaged.number) < body.index(p1.number) < body.index(p3.number)
+    assert 'class="badge text-bg-danger" data-priority="P1"' in body
+    assert "countdown" in body
+    filtered = op_client.get(reverse("incidents:list"), {"priority": "P1"}).content.decode()
+    assert p1.number in filtered and p3.number not in filtered
+    searched = op_client.get(reverse("incidents:list"), {"q": "Search slow"}).content.decode()
+    assert p3.number in searched and p1.number not in searched
+
+
+def test_list_bad_filter_value_shows_message_not_500(op_client):
+    response = op_client.get(reverse("incidents:list"), {"priority": "P9", "page": "abc"})
+    assert response.status_code == 200
+    assert "P9" in response.content.decode()
+
+
+def test_create_form_files_and_goes_to_triage(op_client):
+    response = op_client.post(
+        reverse("incidents:create"), {"title": "Payments failing", "source": "user_report"}
+    )
+    incident = Incident.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("incidents:triage", args=[incident.number])
+
+
+def test_create_form_errors_are_400(op_client):
+    response = op_client.post(reverse("incidents:create"), {"title": "", "source": "pager"})
+    assert response.status_code == 400
+    assert Incident.objects.count() == 0
+
+
+def test_executive_cannot_open_create_form(client, make_user):
+    client.force_login(make_user(Role.EXECUTIVE, username="exe"))
+    assert client.get(reverse("incidents:create")).status_code == 403
+
+
+def test_triage_queue_lists_only_untriaged(op_client, open_incident):
+    waiting = open_incident(title="Waiting")
+    done = open_incident(title="Done", priority="P2", source="monitoring")
+    body = op_client.get(reverse("incidents:triage_queue")).content.decode()
+    assert waiting.number in body and done.number not in body
+
+
+def test_priority_preview_partial(op_client):
+    url = reverse("incidents:priority_preview")
+    body = op_client.get(
+        url,
+        {"impact_scope": "all_users", "business_impact": "revenue_loss", "urgency": "immediate"},
+    ).content.decode()
+    assert 'data-testid="preview-priority">P1<' in body
+    planned = op_client.get(
+        url, {"impact_scope": "all_users", "business_impact": "revenue_loss", "urgency": "planned"}
+    ).content.decode()
+    assert ">P2<" in planned
+    incomplete = op_client.get(url, {"impact_scope": "bogus"})
+    assert incomplete.status_code == 200
+    assert "P1" not in incomplete.content.decode()
+
+
+def test_triage_screen_triages_and_refuses_missing_inputs(op_client, open_incident, operator):
+    incident = open_incident()
+    url = reverse("incidents:triage", args=[incident.number])
+    assert op_client.post(url, {"impact_scope": "all_users"}).status_code == 400
+    response = op_client.post(
+        url,
+        {"impact_scope": "all_users", "business_impact": "minor", "urgency": "immediate"},
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.state, incident.priority) == ("triaged", "P2")
+    # already triaged: the screen sends you to the incident
+    assert op_client.get(url).status_code == 302
+
+
+def test_detail_page_shows_timeline_runbook_and_transitions(op_client, open_incident, operator):
+    incident = open_incident(priority="P1", source="monitoring")
+    services.attach_runbook(incident, actor=operator, runbook=Runbook.objects.get())
+    services.add_timeline_entry(incident, actor=operator, text="Looking at <b>db</b>")
+    body = op_client.get(incident.get_absolute_url()).content.decode()
+    assert 'data-transition="start_response"' in body
+    assert "Looking at &lt;b&gt;db&lt;/b&gt;" in body  # user text is escaped
+    assert "bi-square" in body  # unticked runbook steps
+    # operators cannot override the priority, so the form is not offered
+    assert reverse("incidents:override", args=[incident.number]) not in body
+
+
+def test_timeline_post_via_htmx_returns_partial(op_client, open_incident):
+    incident = open_incident()
+    url = reverse("incidents:timeline_add", args=[incident.number])
+    response = op_client.post(
+        url, {"text": "Failover started", "kind": "status_update"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert "Failover started" in response.content.decode()
+    empty = op_client.post(url, {"text": ""}, HTTP_HX_REQUEST="true")
+    assert empty.status_code == 400
+
+
+def test_checklist_toggle_records_who(op_client, open_incident, operator):
+    incident = open_incident()
+    attached = services.attach_runbook(incident, actor=operator, runbook=Runbook.objects.get())
+    item = attached.items.first()
+    url = reverse("incidents:checklist_toggle", args=[incident.number, item.pk])
+    response = op_client.post(url, {"done": "1"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    item.refresh_from_db()
+    assert item.done_by == operator
+    other = open_incident()
+    wrong = reverse("incidents:checklist_toggle", args=[other.number, item.pk])
+    assert op_client.post(wrong, {"done": "1"}).status_code == 404
+
+
+def test_override_priority_form_needs_leader(client, operator, ops_leader, open_incident):
+    incident = open_incident(priority="P4", source="monitoring")
+    url = reverse("incidents:override", args=[incident.number])
+    client.force_login(operator)
+    client.post(url, {"priority": "P1", "reason": "VIP"})
+    incident.refresh_from_db()
+    assert incident.priority == "P4"
+    client.force_login(ops_leader)
+    client.post(url, {"priority": "P1", "reason": ""})
+    incident.refresh_from_db()
+    assert incident.priority == "P4"
+    client.post(url, {"priority": "P1", "reason": "VIP"})
+    incident.refresh_from_db()
+    assert incident.priority == "P1"
+
+
+def test_generic_transition_view_closes_and_opens_postmortem(client, ops_leader, incident_in):
+    incident = incident_in("verifying", priority="P1")
+    client.force_login(ops_leader)
+    url = reverse("core:transition", args=["incidents", "incident", incident.pk])
+    client.post(url, {"transition": "close", "resolution_summary": "Restarted"})
+    incident.refresh_from_db()
+    assert incident.state == "closed"
+    assert incident.postmortem.mandatory
+
+
+def test_postmortem_editor_saves_whys_and_action_items(client, ops_leader, incident_in):
+    incident = incident_in("verifying", priority="P2")
+    services.close_incident(incident, actor=ops_leader, resolution_summary="Restarted")
+    pm = incident.postmortem
+    client.force_login(ops_leader)
+    url = reverse("incidents:postmortem", args=[pm.number])
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url,
+        {
+            "summary": "Checkout down 20 min",
+            "impact": "All users",
+            "root_cause": "Pool exhausted",
+            "prevention_measures": "Autoscale pool",
+            "owner": ops_leader.pk,
+            "due_at": "2026-12-01T10:00",
+            "why": ["Why down?", "", "Why exhausted?"],
+            "because": ["Pool exhausted", "", "No limit alert"],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(pm.whys.values_list("because", flat=True)) == ["Pool exhausted", "No limit alert"]
+    bad = client.post(url, {"summary": "x", "due_at": "tomorrow", "why": [], "because": []})
+    assert bad.status_code == 400
+    add = reverse("incidents:action_item_add", args=[pm.number])
+    client.post(add, {"title": "Add alert", "owner": ops_leader.pk, "due_date": "2026-12-10"})
+    client.post(add, {"title": "", "due_date": "soon"})
+    assert pm.action_items.count() == 1
+    item = pm.action_items.get()
+    client.post(reverse("incidents:action_item_toggle", args=[pm.number, item.pk]), {"done": "1"})
+    item.refresh_from_db()
+    assert item.done
+
+
+def test_postmortem_list_and_overdue(op_client):
+    assert op_client.get(reverse("incidents:postmortems")).status_code == 200
+    assert op_client.get(reverse("incidents:postmortems"), {"overdue": "1"}).status_code == 200
+
+
+def test_my_open_items_selector(operator, incident_in, ops_leader):
+    from incidents.selectors import my_open_items
+
+    mine = incident_in("investigating", priority="P2")
+    services.assign_incident(mine, actor=ops_leader, assignee=operator)
+    closed = incident_in("verifying", priority="P1")
+    services.assign_incident(closed, actor=ops_leader, assignee=operator)
+    services.close_incident(closed, actor=ops_leader, resolution_summary="ok")
+    services.add_action_item(closed.postmortem, actor=ops_leader, title="Fix", owner=operator)
+    items = my_open_items(operator)
+    assert [i.number for i in items["incidents"]] == [mine.number]
+    assert [a.title for a in items["action_items"]] == ["Fix"]
+    assert [p.number for p in items["postmortems"]] == [closed.postmortem.number]
