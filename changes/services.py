@@ -50,6 +50,12 @@ CAB_LABEL = "CAB"
 ROUTING_LABEL = "change routing"
 
 
+def _add_approval(change: ChangeRequest, **fields) -> Approval:
+    approval = Approval.objects.create(change=change, **fields)
+    getattr(change, "_prefetched_objects_cache", {}).pop("approvals", None)
+    return approval
+
+
 def _invalid(field: str, message: str, code: str = "invalid") -> TransitionInvalid:
     return TransitionInvalid(message, errors={field: [{"message": message, "code": code}]})
 
@@ -176,8 +182,8 @@ def submit_change(change: ChangeRequest, *, actor, comment: str = "", data=None)
     def route(instance):
         apply_transition(instance, "route", actor=None, system_label=ROUTING_LABEL)
         if instance.state == ChangeRequest.State.APPROVED:
-            Approval.objects.create(
-                change=instance,
+            _add_approval(
+                instance,
                 kind=ApprovalKind.AUTOMATIC,
                 decision=Decision.APPROVED,
                 comment=str(instance.template or ""),
@@ -206,9 +212,7 @@ def decide_change(
     )
 
     def record(instance):
-        Approval.objects.create(
-            change=instance, kind=kind, decision=decision, approver=actor, comment=comment
-        )
+        _add_approval(instance, kind=kind, decision=decision, approver=actor, comment=comment)
 
     name = "approve" if decision == Decision.APPROVED else "reject"
     return apply_transition(change, name, actor=actor, comment=comment, after=record)
@@ -305,8 +309,8 @@ def cast_cab_vote(change: ChangeRequest, *, member, vote: str, comment: str = ""
             }
 
             def record(instance):
-                Approval.objects.create(
-                    change=instance, kind=ApprovalKind.CAB, decision=tally.outcome, comment=summary
+                _add_approval(
+                    instance, kind=ApprovalKind.CAB, decision=tally.outcome, comment=summary
                 )
 
             apply_transition(
