@@ -460,3 +460,8 @@ def link_incident(change: ChangeRequest, incident, *, relation: str, actor) -> I
 
 def may_decide(change: ChangeRequest, user) -> bool:
     return change.state in ("in_review", "emergency_review") and is_class_approver(change, user)
+
+
+def perform_transition(change: ChangeRequest, name: str, *, actor, comment: str = "", data=None):
+    """Any other transition (start verification, cause analysis, close as failed, revise)."""
+    return workflow.perform(change, name, actor=actor, comment=comment, data=data)

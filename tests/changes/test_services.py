@@ -2,6 +2,7 @@
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from changes import services
 from changes.choices import Decision, VerificationResult, Vote
@@ -31,7 +32,7 @@ MONDAY = jst(2026, 6, 1, 10)  # an ordinary week: Mon 1 June 2026
 
 @pytest.fixture(autouse=True)
 def _now():
-    with time_machine.travel(MONDAY, tick=False):
+    with time_machine.travel(MONDAY, tick=False), translation.override("en"):
         yield
 
 
