@@ -1,7 +1,52 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+_EVERYONE = [
+    "changes.view_changerequest",
+    "changes.add_changerequest",
+    "changes.change_changerequest",
+    "changes.view_changeclass",
+    "changes.view_freezewindow",
+    "changes.view_standardchangetemplate",
+    "changes.view_rollbackcriterion",
+    "changes.view_approval",
+    "changes.view_cabvote",
+    "changes.view_worklogentry",
+    "changes.add_worklogentry",
+]
+_LEADERS = [
+    *_EVERYONE,
+    "changes.add_standardchangetemplate",
+    "changes.change_standardchangetemplate",
+]
+_MANAGERS = [
+    *_LEADERS,
+    "changes.add_freezewindow",
+    "changes.change_freezewindow",
+    "changes.delete_freezewindow",
+]
+
 
 class ChangesConfig(AppConfig):
     name = "changes"
     verbose_name = _("Change management")
+
+    # Model permissions per role; who may take which transition is on the transitions.
+    role_permissions = {
+        "operator": _EVERYONE,
+        "ops_leader": _LEADERS,
+        "ops_manager": _MANAGERS,
+        "developer": _EVERYONE,
+        "executive": ["changes.view_changerequest", "changes.view_freezewindow"],
+        "cab_member": [*_EVERYONE, "changes.add_cabvote", "changes.change_cabvote"],
+        "admin": [
+            *_MANAGERS,
+            "changes.change_changeclass",
+            "changes.add_rollbackcriterion",
+            "changes.change_rollbackcriterion",
+            "changes.delete_standardchangetemplate",
+        ],
+    }
+
+    def ready(self) -> None:
+        from . import services  # noqa: F401  (registers the transition services)

@@ -1,1 +1,19 @@
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .views import (
+    ChangeRequestViewSet,
+    FreezeWindowViewSet,
+    StandardChangeTemplateViewSet,
+    calendar_feed,
+)
+
+router = SimpleRouter()
+router.register("changes", ChangeRequestViewSet, basename="change")
+router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
+router.register("change-templates", StandardChangeTemplateViewSet, basename="change-template")
+
+urlpatterns = [
+    path("changes/calendar.ics", calendar_feed, name="changes-calendar-ics"),
+    *router.urls,
+]

@@ -1,0 +1,205 @@
+"""Serializers of the change API (DESIGN.md § REST API)."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from itsm.core.api.mixins import StateReadOnlyMixin
+from itsm.core.models import Service
+
+from ..choices import Vote
+from ..models import (
+    Approval,
+    CabVote,
+    ChangeClass,
+    ChangeRequest,
+    FreezeWindow,
+    StandardChangeTemplate,
+    WorkLogEntry,
+)
+
+User = get_user_model()
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Approval
+        fields = ["kind", "decision", "approver", "comment", "at"]
+
+
+class CabVoteSerializer(serializers.ModelSerializer):
+    member = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = CabVote
+        fields = ["member", "vote", "comment", "cast_at", "updated_at"]
+        read_only_fields = ["member", "cast_at", "updated_at"]
+
+
+class CabVoteInputSerializer(serializers.Serializer):
+    vote = serializers.ChoiceField(choices=Vote.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+
+
+class WorkLogEntrySerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = WorkLogEntry
+        fields = ["id", "at", "author", "text"]
+        read_only_fields = ["id", "at", "author"]
+        extra_kwargs = {"text": {"max_length": 10000}}
+
+
+class VerificationInputSerializer(serializers.Serializer):
+    checks = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="Every active rollback criterion code → whether it was met.",
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+
+
+class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
+    change_class = serializers.SlugRelatedField(
+        slug_field="code", queryset=ChangeClass.objects.all()
+    )
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=StandardChangeTemplate.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+    )
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    implementer = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    pre_change_backup = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    approvals = ApprovalSerializer(many=True, read_only=True)
+    earliest_start = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChangeRequest
+        fields = [
+            "number",
+            "state",
+            "title",
+            "description",
+            "category",
+            "change_class",
+            "template",
+            "services",
+            "affected_users",
+            "risk_level",
+            "risk_notes",
+            "implementation_plan",
+            "rollback_plan",
+            "planned_start",
+            "planned_end",
+            "earliest_start",
+            "requester",
+            "implementer",
+            "pre_change_backup",
+            "backup_waived",
+            "backup_waiver_reason",
+            "verification_result",
+            "verification_notes",
+            "rollback_steps",
+            "cause_findings",
+            "result_report",
+            "documentation_updated",
+            "documentation_url",
+            "post_implementation_review",
+            "outcome",
+            "approvals",
+            "submitted_at",
+            "approved_at",
+            "implementation_started_at",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "number",
+            "state",
+            "backup_waived",
+            "backup_waiver_reason",
+            "verification_result",
+            "verification_notes",
+            "rollback_steps",
+            "cause_findings",
+            "result_report",
+            "documentation_updated",
+            "documentation_url",
+            "post_implementation_review",
+            "outcome",
+            "submitted_at",
+            "approved_at",
+            "implementation_started_at",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_earliest_start(self, obj) -> str | None:
+        if obj.change_class_id is None:
+            return None
+        return obj.earliest_start().isoformat()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        start = attrs.get("planned_start", getattr(self.instance, "planned_start", None))
+        end = attrs.get("planned_end", getattr(self.instance, "planned_end", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError(
+                {"planned_end": ["The planned end must be after the planned start."]}
+            )
+        if self.instance is None and not attrs.get("template"):
+            for name in ("title", "category"):
+                if not attrs.get(name):
+                    raise serializers.ValidationError({name: ["This field is required."]})
+        if self.instance is not None and "template" in attrs:
+            raise serializers.ValidationError({"template": ["Set only when creating."]})
+        return attrs
+
+
+class FreezeWindowSerializer(serializers.ModelSerializer):
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = FreezeWindow
+        fields = ["id", "name", "starts_at", "ends_at", "reason", "services"]
+
+    def validate(self, attrs):
+        start = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
+        end = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"ends_at": ["The end must be after the start."]})
+        return attrs
+
+
+class StandardChangeTemplateSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", read_only=True, many=True)
+
+    class Meta:
+        model = StandardChangeTemplate
+        fields = [
+            "id",
+            "name",
+            "category",
+            "description",
+            "implementation_plan",
+            "rollback_plan",
+            "risk_level",
+            "services",
+            "owner",
+            "is_active",
+        ]

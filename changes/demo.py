@@ -1,0 +1,158 @@
+"""Demo data: changes of every class in every state, a freeze window and a standard template.
+
+Idempotent: each demo change is keyed by its title and only created when missing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from itsm.core.models import Service
+
+from . import services
+from .choices import Category, RiskLevel
+from .models import (
+    ChangeClass,
+    ChangeRequest,
+    FreezeWindow,
+    RollbackCriterion,
+    StandardChangeTemplate,
+)
+
+
+def _service(slug: str, name: str) -> Service:
+    return Service.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+
+
+def seed(users: dict) -> None:
+    web = _service("web-portal", "Webポータル")
+    db = _service("customer-db", "顧客DB")
+    classes = {c.code: c for c in ChangeClass.objects.all()}
+    now = timezone.localtime().replace(minute=0, second=0, microsecond=0)
+    requester, manager, leader = users["operator"], users["manager"], users["leader"]
+    cab = [users[k] for k in ("cab1", "cab2", "cab3") if k in users]
+
+    template, _ = StandardChangeTemplate.objects.get_or_create(
+        name="TLS証明書の更新",
+        defaults={
+            "category": Category.SECURITY_CONFIGURATION,
+            "description": "期限の近い証明書を更新する定型作業",
+            "implementation_plan": "1. 新証明書を配置\n2. nginx -t\n3. nginx reload",
+            "rollback_plan": "旧証明書に戻して nginx reload",
+            "risk_level": RiskLevel.LOW,
+            "owner": leader,
+        },
+    )
+    template.services.add(web)
+    freeze_start = (now + timedelta(days=40)).replace(hour=0)
+    freeze, created = FreezeWindow.objects.get_or_create(
+        name="年度末繁忙期フリーズ",
+        defaults={
+            "starts_at": freeze_start,
+            "ends_at": freeze_start + timedelta(days=5),
+            "reason": "繁忙期のため変更禁止",
+        },
+    )
+
+    def make(title, cls, start_in_days, steps, *, service=web, risk=RiskLevel.MEDIUM):
+        if ChangeRequest.objects.filter(title=title).exists():
+            return
+        start = now + timedelta(days=start_in_days)
+        change = services.create_change(
+            actor=requester,
+            services=[service],
+            title=title,
+            description=f"{title}（デモデータ）",
+            category=Category.APPLICATION_DEPLOYMENT,
+            change_class=classes[cls],
+            affected_users="全ユーザー：作業中は読み取り専用",
+            risk_level=risk,
+            risk_notes="メンテナンス時間帯に実施",
+            implementation_plan="1. 事前バックアップ\n2. デプロイ\n3. 動作確認",
+            rollback_plan="直前のバージョンを再デプロイ",
+            planned_start=start,
+            planned_end=start + timedelta(hours=2),
+            implementer=requester,
+        )
+        for step in steps:
+            step(change)
+
+    submit = lambda c: services.submit_change(c, actor=requester)  # noqa: E731
+    approve = lambda c: services.decide_change(c, actor=manager, decision="approved")  # noqa: E731
+    schedule = lambda c: services.schedule_change(  # noqa: E731
+        c,
+        actor=requester,
+        data={
+            "planned_start": timezone.localtime(c.planned_start).strftime("%Y-%m-%d %H:%M"),
+            "planned_end": timezone.localtime(c.planned_end).strftime("%Y-%m-%d %H:%M"),
+            "implementer": requester.pk,
+        },
+    )
+    implement = lambda c: services.start_implementation(  # noqa: E731
+        c, actor=requester, data={"backup_waived": "on", "backup_waiver_reason": "ステートレス層"}
+    )
+
+    def verifying(c):
+        services.log_work(c, actor=requester, text="デプロイ完了")
+        services.perform_transition(c, "start_verification", actor=requester)
+
+    def passed(c):
+        services.verify_change(c, actor=requester, checks=_checks(False))
+
+    def failed(c):
+        services.verify_change(c, actor=requester, checks=_checks(False, slo_degradation=True))
+
+    def close(c):
+        services.close_change(
+            c,
+            actor=requester,
+            data={"result_report": "問題なく完了", "documentation_updated": "on"},
+        )
+
+    def roll_back(c):
+        services.roll_back_change(
+            c,
+            actor=requester,
+            comment="p95 が SLO 超過",
+            data={"rollback_steps": "v1 を再デプロイ"},
+        )
+
+    make("ログ出力設定の変更", "normal", 10, [])
+    make("APIゲートウェイのタイムアウト変更", "normal", 10, [submit])
+    make("決済モジュールの緊急修正", "emergency", 1, [submit])
+    make("データベースのメジャーバージョンアップ", "major", 14, [submit], service=db, risk="high")
+    make("検索インデックスの再構築", "normal", 10, [submit, approve])
+    make("キャッシュ容量の拡張", "normal", 12, [submit, approve, schedule])
+    make("通知サービスのデプロイ", "normal", 5, [submit, approve, schedule, implement])
+    make("画像変換サービスの更新", "normal", 6, [submit, approve, schedule, implement, verifying])
+    make("管理画面の文言修正", "normal", 7,
+         [submit, approve, schedule, implement, verifying, passed, close])  # fmt: skip
+    make("セッションストアの移行", "normal", 8,
+         [submit, approve, schedule, implement, verifying, failed, roll_back])  # fmt: skip
+    make("CDN設定の変更", "normal", 9, [submit, approve, schedule, implement, verifying, failed,
+         roll_back, lambda c: services.perform_transition(c, "start_cause_analysis",
+                                                            actor=requester)])  # fmt: skip
+    make("メール送信ライブラリの更新", "normal", 10,
+         [submit, lambda c: services.decide_change(c, actor=manager, decision="rejected",
+                                                   comment="影響評価が不十分")])  # fmt: skip
+    make("旧APIの廃止", "normal", 11,
+         [lambda c: services.cancel_change(c, actor=requester, comment="計画変更")])  # fmt: skip
+    if len(cab) >= 2:
+        make("ストレージ基盤の刷新", "major", 20,
+             [submit, lambda c: services.cast_cab_vote(c, member=cab[0], vote="approve",
+                                                       comment="計画妥当")])  # fmt: skip
+    if not ChangeRequest.objects.filter(template=template).exists():
+        change = services.create_from_template(
+            template,
+            actor=requester,
+            planned_start=now + timedelta(days=2),
+            planned_end=now + timedelta(days=2, hours=1),
+        )
+        services.submit_change(change, actor=requester)
+
+
+def _checks(default: bool, **overrides) -> dict[str, bool]:
+    codes = RollbackCriterion.objects.filter(is_active=True).values_list("code", flat=True)
+    return {code: overrides.get(code, default) for code in codes}

@@ -1,0 +1,152 @@
+"""Read queries for change lists, the approval queue, the calendar and the home page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from itsm.core.roles import Role, has_role, ops_rank
+
+from .models import CabVote, ChangeRequest, FreezeWindow
+
+
+def change_list() -> QuerySet[ChangeRequest]:
+    return ChangeRequest.objects.select_related("change_class", "requester", "implementer")
+
+
+def change_detail() -> QuerySet[ChangeRequest]:
+    return (
+        change_list()
+        .select_related("template", "pre_change_backup")
+        .prefetch_related(
+            "services",
+            Prefetch("votes", queryset=CabVote.objects.select_related("member")),
+            "approvals__approver",
+            "work_log__author",
+            "links__incident",
+            "verification_checks__criterion",
+        )
+    )
+
+
+def awaiting_decision(user) -> QuerySet[ChangeRequest]:
+    """Changes waiting for this user's decision: reviews for the class's approver role (never
+    their own), and major changes in CAB review the member has not voted on yet."""
+    if user is None or not user.is_authenticated:
+        return ChangeRequest.objects.none()
+    roles = [r for r in (Role.OPS_MANAGER, Role.OPS_LEADER) if has_role(user, r)]
+    reviews = Q(state__in=["in_review", "emergency_review"], change_class__approver_role__in=roles)
+    condition = reviews
+    if has_role(user, Role.CAB_MEMBER):
+        condition |= Q(state="cab_review") & ~Q(votes__member=user)
+    return (
+        change_list()
+        .filter(condition)
+        .exclude(requester=user)
+        .distinct()
+        .order_by("planned_start", "id")
+    )
+
+
+def cab_agenda() -> QuerySet[ChangeRequest]:
+    return (
+        change_list()
+        .filter(state="cab_review")
+        .prefetch_related(Prefetch("votes", queryset=CabVote.objects.select_related("member")))
+        .order_by("planned_start", "id")
+    )
+
+
+def my_open_items(user) -> dict:
+    """For the home page: approvals waiting for me, and my open changes (requested or to do)."""
+    mine = (
+        change_list()
+        .filter(Q(requester=user) | Q(implementer=user), state__in=ChangeRequest.OPEN_STATES)
+        .distinct()
+        .order_by("planned_start", "id")
+    )
+    return {"awaiting_my_decision": awaiting_decision(user)[:20], "my_changes": mine[:20]}
+
+
+def may_see_all(user) -> bool:
+    return ops_rank(user) >= 1 or user.has_perm("changes.view_changerequest")
+
+
+@dataclass
+class CalendarDay:
+    day: date
+    in_month: bool
+    changes: list = field(default_factory=list)
+    freezes: list = field(default_factory=list)
+    holiday: str | None = None
+
+    @property
+    def is_today(self) -> bool:
+        return self.day == timezone.localdate()
+
+
+def calendar_entries(start: datetime, end: datetime):
+    """Changes with a window in [start, end) in a calendar state, and freeze windows."""
+    changes = list(
+        change_list()
+        .prefetch_related("services")
+        .filter(
+            state__in=ChangeRequest.CALENDAR_STATES,
+            planned_start__lt=end,
+            planned_end__gt=start,
+        )
+        .order_by("planned_start")
+    )
+    freezes = list(
+        FreezeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start).prefetch_related(
+            "services"
+        )
+    )
+    return changes, freezes
+
+
+def conflicting_ids(changes) -> set[int]:
+    """Ids of changes that overlap another change on a shared service (§ change calendar)."""
+    ids: set[int] = set()
+    for i, a in enumerate(changes):
+        a_services = {s.pk for s in a.services.all()}
+        for b in changes[i + 1 :]:
+            if b.planned_start >= a.planned_end:
+                continue
+            if a.planned_start < b.planned_end and a_services & {s.pk for s in b.services.all()}:
+                ids.update({a.pk, b.pk})
+    return ids
+
+
+def month_grid(year: int, month: int, calendar) -> tuple[list[list[CalendarDay]], set[int]]:
+    """Weeks (Mon–Sun) covering the month, each day with its changes and freeze windows."""
+    first = date(year, month, 1)
+    grid_start = first - timedelta(days=first.weekday())
+    next_month = date(year + (month == 12), month % 12 + 1, 1)
+    grid_end = next_month + timedelta(days=(7 - next_month.weekday()) % 7)
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(grid_start, time(0), tzinfo=tz)
+    end = datetime.combine(grid_end, time(0), tzinfo=tz)
+    changes, freezes = calendar_entries(start, end)
+    conflicts = conflicting_ids(changes)
+    weeks, day = [], grid_start
+    while day < grid_end:
+        week = []
+        for _ in range(7):
+            lo = datetime.combine(day, time(0), tzinfo=tz)
+            hi = lo + timedelta(days=1)
+            week.append(
+                CalendarDay(
+                    day=day,
+                    in_month=day.month == month,
+                    changes=[c for c in changes if c.planned_start < hi and c.planned_end > lo],
+                    freezes=[f for f in freezes if f.starts_at < hi and f.ends_at > lo],
+                    holiday=calendar.holiday_name(day),
+                )
+            )
+            day += timedelta(days=1)
+        weeks.append(week)
+    return weeks, conflicts

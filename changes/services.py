@@ -1,0 +1,467 @@
+"""Change management use cases (seed §9). Views, API views and tasks all call these.
+
+- ``create_change`` / ``create_from_template`` / ``update_change``: file and edit an RFC (§9.4 事前準備)
+- ``submit_change``: submit and route by class (§9.3 変更分類), lead time on the business calendar
+- ``decide_change``: the class's approver approves or rejects (normal, emergency)
+- ``cast_cab_vote``: a CAB member votes on a major change; the CAB decides by its rule
+- ``schedule_change``: plan the window (実施計画), freeze windows and lead time enforced
+- ``start_implementation``: pre-change backup or waiver first (§9.4 実施時 1)
+- ``log_work``: the work log (§9.4 実施時 3)
+- ``verify_change``: the rollback criteria checklist (§9.5)
+- ``roll_back_change``, ``close_change``, ``cancel_change``
+- ``link_incident``: an incident caused or fixed by a change
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itsm.core import workflow
+from itsm.core.audit import record_event
+from itsm.core.roles import Role, users_with_role
+from itsm.core.workflow import (
+    GuardFailed,
+    TransitionForbidden,
+    TransitionInvalid,
+    TransitionNotAllowed,
+    apply_transition,
+)
+
+from .choices import ApprovalKind, ClassCode, Decision, VerificationResult, Vote
+from .models import (
+    Approval,
+    CabVote,
+    ChangeClass,
+    ChangeRequest,
+    IncidentLink,
+    RollbackCriterion,
+    StandardChangeTemplate,
+    VerificationCheck,
+    WorkLogEntry,
+    is_class_approver,
+    is_implementer_or_ops,
+)
+
+CAB_LABEL = "CAB"
+ROUTING_LABEL = "change routing"
+
+
+def _add_approval(change: ChangeRequest, **fields) -> Approval:
+    approval = Approval.objects.create(change=change, **fields)
+    getattr(change, "_prefetched_objects_cache", {}).pop("approvals", None)
+    return approval
+
+
+def _invalid(field: str, message: str, code: str = "invalid") -> TransitionInvalid:
+    return TransitionInvalid(message, errors={field: [{"message": message, "code": code}]})
+
+
+# --- Filing ------------------------------------------------------------------------------
+
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "category",
+    "change_class",
+    "affected_users",
+    "risk_level",
+    "risk_notes",
+    "implementation_plan",
+    "rollback_plan",
+    "planned_start",
+    "planned_end",
+    "implementer",
+)
+
+
+@transaction.atomic
+def create_change(*, actor, services=(), **fields) -> ChangeRequest:
+    """§9.4 事前準備 1: file a request for change (a draft)."""
+    change = ChangeRequest(requester=actor, **fields)
+    change.full_clean(exclude=["number", "requester", "state"])
+    change.save()
+    if services:
+        change.services.set(services)
+    record_event(change, action="created", actor=actor)
+    return change
+
+
+@transaction.atomic
+def create_from_template(
+    template: StandardChangeTemplate, *, actor, title: str = "", **fields
+) -> ChangeRequest:
+    """§9.2 標準変更: a change from the pre-approved catalog, with its fixed procedure."""
+    if not template.is_active:
+        raise _invalid("template", _("This standard change template is not active."))
+    standard = ChangeClass.objects.get(code=ClassCode.STANDARD)
+    services = fields.pop("services", None) or list(template.services.all())
+    return create_change(
+        actor=actor,
+        services=services,
+        title=title or template.name,
+        description=fields.pop("description", "") or template.description,
+        category=template.category,
+        change_class=standard,
+        template=template,
+        affected_users=fields.pop("affected_users", "")
+        or _("As described in the standard change template."),
+        risk_level=template.risk_level,
+        implementation_plan=template.implementation_plan,
+        rollback_plan=template.rollback_plan,
+        **fields,
+    )
+
+
+@transaction.atomic
+def update_change(change: ChangeRequest, *, actor, services=None, **fields) -> ChangeRequest:
+    """Edit an RFC while it is a draft (after submission the plan is what was approved)."""
+    if not change.is_editable:
+        raise TransitionNotAllowed(_("Only a draft can be edited."))
+    if not is_implementer_or_ops(change, actor) and change.requester_id != actor.pk:
+        raise TransitionForbidden(_("Only the requester or an ops leader may edit this change."))
+    changed = []
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise _invalid(name, _("This field cannot be edited."))
+        if getattr(change, name) != value:
+            setattr(change, name, value)
+            changed.append(name)
+    change.full_clean(exclude=["number", "requester", "state"])
+    change.save()
+    if services is not None:
+        old = set(change.services.values_list("pk", flat=True))
+        new = {s.pk for s in services}
+        if old != new:
+            change.services.set(services)
+            changed.append("services")
+    if changed:
+        record_event(change, action="edited", actor=actor, data={"fields": changed})
+    return change
+
+
+# --- Submit and route ---------------------------------------------------------------------
+
+
+def lead_time_message(change: ChangeRequest) -> str:
+    """The refusal for a start inside the lead time; it names the earliest start and offers the
+    emergency path (§9.2 緊急変更)."""
+    earliest = timezone.localtime(change.earliest_start())
+    return _(
+        "%(cls)s needs a lead time of %(lead)s on the business calendar: the earliest start is "
+        "%(earliest)s. Choose a later start, or file an emergency change if it cannot wait."
+    ) % {
+        "cls": change.change_class.name,
+        "lead": change.change_class.lead_time_label,
+        "earliest": earliest.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def _apply_with_lead_time(change, name, **kwargs):
+    try:
+        return apply_transition(change, name, **kwargs)
+    except GuardFailed as exc:
+        if exc.extra.get("guard") == "respects_lead_time":
+            exc.message = lead_time_message(change)
+            exc.args = (exc.message,)
+        raise
+
+
+@workflow.handles(ChangeRequest, "submit")
+def submit_change(change: ChangeRequest, *, actor, comment: str = "", data=None) -> ChangeRequest:
+    """§9.3: submit the RFC and route it by its class — standard (from a template) is approved at
+    once, normal goes to review, emergency to emergency review, major to the CAB.
+
+    §9.2 lead time: the planned start must leave the class's lead time after submission, counted
+    on the business calendar (normal 3 business days, major 1 week).
+    """
+
+    def route(instance):
+        apply_transition(instance, "route", actor=None, system_label=ROUTING_LABEL)
+        if instance.state == ChangeRequest.State.APPROVED:
+            _add_approval(
+                instance,
+                kind=ApprovalKind.AUTOMATIC,
+                decision=Decision.APPROVED,
+                comment=str(instance.template or ""),
+            )
+
+    return _apply_with_lead_time(change, "submit", actor=actor, comment=comment, after=route)
+
+
+# --- Decisions ----------------------------------------------------------------------------
+
+
+def decide_change(
+    change: ChangeRequest, *, actor, decision: str, comment: str = ""
+) -> ChangeRequest:
+    """§9.2 承認者: the class's approver (ops manager) approves or rejects a normal or emergency
+    change. Requesters cannot approve their own change; a rejection needs a reason; when two
+    approvers decide at once, the second gets a conflict (409)."""
+    if decision not in Decision.values:
+        raise _invalid("decision", _("Choose approve or reject."))
+    if actor is not None and change.requester_id == actor.pk:
+        raise TransitionForbidden(_("Requesters cannot approve their own change."))
+    kind = (
+        ApprovalKind.EMERGENCY_REVIEW
+        if change.state == ChangeRequest.State.EMERGENCY_REVIEW
+        else ApprovalKind.REVIEW
+    )
+
+    def record(instance):
+        _add_approval(instance, kind=kind, decision=decision, approver=actor, comment=comment)
+
+    name = "approve" if decision == Decision.APPROVED else "reject"
+    return apply_transition(change, name, actor=actor, comment=comment, after=record)
+
+
+@workflow.handles(ChangeRequest, "approve")
+def _approve(change, *, actor, comment="", data=None):
+    return decide_change(change, actor=actor, decision=Decision.APPROVED, comment=comment)
+
+
+@workflow.handles(ChangeRequest, "reject")
+def _reject(change, *, actor, comment="", data=None):
+    return decide_change(change, actor=actor, decision=Decision.REJECTED, comment=comment)
+
+
+@dataclass(frozen=True)
+class CabTally:
+    active_members: int
+    approvals: int
+    rejections: int
+    required: int
+    outcome: str | None  # Decision.APPROVED / Decision.REJECTED / None while open
+
+    @property
+    def pending(self) -> int:
+        return max(self.active_members - self.approvals - self.rejections, 0)
+
+
+def cab_members():
+    return users_with_role(Role.CAB_MEMBER).order_by("username")
+
+
+def cab_tally(change: ChangeRequest) -> CabTally:
+    """The CAB decision rule (configurable on the class): more than ``cab_approval_percent`` % of
+    the active CAB members approve, and — by default — no rejection still stands. The CAB rejects
+    when every member has voted without reaching that, or approval can no longer be reached."""
+    member_ids = set(cab_members().values_list("pk", flat=True))
+    votes = [v for v in change.votes.all() if v.member_id in member_ids]
+    approvals = sum(1 for v in votes if v.vote == Vote.APPROVE)
+    rejections = sum(1 for v in votes if v.vote == Vote.REJECT)
+    cls = change.change_class
+    required = cls.cab_required_approvals(len(member_ids))
+    blocked = cls.cab_rejection_blocks and rejections > 0
+    pending = len(member_ids) - approvals - rejections
+    outcome = None
+    if approvals >= required and not blocked:
+        outcome = Decision.APPROVED
+    elif pending <= 0 or approvals + pending < required:
+        outcome = Decision.REJECTED
+    return CabTally(len(member_ids), approvals, rejections, required, outcome)
+
+
+def cast_cab_vote(change: ChangeRequest, *, member, vote: str, comment: str = "") -> CabVote:
+    """§9.2 重要変更 → 変更諮問委員会: one vote per active CAB member, changeable until the CAB
+    has decided; a rejection needs a reason. The change row is locked while the vote is counted,
+    so parallel votes are each counted once and the decision is applied once."""
+    if vote not in Vote.values:
+        raise _invalid("vote", _("Choose approve or reject."))
+    comment = (comment or "").strip()
+    if vote == Vote.REJECT and not comment:
+        raise _invalid("comment", _("A rejection needs a reason."), code="required")
+    if not cab_members().filter(pk=member.pk).exists():
+        raise TransitionForbidden(_("Only active CAB members may vote."))
+    if change.requester_id == member.pk:
+        raise TransitionForbidden(_("Requesters cannot approve their own change."))
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        if locked.state != ChangeRequest.State.CAB_REVIEW:
+            raise TransitionNotAllowed(_("This change is not awaiting a CAB decision."))
+        try:
+            with transaction.atomic():
+                ballot, created = CabVote.objects.update_or_create(
+                    change=locked, member=member, defaults={"vote": vote, "comment": comment}
+                )
+        except IntegrityError:  # the same member's other request inserted first
+            ballot = CabVote.objects.get(change=locked, member=member)
+            ballot.vote, ballot.comment = vote, comment
+            ballot.save(update_fields=["vote", "comment", "updated_at"])
+            created = False
+        record_event(
+            locked,
+            action="cab_vote" if created else "cab_vote_changed",
+            actor=member,
+            comment=comment,
+            data={"vote": vote},
+        )
+        tally = cab_tally(locked)
+        if tally.outcome is not None:
+            name = "cab_approve" if tally.outcome == Decision.APPROVED else "cab_reject"
+            summary = _("%(a)s approve, %(r)s reject of %(n)s members") % {
+                "a": tally.approvals,
+                "r": tally.rejections,
+                "n": tally.active_members,
+            }
+
+            def record(instance):
+                _add_approval(
+                    instance, kind=ApprovalKind.CAB, decision=tally.outcome, comment=summary
+                )
+
+            apply_transition(
+                locked, name, actor=None, system_label=CAB_LABEL, comment=summary, after=record
+            )
+        change.refresh_from_db()
+    return ballot
+
+
+# --- Plan, implement, verify ------------------------------------------------------------
+
+
+@workflow.handles(ChangeRequest, "schedule")
+def schedule_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
+    """実施計画: set the window. The lead time (from submission, on the business calendar) and
+    the freeze windows (unless emergency) are enforced here and at every rescheduling; overlaps
+    with other changes on the same service are only warnings (``change.schedule_conflicts()``)."""
+    return _apply_with_lead_time(change, "schedule", actor=actor, comment=comment, data=data)
+
+
+@workflow.handles(ChangeRequest, "reschedule")
+def reschedule_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
+    before = {
+        "planned_start": change.planned_start.isoformat() if change.planned_start else None,
+        "planned_end": change.planned_end.isoformat() if change.planned_end else None,
+    }
+
+    def record(instance):
+        record_event(instance, action="rescheduled", actor=actor, data={"before": before})
+
+    return _apply_with_lead_time(
+        change, "reschedule", actor=actor, comment=comment, data=data, after=record
+    )
+
+
+@workflow.handles(ChangeRequest, "start_implementation")
+def start_implementation(change: ChangeRequest, *, actor, comment: str = "", data=None):
+    """§9.4 実施時 1: the pre-change backup (a backup job) or a waiver with a reason first.
+    API clients may name the backup job by its number (``BKP-000123``)."""
+    data = dict(data.items()) if data else {}
+    backup = data.get("pre_change_backup")
+    if isinstance(backup, str) and backup.upper().startswith("BKP-"):
+        from backups.models import BackupJob
+
+        job = BackupJob.objects.filter(number=backup.upper()).first()
+        if job is None:
+            raise _invalid("pre_change_backup", _("No backup job has this number."))
+        data["pre_change_backup"] = job.pk
+    return apply_transition(change, "start_implementation", actor=actor, comment=comment, data=data)
+
+
+WORK_LOG_STATES = ("implementing", "verifying", "rolled_back")
+
+
+def log_work(change: ChangeRequest, *, actor, text: str, at=None) -> WorkLogEntry:
+    """§9.4 実施時 3 作業ログの記録: what was done, when, by whom — while the change is worked."""
+    text = (text or "").strip()
+    if not text:
+        raise _invalid("text", _("Write what was done."), code="required")
+    if len(text) > 10000:
+        raise _invalid("text", _("At most 10000 characters."))
+    if change.state not in WORK_LOG_STATES:
+        raise TransitionNotAllowed(_("Work is logged while the change is being implemented."))
+    if not is_implementer_or_ops(change, actor):
+        raise TransitionForbidden(_("Only the implementer or an ops leader may log work."))
+    return WorkLogEntry.objects.create(
+        change=change, author=actor, text=text, at=at or timezone.now()
+    )
+
+
+@transaction.atomic
+def verify_change(
+    change: ChangeRequest, *, actor, checks: dict[str, bool], notes: str = ""
+) -> ChangeRequest:
+    """§9.5 ロールバック判断基準: answer every active criterion. Any criterion met fails the
+    verification (the change must be rolled back); none met passes it (it may be closed)."""
+    if change.state != ChangeRequest.State.VERIFYING:
+        raise TransitionNotAllowed(_("Only a change being verified can record a verification."))
+    if not is_implementer_or_ops(change, actor):
+        raise TransitionForbidden(_("Only the implementer or an ops leader may verify."))
+    criteria = list(RollbackCriterion.objects.filter(is_active=True))
+    missing = [c.code for c in criteria if c.code not in checks]
+    unknown = sorted(set(checks) - {c.code for c in criteria})
+    if unknown:
+        raise _invalid("checks", _("Unknown criteria: %(codes)s") % {"codes": ", ".join(unknown)})
+    if missing:
+        raise _invalid(
+            "checks", _("Answer every criterion: %(codes)s") % {"codes": ", ".join(missing)}
+        )
+    triggered = []
+    for criterion in criteria:
+        met = bool(checks[criterion.code])
+        VerificationCheck.objects.update_or_create(
+            change=change,
+            criterion=criterion,
+            defaults={"triggered": met, "checked_by": actor, "checked_at": timezone.now()},
+        )
+        if met:
+            triggered.append(criterion.code)
+    change.verification_result = (
+        VerificationResult.FAILED if triggered else VerificationResult.PASSED
+    )
+    change.verification_notes = notes
+    change.save(update_fields=["verification_result", "verification_notes", "updated_at"])
+    record_event(
+        change,
+        action="verified",
+        actor=actor,
+        comment=notes,
+        data={"result": change.verification_result, "criteria_met": triggered},
+    )
+    return change
+
+
+@workflow.handles(ChangeRequest, "roll_back")
+def roll_back_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
+    """§9.5 ロールバック: record the steps taken; the change then goes to cause analysis."""
+    return apply_transition(change, "roll_back", actor=actor, comment=comment, data=data)
+
+
+@workflow.handles(ChangeRequest, "close")
+def close_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
+    """§9.4 事後: the result report and the documentation flag; a passed verification first."""
+    return apply_transition(change, "close", actor=actor, comment=comment, data=data)
+
+
+@workflow.handles(ChangeRequest, "cancel")
+def cancel_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
+    """Withdraw a change before implementation starts; pending CAB votes are kept as history."""
+    return apply_transition(change, "cancel", actor=actor, comment=comment, data=data)
+
+
+def link_incident(change: ChangeRequest, incident, *, relation: str, actor) -> IncidentLink:
+    """An incident caused by (or fixed by) this change."""
+    link, created = IncidentLink.objects.get_or_create(
+        change=change, incident=incident, relation=relation
+    )
+    if created:
+        record_event(
+            change,
+            action="incident_linked",
+            actor=actor,
+            data={"incident": incident.number, "relation": relation},
+        )
+    return link
+
+
+def may_decide(change: ChangeRequest, user) -> bool:
+    return change.state in ("in_review", "emergency_review") and is_class_approver(change, user)
+
+
+def perform_transition(change: ChangeRequest, name: str, *, actor, comment: str = "", data=None):
+    """Any other transition (start verification, cause analysis, close as failed, revise)."""
+    return workflow.perform(change, name, actor=actor, comment=comment, data=data)
