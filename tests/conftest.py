@@ -34,6 +34,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_browser)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_business_calendar():
+    """``current_calendar()`` is cached per process; a rolled-back test must not leak its rows."""
+    from itsm.core import business_calendar
+
+    business_calendar._loaded.clear()
+    yield
+    business_calendar._loaded.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: Role | str | None = Role.OPERATOR, **kwargs):
