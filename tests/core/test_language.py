@@ -28,6 +28,7 @@ def test_next_page_renders_in_the_chosen_language(client, operator):
     client.post("/language/", {"language": "ja", "next": "/"})
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
     assert _lang(page) == "ja"
+    assert "マイワーク" in page.content.decode()
 
 
 def test_language_follows_the_user_into_a_new_session(operator):

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -26,7 +27,7 @@ def _bearer(raw: str) -> APIClient:
 
 def test_database_holds_only_a_digest_of_the_token(operator):
     token, raw = ApiToken.issue(operator, name="monitoring")
-    secret = raw.rsplit("_", 1)[1]
+    secret = raw.split("_", 2)[2]  # itsm_<prefix>_<secret>; the secret may contain "_"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {ApiToken._meta.db_table} WHERE id = %s", [token.pk])  # noqa: S608
         row = [str(value) for value in cursor.fetchone()]
@@ -80,9 +81,11 @@ def test_revoked_token_is_refused(operator):
     token, raw = ApiToken.issue(operator, name="cli")
     token.revoked_at = timezone.now()
     token.save()
-    response = _bearer(raw).get(ME)
+    response = _bearer(raw).get(ME, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
+    japanese = _bearer(raw).get(ME, HTTP_ACCEPT_LANGUAGE="ja")
+    assert "失効" in japanese.json()["detail"]
 
 
 def test_expired_token_is_refused_and_unexpired_one_works(operator):
@@ -128,7 +131,7 @@ def test_admin_never_shows_the_secret(client, admin_user, operator):
     client.force_login(admin_user)
     page = client.get(f"/admin/core/apitoken/{token.pk}/change/").content.decode()
     assert token.prefix in page
-    assert raw.rsplit("_", 1)[1] not in page
+    assert raw.split("_", 2)[2] not in page
     assert token.digest not in page
 
 
@@ -157,3 +160,14 @@ def test_issue_token_read_scope(operator):
 def test_issue_token_for_unknown_user_is_a_clear_error():
     with pytest.raises(CommandError, match="No user named"):
         call_command("issue_token", "nobody", stdout=io.StringIO())
+
+
+def test_anonymous_api_requests_are_throttled(monkeypatch):
+    from rest_framework.throttling import AnonRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": None})
+    client = APIClient()
+    statuses = [client.get("/api/schema/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert json.loads(refused.content)["code"] == "throttled"

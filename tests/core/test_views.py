@@ -4,7 +4,6 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.test import Client, override_settings
 
 from itsm.core.models import AuditEvent
@@ -17,10 +16,8 @@ LOGIN = "/accounts/login/"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
+def _english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # messages asserted in English below
 
 
 # --- login ------------------------------------------------------------------------------------
@@ -61,6 +58,15 @@ def test_pages_require_login(client):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN)
+
+
+def test_throttle_message_is_translated(client, operator, settings):
+    settings.LOGIN_FAILURE_LIMIT = 1
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    client.post(LOGIN, {"username": "op", "password": "wrong"})
+    response = client.post(LOGIN, {"username": "op", "password": "wrong"})
+    assert response.status_code == 429
+    assert "ログインの失敗が続いたため" in response.content.decode()
 
 
 # --- health -----------------------------------------------------------------------------------
