@@ -34,6 +34,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_browser)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_business_calendar():
+    """``current_calendar()`` is cached per process; a rolled-back test must not leak its rows."""
+    from itsm.core import business_calendar
+
+    business_calendar._loaded.clear()
+    yield
+    business_calendar._loaded.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles(monkeypatch):
+    """Each test starts with no API throttle history and no failed logins counted.
+
+    DRF's throttles and the login throttle keep counters in the cache, which outlives a test;
+    without this, anonymous requests made by earlier tests would turn later ones into 429s.
+    """
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from itsm.core import views as core_views
+
+    fresh = LocMemCache(f"throttles-{id(monkeypatch)}", {})
+    monkeypatch.setattr(SimpleRateThrottle, "cache", fresh)
+    monkeypatch.setattr(core_views, "cache", fresh)
+    yield
+    fresh.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: Role | str | None = Role.OPERATOR, **kwargs):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.db import transaction
-from django.forms import modelform_factory
+from django.forms import model_to_dict, modelform_factory
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, FSMFieldMixin, Transition
 
@@ -167,7 +167,29 @@ def transition_form(instance, name: str, data=None) -> forms.ModelForm | None:
     if not fields:
         return None
     form_class = modelform_factory(type(instance), fields=fields)
+    if data is not None:
+        data = _keep_current_values(form_class, instance, data)
     return form_class(data, instance=instance, prefix=None)
+
+
+def _keep_current_values(form_class, instance, data):
+    """Fill in the fields the caller did not send with the record's current values.
+
+    An API client sends only what it changes (``{"transition": "submit"}`` on a record whose
+    rollback plan is already written must not erase the plan). A field that is present but
+    empty still clears it, and an unchecked HTML checkbox still means False.
+    """
+    current = model_to_dict(instance, fields=list(form_class.base_fields))
+    merged = data.copy() if hasattr(data, "copy") else dict(data)
+    for name, field in form_class.base_fields.items():
+        if name in data or not field.widget.value_omitted_from_data(data, {}, name):
+            continue
+        value = field.prepare_value(current.get(name))
+        if isinstance(value, list | tuple) and hasattr(merged, "setlist"):
+            merged.setlist(name, [str(v) for v in value])
+        else:
+            merged[name] = "" if value is None else value
+    return merged
 
 
 def apply_transition(

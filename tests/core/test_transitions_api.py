@@ -142,3 +142,28 @@ def test_unauthenticated_api_is_401_json(api_client, ticket):
     response = api_client.get(f"/api/test/tickets/{ticket.number}/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_fields_not_sent_keep_their_current_values(api_as, operator):
+    ticket = Ticket.objects.create(title="Upgrade DB", rollback_plan="restore snapshot", risk=3)
+    response = api_as(operator).post(URL.format(ticket.number), {"transition": "submit"})
+    assert response.status_code == 200, response.json()
+    ticket.refresh_from_db()
+    assert (ticket.state, ticket.rollback_plan, ticket.risk) == ("submitted", "restore snapshot", 3)
+
+
+def test_field_sent_empty_clears_it_and_the_guard_refuses(api_as, operator):
+    ticket = Ticket.objects.create(title="Upgrade DB", rollback_plan="restore snapshot")
+    response = api_as(operator).post(
+        URL.format(ticket.number), {"transition": "submit", "rollback_plan": ""}
+    )
+    assert response.status_code == 400
+    assert response.json()["guard"] == "has_rollback_plan"
+    ticket.refresh_from_db()
+    assert (ticket.state, ticket.rollback_plan) == ("draft", "restore snapshot")
+
+
+def test_transition_body_that_is_not_an_object_is_400(api_as, operator, ticket):
+    response = api_as(operator).post(URL.format(ticket.number), ["submit"], format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"

@@ -4,6 +4,7 @@ import hmac
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from ..models import ApiToken
@@ -42,4 +43,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-from . import schema as _schema  # noqa: E402, F401  (registers the OpenAPI security scheme)
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Describe the Bearer token scheme in the OpenAPI schema (drf-spectacular)."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "itsm_<prefix>_<secret>"}

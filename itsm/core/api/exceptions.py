@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -41,7 +42,7 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
             "code": "invalid",
-            "detail": "Invalid input.",
+            "detail": _("Invalid input."),
             "errors": _field_errors(exc.detail),
         }
     else:
@@ -55,12 +56,12 @@ def exception_handler(exc, context):
 
 def json_not_found(request, exception=None):
     return JsonResponse(
-        {"code": "not_found", "detail": "Not found."}, status=status.HTTP_404_NOT_FOUND
+        {"code": "not_found", "detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND
     )
 
 
 def json_server_error(request):
     return JsonResponse(
-        {"code": "server_error", "detail": "Internal server error."},
+        {"code": "server_error", "detail": _("Internal server error.")},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -75,7 +76,7 @@ class TransitionsMixin:
             ]
             return Response(data)
         if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+            raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
         req = TransitionRequestSerializer(data=request.data)
         req.is_valid(raise_exception=True)
         extra = {k: v for k, v in request.data.items() if k not in ("transition", "comment")}
@@ -98,7 +99,7 @@ class StateReadOnlyMixin:
         if isinstance(self.initial_data, dict) and self.state_field_name in self.initial_data:
             if self.instance is not None or self.initial_data.get(self.state_field_name):
                 raise serializers.ValidationError(
-                    {self.state_field_name: ["The state changes only through /transitions/."]},
+                    {self.state_field_name: [_("The state changes only through /transitions/.")]},
                     code="state_read_only",
                 )
         return super().validate(attrs)
@@ -125,7 +126,7 @@ class IdempotentCreateMixin:
         if not key or not request.user.is_authenticated:
             return super().create(request, *args, **kwargs)
         if len(key) > 255:
-            raise serializers.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+            raise serializers.ValidationError({"Idempotency-Key": [_("At most 255 characters.")]})
         digest = hashlib.sha256(
             json.dumps(request.data, sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -158,7 +159,7 @@ class IdempotentCreateMixin:
             return Response(
                 {
                     "code": "idempotency_key_reused",
-                    "detail": "This Idempotency-Key was used with a different request body.",
+                    "detail": _("This Idempotency-Key was used with a different request body."),
                 },
                 status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             )

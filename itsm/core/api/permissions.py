@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 
 from ..models import ApiToken
@@ -6,7 +7,7 @@ from ..models import ApiToken
 class TokenScopePermission(permissions.BasePermission):
     """A read-scoped token may only read."""
 
-    message = "This token is read-only."
+    message = _("This token is read-only.")
 
     def has_permission(self, request, view) -> bool:
         token = request.auth
