@@ -60,7 +60,7 @@ def cab_agenda() -> QuerySet[ChangeRequest]:
     )
 
 
-def my_open_items(user) -> dict:
+def my_queue(user) -> dict:
     """For the home page: approvals waiting for me, and my open changes (requested or to do)."""
     mine = (
         change_list()
@@ -69,6 +69,27 @@ def my_open_items(user) -> dict:
         .order_by("planned_start", "id")
     )
     return {"awaiting_my_decision": awaiting_decision(user)[:20], "my_changes": mine[:20]}
+
+
+def my_open_items(user) -> list[dict]:
+    """The home page's "my work" card (contract in itsm/views.py): decisions waiting for me
+    first, then my open changes by planned start."""
+    queue = my_queue(user)
+    seen, items = set(), []
+    for change in [*queue["awaiting_my_decision"], *queue["my_changes"]]:
+        if change.pk in seen:
+            continue
+        seen.add(change.pk)
+        items.append(
+            {
+                "number": change.number,
+                "title": change.title,
+                "url": change.get_absolute_url(),
+                "state_label": change.get_state_display(),
+                "due": change.planned_start,
+            }
+        )
+    return items
 
 
 def may_see_all(user) -> bool:

@@ -67,7 +67,7 @@ def overdue_action_items(today=None) -> QuerySet[ActionItem]:
     )
 
 
-def my_open_items(user) -> dict[str, list]:
+def my_queue(user) -> dict[str, list]:
     """The home page's "my work" section: my open incidents, my action items, postmortems I owe.
 
     Each list is bounded (the home page shows the most urgent few)."""
@@ -86,3 +86,42 @@ def my_open_items(user) -> dict[str, list]:
         .order_by(F("due_at").asc(nulls_last=True), "id")[:20]
     )
     return {"incidents": list(my_incidents), "action_items": list(items), "postmortems": list(owed)}
+
+
+def my_open_items(user) -> list[dict]:
+    """The home page's "my work" card (contract in itsm/views.py): my incidents by response
+    urgency, then the postmortems I owe and my open action items."""
+    from django.utils.translation import gettext as _
+
+    queue = my_queue(user)
+    items = [
+        {
+            "number": i.number,
+            "title": i.title,
+            "url": i.get_absolute_url(),
+            "state_label": i.get_state_display(),
+            "due": i.response_due_at if i.response_started_at is None else None,
+        }
+        for i in queue["incidents"]
+    ]
+    items += [
+        {
+            "number": p.number,
+            "title": p.incident.title,
+            "url": p.get_absolute_url(),
+            "state_label": p.get_state_display(),
+            "due": p.due_at,
+        }
+        for p in queue["postmortems"]
+    ]
+    items += [
+        {
+            "number": a.postmortem.number,
+            "title": f"{_('Action item')}: {a.title}",
+            "url": a.postmortem.get_absolute_url(),
+            "state_label": _("Open"),
+            "due": None,
+        }
+        for a in queue["action_items"]
+    ]
+    return items

@@ -219,6 +219,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name across apps get explicit component names.
+    "ENUM_NAME_OVERRIDES": {
+        "PostmortemKindEnum": "incidents.choices.PostmortemKind",
+        "ApprovalKindEnum": "changes.choices.ApprovalKind",
+    },
 }
 
 LOGGING = {

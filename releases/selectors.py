@@ -131,7 +131,7 @@ def upcoming_slots(release_type: str = "", *, now: dt.datetime | None = None) ->
     return qs.filter(release_type=release_type) if release_type else qs
 
 
-def my_open_items(user) -> QuerySet:
+def releases_for(user) -> QuerySet:
     """For the home page: open releases the user owns, plus — for whoever may promote to
     production (ops leader and above) — releases waiting in canary or staging."""
     qs = Release.objects.filter(state__in=Release.OPEN_STATES).select_related("service")
@@ -139,6 +139,20 @@ def my_open_items(user) -> QuerySet:
     if has_role(user, Role.OPS_LEADER, Role.OPS_MANAGER):
         mine |= Q(state__in=[Release.State.CANARY, Release.State.PRODUCTION])
     return qs.filter(mine).order_by("planned_at")
+
+
+def my_open_items(user) -> list[dict]:
+    """The home page's "my work" card (contract in itsm/views.py)."""
+    return [
+        {
+            "number": r.number,
+            "title": r.name,
+            "url": r.get_absolute_url(),
+            "state_label": r.get_state_display(),
+            "due": r.planned_at,
+        }
+        for r in releases_for(user)[:50]
+    ]
 
 
 # --------------------------------------------------------------------------- DORA

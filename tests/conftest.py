@@ -132,7 +132,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, django_db_serialized_rollback):
+    # Browser tests need a transactional database; serialized rollback restores the rows seeded
+    # by data migrations (triage matrix, environments, calendar…) for the tests that follow.
     context = browser.new_context(locale="ja-JP", base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -148,7 +148,7 @@ def test_cab_member_votes_on_the_approval_screen(client, make_user, operator):
     client.post(f"/changes/{change.number}/vote/", {"vote": "approve", "comment": "fine"})
     page = client.get("/changes/approvals/").content.decode()
     assert f"agenda-{change.number}" in page and f"pending-{change.number}" not in page
-    assert selectors.my_open_items(operator)["my_changes"][0] == change
+    assert selectors.my_queue(operator)["my_changes"][0] == change
 
 
 def test_work_log_and_verification_forms(client, operator, ops_manager):

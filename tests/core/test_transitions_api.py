@@ -167,3 +167,23 @@ def test_transition_body_that_is_not_an_object_is_400(api_as, operator, ticket):
     response = api_as(operator).post(URL.format(ticket.number), ["submit"], format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_partial_fields_keep_current_values(api_as, operator, ticket):
+    ticket.rollback_plan = "restore snapshot"
+    ticket.save()
+    response = api_as(operator).post(URL.format(ticket.number), {"transition": "submit", "risk": 3})
+    assert response.status_code == 200, response.json()
+    ticket.refresh_from_db()
+    assert (ticket.rollback_plan, ticket.risk) == ("restore snapshot", 3)
+
+
+def test_service_call_without_data_keeps_fields(operator, ticket):
+    from itsm.core import workflow
+
+    ticket.rollback_plan = "restore snapshot"
+    ticket.save()
+    workflow.apply_transition(ticket, "submit", actor=operator)
+    ticket.refresh_from_db()
+    assert ticket.state == "submitted"
+    assert ticket.rollback_plan == "restore snapshot"

@@ -216,7 +216,7 @@ def test_postmortem_list_and_overdue(op_client):
 
 
 def test_my_open_items_selector(operator, incident_in, ops_leader):
-    from incidents.selectors import my_open_items
+    from incidents.selectors import my_open_items, my_queue
 
     mine = incident_in("investigating", priority="P2")
     services.assign_incident(mine, actor=ops_leader, assignee=operator)
@@ -224,7 +224,10 @@ def test_my_open_items_selector(operator, incident_in, ops_leader):
     services.assign_incident(closed, actor=ops_leader, assignee=operator)
     services.close_incident(closed, actor=ops_leader, resolution_summary="ok")
     services.add_action_item(closed.postmortem, actor=ops_leader, title="Fix", owner=operator)
-    items = my_open_items(operator)
+    items = my_queue(operator)
     assert [i.number for i in items["incidents"]] == [mine.number]
     assert [a.title for a in items["action_items"]] == ["Fix"]
     assert [p.number for p in items["postmortems"]] == [closed.postmortem.number]
+    # The home page card lists the incident, the postmortem owed and the action item.
+    numbers = [item["number"] for item in my_open_items(operator)]
+    assert numbers == [mine.number, closed.postmortem.number, closed.postmortem.number]

@@ -394,7 +394,7 @@ def test_demo_data_has_releases_at_every_stage_and_is_idempotent(make_user):
 
 
 def test_my_open_items(make_user):
-    from releases.selectors import my_open_items
+    from releases.selectors import releases_for as my_open_items
 
     dev = make_user("developer", username="dev")
     leader = make_user("ops_leader", username="lead")
