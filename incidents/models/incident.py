@@ -21,7 +21,7 @@ from itsm.core.models import NumberedModel, Service, Team
 from itsm.core.roles import Role, any_of, at_least, ops_rank
 from itsm.core.workflow import guard
 
-from .choices import (
+from ..choices import (
     INCIDENT_STATE_COLORS,
     POSTMORTEM_STATE_COLORS,
     PRIORITY_COLORS,
@@ -348,7 +348,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         },
     )
     def triage(self, **audit):
-        from .services import priority_for
+        from ..services import priority_for
 
         if not self.priority_overridden:
             self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
@@ -432,7 +432,7 @@ def response_due_for(priority: str, detected_at: datetime) -> datetime | None:
         return None
     target = ResponseTarget.objects.filter(priority=priority).first()
     if target is None:
-        from .defaults import RESPONSE_TARGETS
+        from ..defaults import RESPONSE_TARGETS
 
         minutes, clock = RESPONSE_TARGETS[priority][:2]
         target = ResponseTarget(priority=priority, minutes=minutes, clock=clock)
