@@ -26,6 +26,12 @@ def pytest_collection_modifyitems(config, items):
         reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
     )
     for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            # Browser tests run against live_server (transactional); serialized rollback puts back
+            # the rows seeded by data migrations for the tests that follow them.
+            item.add_marker(
+                pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False
+            )
         if "postgres" in item.keywords and "postgresql" not in db_engine:
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not settings.REDIS_URL:
@@ -115,7 +121,11 @@ def browser():
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
+    serialized = _serialized_contents()
     with sync_playwright() as p:
+        # Playwright's event loop gives this thread a new context, and with it new database
+        # connection objects: carry the snapshot that serialized rollback restores from.
+        _keep_serialized_contents(serialized)
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             args=[
@@ -131,14 +141,35 @@ def browser():
         browser.close()
 
 
+def _serialized_contents() -> dict:
+    from django.db import connections
+
+    return {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
+
+
+_SNAPSHOT: dict = {}
+
+
+def _keep_serialized_contents(contents: dict) -> None:
+    from django.db import connections
+
+    _SNAPSHOT.update(contents)
+    for alias, value in _SNAPSHOT.items():
+        if not hasattr(connections[alias], "_test_serialized_contents"):
+            connections[alias]._test_serialized_contents = value
+
+
 @pytest.fixture
-def page(browser, live_server, django_db_serialized_rollback):
-    # Browser tests need a transactional database; serialized rollback restores the rows seeded
-    # by data migrations (triage matrix, environments, calendar…) for the tests that follow.
+def page(browser, live_server):
     context = browser.new_context(locale="ja-JP", base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    _keep_serialized_contents({})
     context.close()
 
 
