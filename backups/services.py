@@ -494,6 +494,9 @@ def _directories(policy: BackupPolicy) -> list[tuple[StorageLocation | None, Pat
 
 
 def _dump_sqlite(target: Path) -> None:
+    if connection.in_atomic_block:
+        # The backup API waits forever for a write transaction of its own connection to end.
+        raise BackupFailed("the SQLite backup cannot run inside a transaction")
     connection.ensure_connection()
     source = connection.connection
     dest = sqlite3.connect(target)
