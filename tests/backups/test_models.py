@@ -1,5 +1,5 @@
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from backups.choices import MediaType, RpoStatus, TargetKind
 from backups.models import BackupPolicy, DRPlan, StorageLocation
@@ -88,6 +88,12 @@ def test_three_copies_on_two_media_with_one_offsite_comply():
     )
     result = policy.three_two_one()
     assert result.ok and result.reasons == []
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
 
 
 def test_two_copies_are_not_enough():

@@ -13,7 +13,12 @@ from backups.choices import JobKind, Method, RetentionUnit, TargetKind
 from backups.models import BackupJob, BackupPolicy, RestoreTest, RpoBreach
 from itsm.core import workflow
 
-from .factories import BackupPolicyFactory, BackupScheduleFactory, RestoreTestFactory
+from .factories import (
+    BackupPolicyFactory,
+    BackupScheduleFactory,
+    RestoreTestFactory,
+    StorageLocationFactory,
+)
 
 pytestmark = pytest.mark.django_db
 State = BackupJob.State
@@ -269,8 +274,18 @@ executor_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 @pytest.fixture
 def portal_policy(tmp_path):
-    policy = BackupPolicy.objects.get(target_kind=TargetKind.PORTAL_DATABASE)
-    policy.locations.update(path=str(tmp_path))
+    policy, _ = BackupPolicy.objects.get_or_create(
+        slug="portal-database",
+        defaults={
+            "name": "portal",
+            "target_kind": TargetKind.PORTAL_DATABASE,
+            "method": Method.FULL,
+            "retention_count": 7,
+            "rpo_minutes": 1440,
+        },
+    )
+    location = StorageLocationFactory(path=str(tmp_path))
+    policy.locations.set([location])
     return policy
 
 

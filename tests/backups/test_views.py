@@ -23,7 +23,7 @@ def test_policy_list_shows_the_seed_table_compliance_and_timeline(signed_in):
     html = response.content.decode()
     assert "データベース" in html and "ログファイル" in html
     assert 'data-testid="backup-timeline"' in html
-    assert "2 of 3 copies" in html or "2/3" in html or "コピー" in html
+    assert "コピー数 2 / 3" in html  # the logs policy's 3-2-1 reason, in Japanese
     rows = dict(selectors.timeline(BackupPolicy.objects.filter(slug="database")))
     bars = next(iter(rows.values()))
     assert [(b.label, b.start) for b in bars] == [
