@@ -1,0 +1,98 @@
+"""Backup & recovery screens (§11): policy table with compliance and the 24-hour timeline,
+policy detail with job history, restore tests and the DR plan."""
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from . import selectors
+from .choices import RPO_STATUS_COLORS, RpoStatus
+from .models import BackupJob, DRPlan, RestoreTest
+
+
+def _policy_rows(policy_list):
+    now = timezone.now()
+    rows = []
+    for policy in policy_list:
+        status = policy.rpo_status(now)
+        rows.append(
+            {
+                "policy": policy,
+                "three_two_one": policy.three_two_one(),
+                "encryption": policy.encryption(),
+                "rpo_status": status,
+                "rpo_label": RpoStatus(status).label,
+                "rpo_color": RPO_STATUS_COLORS[status],
+                "age": now - policy.last_success_at if policy.last_success_at else None,
+            }
+        )
+    return rows
+
+
+@login_required
+@permission_required("backups.view_backuppolicy", raise_exception=True)
+def policy_list(request):
+    policy_list = list(selectors.policies())
+    return render(
+        request,
+        "backups/policy_list.html",
+        {
+            "rows": _policy_rows(policy_list),
+            "timeline": selectors.timeline(policy_list),
+            "hours": range(0, 25, 3),
+            "today": timezone.localdate(),
+            "overdue_tests": selectors.overdue_restore_tests()[:10],
+        },
+    )
+
+
+@login_required
+@permission_required("backups.view_backuppolicy", raise_exception=True)
+def policy_detail(request, slug):
+    policy = get_object_or_404(selectors.policies(), slug=slug)
+    (row,) = _policy_rows([policy])
+    jobs = list(selectors.recent_jobs(policy))
+    return render(
+        request,
+        "backups/policy_detail.html",
+        {
+            "row": row,
+            "policy": policy,
+            "jobs": jobs,
+            "timeline": selectors.timeline([policy]),
+            "hours": range(0, 25, 3),
+            "breaches": policy.rpo_breaches.select_related("incident")[:10],
+            "restore_tests": policy.restore_tests.order_by("-due_on")[:10],
+            "kept": sum(1 for j in jobs if j.state in BackupJob.GOOD_STATES),
+        },
+    )
+
+
+@login_required
+@permission_required("backups.view_backupjob", raise_exception=True)
+def job_detail(request, number):
+    job = get_object_or_404(BackupJob.objects.select_related("policy"), number=number)
+    return render(request, "backups/job_detail.html", {"job": job})
+
+
+@login_required
+@permission_required("backups.view_restoretest", raise_exception=True)
+def restore_test_list(request):
+    tests = RestoreTest.objects.select_related("policy").order_by("-due_on", "-id")[:200]
+    return render(request, "backups/restore_test_list.html", {"tests": tests})
+
+
+@login_required
+@permission_required("backups.view_restoretest", raise_exception=True)
+def restore_test_detail(request, number):
+    test = get_object_or_404(
+        RestoreTest.objects.select_related("policy", "backup_job", "performed_by"), number=number
+    )
+    return render(request, "backups/restore_test_detail.html", {"test": test})
+
+
+@login_required
+@permission_required("backups.view_drplan", raise_exception=True)
+def dr_plans(request):
+    plans = DRPlan.objects.prefetch_related("scenarios__drills__conducted_by")
+    return render(request, "backups/dr.html", {"plans": plans})
