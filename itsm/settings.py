@@ -223,6 +223,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PostmortemKindEnum": "incidents.choices.PostmortemKind",
         "ApprovalKindEnum": "changes.choices.ApprovalKind",
+        "BackupJobKindEnum": "backups.choices.JobKind",
     },
 }
 
