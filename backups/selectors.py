@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -103,7 +103,8 @@ def my_open_items(user) -> list[dict]:
             "kind": "restore_test",
             "number": t.number,
             "title": t.policy.name,
-            "due": t.due_on,
+            "state_label": t.get_state_display(),
+            "due": timezone.make_aware(datetime.combine(t.due_on, time.min)) if t.due_on else None,
             "url": t.get_absolute_url(),
             "overdue": True,
         }
@@ -114,6 +115,7 @@ def my_open_items(user) -> list[dict]:
             "kind": "backup_job",
             "number": j.number,
             "title": j.policy.name,
+            "state_label": j.get_state_display(),
             "due": None,
             "url": j.get_absolute_url(),
             "overdue": False,
