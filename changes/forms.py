@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from itsm.core.forms import style_fields
 from itsm.core.models import Service
 
 from .choices import Decision, Vote
@@ -70,9 +71,7 @@ class ChangeRequestForm(forms.ModelForm):
         self.fields["implementer"].queryset = get_user_model().objects.filter(is_active=True)
         for name in ("planned_start", "planned_end"):
             self.fields[name].input_formats = [DATETIME_FORMAT, "%Y-%m-%d %H:%M"]
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", css)
+        style_fields(self)
 
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]

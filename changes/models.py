@@ -253,11 +253,13 @@ def standard_change_has_template(change) -> bool:
     return change.template_id is not None and change.template.is_active
 
 
-@guard(_("Record the pre-change backup, or waive it with a reason."))
+@guard(_("Record a successful pre-change backup, or waive it with a reason."))
 def has_pre_change_backup(change) -> bool:
+    """§9.4 実施時 1 事前バックアップの取得: a backup that did not succeed protects nothing."""
     if change.backup_waived:
         return bool(change.backup_waiver_reason.strip())
-    return change.pre_change_backup_id is not None
+    job = change.pre_change_backup
+    return job is not None and job.state in job.GOOD_STATES
 
 
 @guard(_("Record a verification that passed the rollback criteria before closing."))

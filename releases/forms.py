@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from changes.models import ChangeRequest
+from itsm.core.forms import style_fields
 from itsm.core.models import Service
 
 from .choices import DeploymentResult, ReleaseType, Stage, Strategy
@@ -74,11 +75,7 @@ class ReleaseForm(forms.Form):
         self.fields["slot"].queryset = ReleaseSlot.objects.filter(
             starts_at__gte=now, starts_at__lt=now + timedelta(days=400)
         ).order_by("starts_at")
-        for name, field in self.fields.items():
-            if name == "strategy":
-                continue
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", css)
+        style_fields(self)
 
 
 class DeploymentForm(forms.Form):
@@ -108,9 +105,4 @@ class DeploymentForm(forms.Form):
             self.fields["version"].initial = release.version
             if release.state in [s.value for s in Stage]:
                 self.fields["environment"].initial = release.state
-        for name, field in self.fields.items():
-            if name == "advance":
-                field.widget.attrs.setdefault("class", "form-check-input")
-                continue
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", css)
+        style_fields(self)

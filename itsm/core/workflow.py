@@ -30,6 +30,8 @@ from django.forms import model_to_dict, modelform_factory
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, FSMFieldMixin, Transition
 
+from .forms import style_fields
+
 
 class TransitionError(Exception):
     """Base for the refusals a caller can get; ``code`` is the stable API error code."""
@@ -169,7 +171,7 @@ def transition_form(instance, name: str, data=None) -> forms.ModelForm | None:
     form_class = modelform_factory(type(instance), fields=fields)
     if data is not None:
         data = _keep_current_values(form_class, instance, data)
-    return form_class(data, instance=instance, prefix=None)
+    return style_fields(form_class(data, instance=instance, prefix=None), small=True)
 
 
 def _keep_current_values(form_class, instance, data):

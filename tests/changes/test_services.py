@@ -444,9 +444,15 @@ def test_implementation_needs_backup_or_waiver(scheduled, operator):
 
 
 def test_implementation_with_a_backup_job_by_number(scheduled, operator):
-    from backups.models import BackupJob, BackupPolicy
+    from tests.backups.factories import BackupJobFactory
 
-    job = BackupJob.objects.create(policy=BackupPolicy.objects.create(name="db"))
+    failed = BackupJobFactory(state="failed")
+    with pytest.raises(GuardFailed):
+        services.start_implementation(
+            scheduled, actor=operator, data={"pre_change_backup": failed.number}
+        )
+    scheduled = ChangeRequest.objects.get(pk=scheduled.pk)
+    job = BackupJobFactory(state="succeeded")
     services.start_implementation(scheduled, actor=operator, data={"pre_change_backup": job.number})
     assert scheduled.pre_change_backup == job
     with pytest.raises(TransitionInvalid):
