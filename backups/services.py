@@ -227,7 +227,9 @@ def check_rpo(*, now: datetime | None = None, batch: int = 100) -> list[RpoBreac
 def _open_breach(policy_pk: int, now: datetime) -> RpoBreach | None:
     with transaction.atomic():
         policy = (
-            BackupPolicy.objects.select_for_update().select_related("service").get(pk=policy_pk)
+            BackupPolicy.objects.select_for_update(of=("self",))
+            .select_related("service")
+            .get(pk=policy_pk)
         )
         if policy.rpo_due_at is None or policy.rpo_due_at > now:
             return None
