@@ -50,7 +50,7 @@ def seed(users: dict) -> None:
                     db,
                     f"db-diff-{day}-{i}",
                     JobKind.DIFFERENTIAL,
-                    base - 24 + hour - 24,
+                    base - hour,
                     20,
                     size=3 * 2**30,
                 )

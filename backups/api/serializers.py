@@ -1,5 +1,8 @@
 """Serializers of the backup API: policies (read), job reports (write), restore tests."""
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -139,6 +142,11 @@ class BackupJobReportSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"finished_at": [_("The finish cannot be before the start.")]}
             )
+        # A report from the future would push the RPO deadline past reality (clock skew allowed).
+        horizon = timezone.now() + timedelta(minutes=5)
+        for name in ("started_at", "finished_at"):
+            if attrs.get(name) and attrs[name] > horizon:
+                raise serializers.ValidationError({name: [_("This time is in the future.")]})
         if attrs.get("status") == "failed" and not attrs.get("error"):
             raise serializers.ValidationError({"error": [_("A failed run needs its error text.")]})
         return attrs

@@ -105,6 +105,7 @@ def test_job_transitions_through_the_api(tool):
             {"started_at": "2026-05-01T02:00:00Z", "finished_at": "2026-05-01T01:00:00Z"},
             "finished_at",
         ),
+        ({"status": "succeeded", "finished_at": "2099-01-01T00:00:00Z"}, "finished_at"),
         ({"locations": ["nowhere"]}, "locations"),
         ({"state": "succeeded"}, "state"),
         ({"kind": "weekly"}, "kind"),
