@@ -296,6 +296,7 @@ def permission_label(permission) -> str:
 
 def describe(model) -> list[dict]:
     """One row per transition name: sources, target, who may take it and its guards."""
+    names = {value: str(label) for value, label in state_field(model).choices or []}
     rows: dict[str, dict] = {}
     for t in all_transitions(model):
         row = rows.setdefault(
@@ -304,11 +305,11 @@ def describe(model) -> list[dict]:
                 "name": t.name,
                 "label": str(t.custom.get("label", t.name)),
                 "sources": [],
-                "target": str(t.target),
+                "target": names.get(t.target, str(t.target)),
                 "permission": permission_label(t.permission),
                 "guards": [str(getattr(c, "guard_message", c.__name__)) for c in t.conditions],
                 "automatic": bool(t.custom.get("hidden")),
             },
         )
-        row["sources"].append(str(t.source))
+        row["sources"].append(names.get(t.source, str(t.source)))
     return list(rows.values())
