@@ -324,6 +324,26 @@ def test_portal_backup_is_encrypted_with_the_environment_key(portal_policy, monk
         crypto.decrypt_file(path, tmp_path / "x", "wrong key")
 
 
+@pytest.mark.postgres
+@executor_db
+def test_portal_backup_on_postgresql_is_a_restorable_pg_dump(portal_policy, monkeypatch):
+    """The production path: ``pg_dump --format=custom``, read back in full by pg_restore."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pg_restore"):
+        pytest.skip("needs the PostgreSQL client tools (pg_dump, pg_restore)")
+    monkeypatch.delenv("BACKUP_ENCRYPTION_KEY", raising=False)
+    job = services.run_portal_backup(portal_policy)
+    assert job.state == State.VERIFIED, job.error
+    path = Path(job.archive_path)
+    assert job.checksum == "sha256:" + services._sha256(path)
+    listing = subprocess.run(
+        ["pg_restore", "--list", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "TABLE DATA public backups_backuppolicy" in listing
+
+
 def test_portal_backup_failure_is_recorded_on_the_job(portal_policy, monkeypatch):
     def broken(target):
         raise OSError("no space left on device")
