@@ -511,7 +511,7 @@ def process_pending_deliveries(*, limit: int = 100, min_age_seconds: int = 5) ->
     cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
     with transaction.atomic():
         batch = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("integration")
             .filter(result=DeliveryResult.PENDING, received_at__lte=cutoff)
             .order_by("received_at", "id")[:limit]
@@ -638,7 +638,7 @@ def _open_group(integration, key, *, opener) -> AlertGroup | None:
 def _locked_open_group(integration, key: str, *, storm: bool = False, wait: bool = False):
     """The open group row for the key, locked until the end of the transaction. ``wait``:
     after losing the INSERT race the winner's row must exist."""
-    rows = AlertGroup.objects.select_for_update().select_related("incident")
+    rows = AlertGroup.objects.select_for_update(of=("self",)).select_related("incident")
     rows = rows.filter(integration=integration, key=key, is_storm=storm, is_open=True)
     return rows.get() if wait else rows.first()
 
