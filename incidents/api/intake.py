@@ -44,7 +44,7 @@ class _IntakeView(APIView):
 _AlertIn = inline_serializer(
     "AlertmanagerAlert",
     {
-        "status": serializers.ChoiceField(choices=["firing", "resolved"]),
+        "status": serializers.CharField(help_text="firing or resolved"),
         "labels": serializers.DictField(child=serializers.CharField()),
         "annotations": serializers.DictField(child=serializers.CharField(), required=False),
         "startsAt": serializers.DateTimeField(required=False),
@@ -58,7 +58,7 @@ _AlertmanagerIn = inline_serializer(
     {
         "version": serializers.CharField(required=False),
         "groupKey": serializers.CharField(required=False),
-        "status": serializers.ChoiceField(choices=["firing", "resolved"], required=False),
+        "status": serializers.CharField(help_text="firing or resolved", required=False),
         "receiver": serializers.CharField(required=False),
         "groupLabels": serializers.DictField(child=serializers.CharField(), required=False),
         "commonLabels": serializers.DictField(child=serializers.CharField(), required=False),
