@@ -608,6 +608,9 @@ def _open_group(integration, key, *, opener) -> AlertGroup | None:
             )
     except IntegrityError:
         return _locked_open_group(integration, key, wait=True)
+    # Deciding "own incident or storm" is serialized per integration (a row lock held to the
+    # commit), so parallel new groups cannot all slip under the threshold at once.
+    Integration.objects.select_for_update().filter(pk=integration.pk).exists()
     if _storming(integration):
         group.incident = _storm_incident(integration, opener)
         AlertGroup.objects.filter(pk=group.pk).update(incident=group.incident)
