@@ -22,7 +22,7 @@ EV_URL = "/api/v1/integrations/events/"
 @pytest.fixture
 def client_for():
     def make(secret=None):
-        client = APIClient()
+        client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
         if secret:
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
         return client
@@ -172,7 +172,7 @@ class TestEventsEndpoint:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_identical_deliveries_open_exactly_one_incident(integration):
     """Alertmanager HA sends the same notification from every replica at once."""
     body = json.dumps(am_body(am_alert(), am_alert(instance="web-2")))
@@ -205,7 +205,7 @@ def test_parallel_identical_deliveries_open_exactly_one_incident(integration):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_events_for_one_dedup_key_open_exactly_one_incident(integration):
     body = json.dumps(event(integration.raw_secret, dedup_key="race"))
     barrier = threading.Barrier(8)

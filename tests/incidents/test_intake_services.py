@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from incidents import intake
 from incidents.choices import IncidentState, Source
@@ -26,6 +26,13 @@ from .conftest import advance
 from .intake_helpers import am_alert, am_body, event, integration_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English (the portal's default language is Japanese)."""
+    with translation.override("en"):
+        yield
 
 
 def deliver_am(integration, body):

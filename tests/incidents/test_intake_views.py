@@ -77,7 +77,7 @@ def test_incident_page_lists_alerts_with_links_and_repeats(client, operator, int
     assert "instance=web-2" in page
     assert "http://prometheus:9090/graph" in page
     assert "×2" in page
-    assert "2 alert(s) firing" in page
+    assert "アラート発生 2 件" in page  # the timeline entry, in the default language
 
 
 def test_deliveries_show_on_the_integration_page(client, ops_leader, integration):

@@ -30,7 +30,7 @@ pytestmark = [
         not (ALERTMANAGER and AMTOOL),
         reason="needs Prometheus Alertmanager and amtool (apt-get install prometheus-alertmanager)",
     ),
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 
