@@ -43,6 +43,11 @@ _CONFIG = _perms(
     "change:responsetarget",
     "view,change:incidentpolicy",
 )
+# Monitoring intake: leaders and up see integrations and deliveries; managers configure them.
+_INTAKE_READ = _perms("view:integration", "view:mappingrule", "view:delivery", "view:alertgroup")
+_INTAKE_CONFIG = _INTAKE_READ + _perms(
+    "add,change,delete:integration", "add,change,delete:mappingrule"
+)
 
 
 class IncidentsConfig(AppConfig):
@@ -53,13 +58,23 @@ class IncidentsConfig(AppConfig):
     # the transitions themselves (incidents.models).
     role_permissions = {
         "operator": _WORK,
-        "ops_leader": _WORK + _perms("add,change,delete:runbook", "add,change,delete:runbookstep"),
-        "ops_manager": _WORK + _CONFIG,
+        "ops_leader": _WORK
+        + _perms("add,change,delete:runbook", "add,change,delete:runbookstep")
+        + _INTAKE_READ,
+        "ops_manager": _WORK + _CONFIG + _INTAKE_CONFIG,
         "developer": _WORK,
         "executive": _READ,
         "cab_member": _READ,
-        "admin": _WORK + _CONFIG,
+        "admin": _WORK + _CONFIG + _INTAKE_CONFIG,
+    }
+
+    beat_schedule = {
+        "incidents.process_pending_deliveries": {
+            "task": "incidents.process_pending_deliveries",
+            "schedule": 30.0,
+        },
+        "incidents.prune_deliveries": {"task": "incidents.prune_deliveries", "schedule": 3600.0},
     }
 
     def ready(self):
-        from . import services, signals  # noqa: F401 - registers transition services, receivers
+        from . import services, signals, tasks_intake  # noqa: F401 - transition services, receivers

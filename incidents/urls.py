@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_intake
 
 app_name = "incidents"
 
@@ -9,6 +9,14 @@ urlpatterns = [
     path("new/", views.incident_create, name="create"),
     path("triage/", views.triage_queue, name="triage_queue"),
     path("triage/preview/", views.priority_preview, name="priority_preview"),
+    path("integrations/", views_intake.integration_list, name="integrations"),
+    path("integrations/<int:pk>/", views_intake.integration_detail, name="integration"),
+    path(
+        "integrations/<int:pk>/rotate/", views_intake.integration_rotate, name="integration_rotate"
+    ),
+    path(
+        "integrations/<int:pk>/revoke/", views_intake.integration_revoke, name="integration_revoke"
+    ),
     path("postmortems/", views.postmortem_list, name="postmortems"),
     path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),
     path(

@@ -1,9 +1,24 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from . import intake
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("postmortems", PostmortemViewSet, basename="postmortem")
 
-urlpatterns = router.urls
+urlpatterns = router.urls + [
+    path(
+        "integrations/alertmanager/",
+        intake.AlertmanagerWebhookView.as_view(),
+        name="intake-alertmanager",
+    ),
+    path("integrations/events/", intake.EventsV2View.as_view(), name="intake-events"),
+    # PagerDuty clients append /v2/enqueue to a configurable base URL.
+    path(
+        "integrations/events/v2/enqueue",
+        intake.EventsV2EnqueueView.as_view(),
+        name="intake-events-enqueue",
+    ),
+]

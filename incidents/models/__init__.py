@@ -30,8 +30,26 @@ from .incident import (
     response_due_for,
     within_reopen_window,
 )
+from .intake import (
+    Alert,
+    AlertGroup,
+    AlertStatus,
+    Delivery,
+    DeliveryResult,
+    Integration,
+    IntegrationKind,
+    MappingRule,
+)
 
 __all__ = [
+    "Alert",
+    "AlertGroup",
+    "AlertStatus",
+    "Delivery",
+    "DeliveryResult",
+    "Integration",
+    "IntegrationKind",
+    "MappingRule",
     "ActionItem",
     "ChecklistItem",
     "FiveWhy",

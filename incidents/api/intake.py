@@ -1,0 +1,297 @@
+"""Monitoring intake endpoints (DESIGN.md § Monitoring intake).
+
+Senders authenticate with their integration's secret, never a user's token: Alertmanager and
+Grafana send it as ``Authorization: Bearer <secret>``, Events v2 senders as ``routing_key``.
+Each request is authenticated, size-checked, parsed, validated, stored and processed in one
+transaction (``incidents.intake.accept_delivery``); a failed processing keeps the delivery for the
+retry sweep, so a 202 always means the delivery is safe in the database.
+"""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import intake
+from ..models import Integration, IntegrationKind
+
+TOO_LARGE = "The body is larger than 512 KB."
+
+
+def _body(request) -> bytes | None:
+    """The raw body, or None when it is over the limit (checked before reading it)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > intake.MAX_BODY_BYTES:
+        return None
+    body = request._request.body
+    return None if len(body) > intake.MAX_BODY_BYTES else body
+
+
+class _IntakeView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+
+_AlertIn = inline_serializer(
+    "AlertmanagerAlert",
+    {
+        "status": serializers.CharField(help_text="firing or resolved"),
+        "labels": serializers.DictField(child=serializers.CharField()),
+        "annotations": serializers.DictField(child=serializers.CharField(), required=False),
+        "startsAt": serializers.DateTimeField(required=False),
+        "endsAt": serializers.DateTimeField(required=False),
+        "generatorURL": serializers.URLField(required=False),
+        "fingerprint": serializers.CharField(required=False),
+    },
+)
+_AlertmanagerIn = inline_serializer(
+    "AlertmanagerWebhook",
+    {
+        "version": serializers.CharField(required=False),
+        "groupKey": serializers.CharField(required=False),
+        "status": serializers.CharField(help_text="firing or resolved", required=False),
+        "receiver": serializers.CharField(required=False),
+        "groupLabels": serializers.DictField(child=serializers.CharField(), required=False),
+        "commonLabels": serializers.DictField(child=serializers.CharField(), required=False),
+        "commonAnnotations": serializers.DictField(child=serializers.CharField(), required=False),
+        "externalURL": serializers.URLField(required=False),
+        "alerts": _AlertIn.__class__(many=True),
+    },
+)
+_AcceptedOut = inline_serializer(
+    "IntakeAccepted",
+    {
+        "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "delivery": serializers.IntegerField(),
+        "incidents": serializers.ListField(child=serializers.CharField()),
+    },
+)
+_ErrorOut = inline_serializer(
+    "IntakeError",
+    {
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "errors": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+
+
+class AlertmanagerWebhookView(_IntakeView):
+    """Prometheus Alertmanager webhook (version 4), also Grafana's webhook contact point."""
+
+    @extend_schema(
+        operation_id="integrations_alertmanager",
+        tags=["integrations"],
+        summary="Alertmanager / Grafana webhook",
+        description=(
+            "`Authorization: Bearer <integration secret>` (the integration's secret, not a user "
+            "token). Each POST carries the whole current state of one alert group; alerts are "
+            "deduplicated by `fingerprint` and grouped into one incident by `groupKey`."
+        ),
+        auth=[],
+        request=_AlertmanagerIn,
+        responses={
+            202: _AcceptedOut,
+            400: _ErrorOut,
+            401: _ErrorOut,
+            429: OpenApiResponse(_ErrorOut, description="Over the rate limit; see Retry-After."),
+        },
+    )
+    def post(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "").split()
+        raw = header[1] if len(header) == 2 and header[0].lower() == "bearer" else ""
+        kinds = (IntegrationKind.ALERTMANAGER, IntegrationKind.GENERIC)
+        integration = Integration.authenticate(raw, kinds=kinds) if raw else None
+        if integration is None:
+            return Response(
+                {
+                    "code": "not_authenticated",
+                    "detail": "Authorization: Bearer <integration secret> is missing or invalid.",
+                },
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'Bearer realm="integrations"'},
+            )
+        body = _body(request)
+        if body is None:
+            return Response(
+                {"code": "too_large", "detail": TOO_LARGE}, status=status.HTTP_400_BAD_REQUEST
+            )
+        retry = intake.check_rate_limit(integration)
+        if retry is not None:
+            return Response(
+                {"code": "throttled", "detail": "Too many requests for this integration."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(retry)},
+            )
+        try:
+            message = intake.parse_alertmanager(intake.load_json(body))
+        except intake.IntakeInvalid as exc:
+            intake.record_rejected_delivery(
+                integration, fmt=IntegrationKind.ALERTMANAGER, body=body, errors=exc.errors
+            )
+            return Response(
+                {"code": "invalid", "detail": "Invalid webhook body.", "errors": exc.errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        delivery = intake.accept_delivery(
+            integration, fmt=IntegrationKind.ALERTMANAGER, body=body, message=message
+        )
+        return Response(
+            {
+                "status": "success",
+                "message": "Delivery processed" if delivery.processed_at else "Delivery queued",
+                "delivery": delivery.pk,
+                "incidents": delivery.incidents,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+_EventIn = inline_serializer(
+    "EventsV2Event",
+    {
+        "routing_key": serializers.CharField(),
+        "event_action": serializers.ChoiceField(choices=list(intake.EVENT_ACTIONS)),
+        "dedup_key": serializers.CharField(required=False, max_length=255),
+        "payload": inline_serializer(
+            "EventsV2Payload",
+            {
+                "summary": serializers.CharField(max_length=1024),
+                "source": serializers.CharField(max_length=255),
+                "severity": serializers.ChoiceField(choices=list(intake.EVENT_SEVERITIES)),
+                "timestamp": serializers.DateTimeField(required=False),
+                "component": serializers.CharField(required=False),
+                "group": serializers.CharField(required=False),
+                "class": serializers.CharField(required=False),
+                "custom_details": serializers.JSONField(required=False),
+            },
+            required=False,
+        ),
+        "links": serializers.ListField(child=serializers.DictField(), required=False),
+        "images": serializers.ListField(child=serializers.DictField(), required=False),
+        "client": serializers.CharField(required=False),
+        "client_url": serializers.URLField(required=False),
+    },
+)
+_EventOut = inline_serializer(
+    "EventsV2Response",
+    {
+        "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "dedup_key": serializers.CharField(required=False),
+        "errors": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+
+
+def _event_error(message: str, errors: list[str], code: int = 400) -> Response:
+    # PagerDuty's shape, plus our stable ``code``.
+    return Response(
+        {"status": "invalid event", "message": message, "errors": errors, "code": "invalid"},
+        status=code,
+    )
+
+
+class EventsV2View(_IntakeView):
+    """PagerDuty Events API v2 compatible: any tool that can page PagerDuty can open incidents."""
+
+    @extend_schema(
+        operation_id="integrations_events_v2",
+        tags=["integrations"],
+        summary="PagerDuty Events API v2 compatible",
+        description=(
+            "The body of PagerDuty's `POST /v2/enqueue`; `routing_key` is the integration's "
+            "secret. Answers like PagerDuty: 202 with the `dedup_key`."
+        ),
+        auth=[],
+        request=_EventIn,
+        responses={
+            202: _EventOut,
+            400: _EventOut,
+            429: OpenApiResponse(_EventOut, description="Over the rate limit; see Retry-After."),
+        },
+        examples=[
+            OpenApiExample(
+                "trigger",
+                request_only=True,
+                value={
+                    "routing_key": "0123456789abcdef0123456789abcdef",
+                    "event_action": "trigger",
+                    "dedup_key": "db-primary-disk",
+                    "payload": {
+                        "summary": "Disk 95% full on db-primary",
+                        "source": "db-primary",
+                        "severity": "critical",
+                    },
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        body = _body(request)
+        if body is None:
+            return _event_error("Event object is invalid", [TOO_LARGE])
+        try:
+            data = intake.load_json(body)
+        except intake.IntakeInvalid as exc:
+            return _event_error("Event object is invalid", exc.errors)
+        routing_key = data.get("routing_key") if isinstance(data, dict) else None
+        kinds = (IntegrationKind.EVENTS_V2, IntegrationKind.GENERIC)
+        integration = (
+            Integration.authenticate(routing_key, kinds=kinds)
+            if isinstance(routing_key, str)
+            else None
+        )
+        if integration is None:
+            return _event_error(
+                "Event object is invalid",
+                ["“routing_key” is missing, unknown or revoked."],
+            )
+        retry = intake.check_rate_limit(integration)
+        if retry is not None:
+            return Response(
+                {
+                    "status": "throttle event",
+                    "message": "Requests for this integration are arriving too quickly. "
+                    "Please retry later.",
+                    "code": "throttled",
+                },
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(retry)},
+            )
+        try:
+            event = intake.parse_event(data)
+        except intake.IntakeInvalid as exc:
+            intake.record_rejected_delivery(
+                integration, fmt=IntegrationKind.EVENTS_V2, body=body, errors=exc.errors
+            )
+            return _event_error("Event object is invalid", exc.errors)
+        # The delivery log never holds the secret in clear, and keeps a generated dedup_key so
+        # a retry from the log acts on the same incident.
+        stored = json.dumps(
+            {**data, "routing_key": "<redacted>", "dedup_key": event.dedup_key}, ensure_ascii=False
+        ).encode()
+        intake.accept_delivery(
+            integration, fmt=IntegrationKind.EVENTS_V2, body=stored, message=event
+        )
+        return Response(
+            {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class EventsV2EnqueueView(EventsV2View):
+    """The same endpoint under PagerDuty's path (``<base>/v2/enqueue``) for client libraries
+    whose base URL is configurable; documented once, under ``/integrations/events/``."""
+
+    schema = None

@@ -1,0 +1,66 @@
+"""Demo monitoring integrations (idempotent): an Alertmanager one with a few alerts that opened
+an incident, and an Events v2 one. Called by ``manage.py seed_demo`` after ``incidents.demo``."""
+
+from __future__ import annotations
+
+import json
+
+from itsm.core.models import Service, User
+
+from . import intake
+from .models import Integration, MappingRule
+
+
+def seed(users: dict[str, User]) -> None:
+    service = Service.objects.order_by("pk").first()
+    prometheus = Integration.objects.filter(name="Prometheus (production)").first()
+    if prometheus is None:
+        prometheus, _raw = intake.create_integration(
+            name="Prometheus (production)",
+            kind="alertmanager",
+            description="Alertmanager of the production cluster.",
+            service=service,
+        )
+        MappingRule.objects.get_or_create(
+            integration=prometheus,
+            label="team",
+            value="payments",
+            defaults={"order": 1, "priority": "P2"},
+        )
+        body = {
+            "version": "4",
+            "groupKey": '{}:{alertname="HighErrorRate"}',
+            "status": "firing",
+            "receiver": "itsm",
+            "groupLabels": {"alertname": "HighErrorRate"},
+            "commonLabels": {"alertname": "HighErrorRate", "job": "api", "severity": "warning"},
+            "commonAnnotations": {"summary": "5xx rate above 5% on the API"},
+            "externalURL": "http://alertmanager.example:9093",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {
+                        "alertname": "HighErrorRate",
+                        "job": "api",
+                        "severity": "warning",
+                        "instance": host,
+                    },
+                    "annotations": {"summary": "5xx rate above 5% on the API"},
+                    "startsAt": "2024-05-01T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus.example:9090/graph?g0.expr=rate",
+                    "fingerprint": f"demo{index:012d}",
+                }
+                for index, host in enumerate(["api-1", "api-2", "api-3"])
+            ],
+        }
+        intake.accept_delivery(
+            prometheus,
+            fmt="alertmanager",
+            body=json.dumps(body).encode(),
+            message=intake.parse_alertmanager(body),
+        )
+    if not Integration.objects.filter(name="Uptime checks (Events v2)").exists():
+        intake.create_integration(
+            name="Uptime checks (Events v2)", kind="events_v2", service=service
+        )

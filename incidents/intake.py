@@ -1,0 +1,1006 @@
+"""Monitoring intake use cases (DESIGN.md § Monitoring intake; seed §8.3.1 検知 by 監視アラート).
+
+- ``create_integration``, ``rotate_secret``, ``revoke_secret``: integrations as data, each with its
+  own hashed, revocable secret and default mapping rules (``severity=critical`` → P1 …).
+- ``parse_alertmanager``, ``parse_event``: validate an Alertmanager webhook (v4, and Grafana's
+  superset of it) or a PagerDuty Events v2 body into plain messages; ``IntakeInvalid`` lists
+  what is wrong (the API answers 400 with it).
+- ``check_rate_limit``: requests per integration per minute (the API answers 429 + Retry-After).
+- ``accept_delivery``: store the raw delivery and process it in the same request (fast path);
+  if processing raises, the delivery stays stored as pending for the sweep.
+- ``record_rejected_delivery``: keep an invalid body in the delivery log with its errors.
+- ``process_delivery``: apply one stored delivery — upsert alerts by fingerprint, open or join the
+  group's incident (at most one open per key, held by the database), record firing/resolved on
+  the timeline, recover the incident when all its alerts are resolved (never close it), open a
+  new linked incident when a group fires again after its incident was closed, and collapse alert
+  storms into one announced storm incident.
+- ``process_pending_deliveries``: the beat sweep that retries pending deliveries from the DB.
+- ``prune_deliveries``: drop deliveries older than each integration's retention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from itsm.core import workflow
+from itsm.core.audit import record_event
+
+from . import services
+from .choices import PRIORITY_ORDER, IncidentState, Priority, Source, TimelineKind
+from .models import (
+    Alert,
+    AlertGroup,
+    AlertStatus,
+    Delivery,
+    DeliveryResult,
+    Incident,
+    Integration,
+    IntegrationKind,
+    MappingRule,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 512 * 1024
+MAX_ALERTS_PER_DELIVERY = 5000
+MAX_ATTEMPTS = 10
+KEY_MAX = 255
+
+# Events v2 severities and the default rules every new integration starts with (data afterwards).
+EVENT_SEVERITIES = ("critical", "error", "warning", "info")
+EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
+DEFAULT_RULES = [
+    ("severity", "critical", Priority.P1),
+    ("severity", "error", Priority.P2),
+    ("severity", "warning", Priority.P3),
+    ("severity", "info", Priority.P4),
+]
+
+
+class IntakeInvalid(Exception):
+    """The body cannot be accepted; ``errors`` are messages a sender can act on."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+# ---------------------------------------------------------------------------- integrations
+
+
+def create_integration(
+    *, name: str, kind: str = IntegrationKind.ALERTMANAGER, actor=None, **fields
+) -> tuple[Integration, str]:
+    """Create an integration with the default severity rules; returns ``(integration, secret)``.
+    The secret is shown once and only its digest is kept."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("A name is required.")})
+    if kind not in IntegrationKind.values:
+        raise ValidationError({"kind": _("Unknown integration kind.")})
+    with transaction.atomic():
+        integration = Integration(name=name, kind=kind, **fields)
+        raw = integration.set_new_secret()
+        integration.save()
+        add_default_rules(integration)
+        record_event(integration, action="create", actor=actor, data={"kind": kind})
+    return integration, raw
+
+
+def add_default_rules(integration: Integration) -> None:
+    if integration.rules.exists():
+        return
+    MappingRule.objects.bulk_create(
+        MappingRule(integration=integration, order=(i + 1) * 10, label=lbl, value=val, priority=p)
+        for i, (lbl, val, p) in enumerate(DEFAULT_RULES)
+    )
+
+
+def rotate_secret(integration: Integration, *, actor) -> str:
+    """Issue a new secret (the old one stops working at once); returns it, shown once."""
+    with transaction.atomic():
+        raw = integration.set_new_secret()
+        integration.save(
+            update_fields=[
+                "secret_prefix",
+                "secret_digest",
+                "secret_issued_at",
+                "secret_revoked_at",
+            ]
+        )
+        record_event(integration, action="rotate_secret", actor=actor)
+    return raw
+
+
+def revoke_secret(integration: Integration, *, actor) -> Integration:
+    with transaction.atomic():
+        integration.secret_revoked_at = timezone.now()
+        integration.save(update_fields=["secret_revoked_at"])
+        record_event(integration, action="revoke_secret", actor=actor)
+    return integration
+
+
+# ---------------------------------------------------------------------------- rate limit
+
+
+def check_rate_limit(integration: Integration, *, now: float | None = None) -> int | None:
+    """Count one request in the integration's current minute; the seconds to wait when over."""
+    limit = integration.rate_limit_per_minute
+    if not limit:
+        return None
+    now = now if now is not None else timezone.now().timestamp()
+    window = int(now // 60)
+    key = f"intake-rate:{integration.pk}:{integration.secret_prefix}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr: start the window again
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        return max(1, 60 - int(now % 60))
+    return None
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class AlertIn:
+    fingerprint: str
+    status: str
+    labels: dict
+    annotations: dict
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    generator_url: str = ""
+
+    @property
+    def name(self) -> str:
+        return str(self.labels.get("alertname") or self.fingerprint)[:255]
+
+    @property
+    def summary(self) -> str:
+        a = self.annotations
+        return str(a.get("summary") or a.get("description") or a.get("message") or "")
+
+
+@dataclass
+class GroupIn:
+    """One Alertmanager/Grafana notification: the whole current state of one group."""
+
+    key: str
+    alerts: list[AlertIn]
+    common_labels: dict = field(default_factory=dict)
+    common_annotations: dict = field(default_factory=dict)
+    external_url: str = ""
+    title: str = ""
+
+
+@dataclass
+class EventIn:
+    """One PagerDuty Events v2 event."""
+
+    routing_key: str
+    action: str
+    dedup_key: str
+    generated_key: bool = False
+    summary: str = ""
+    source: str = ""
+    severity: str = ""
+    timestamp: datetime | None = None
+    component: str = ""
+    group: str = ""
+    event_class: str = ""
+    custom_details: object = None
+    links: list = field(default_factory=list)
+    client_url: str = ""
+
+    @property
+    def labels(self) -> dict:
+        labels = {
+            "severity": self.severity,
+            "source": self.source,
+            "component": self.component,
+            "group": self.group,
+            "class": self.event_class,
+        }
+        if isinstance(self.custom_details, dict):
+            for k, v in self.custom_details.items():
+                if isinstance(v, str | int | float | bool) and str(k) not in labels:
+                    labels[str(k)] = str(v)
+        return {k: v for k, v in labels.items() if v != ""}
+
+
+def load_json(body: bytes) -> object:
+    if len(body) > MAX_BODY_BYTES:
+        raise IntakeInvalid([_("The body is larger than 512 KB.")])
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IntakeInvalid([_("The body is not valid JSON: %(error)s") % {"error": exc}]) from exc
+
+
+def _time(value, where: str, errors: list[str]) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        errors.append(_("%(where)s must be an RFC 3339 time.") % {"where": where})
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        errors.append(_("%(where)s must be an RFC 3339 time.") % {"where": where})
+        return None
+    if moment.year < 1971:  # Alertmanager's "0001-01-01T00:00:00Z" means "not set"
+        return None
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _str_map(value, where: str, errors: list[str]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(_("%(where)s must be an object of strings.") % {"where": where})
+        return {}
+    return {str(k)[:200]: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+
+def _url(value) -> str:
+    return (
+        value[:2000] if isinstance(value, str) and value.startswith(("http://", "https://")) else ""
+    )
+
+
+def _short_key(key: str) -> str:
+    if len(key) <= KEY_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_alertmanager(data) -> GroupIn:
+    """Alertmanager webhook (version 4) or Grafana's webhook, which adds fields to the same
+    shape; unknown fields are ignored."""
+    if not isinstance(data, dict):
+        raise IntakeInvalid([_("The body must be a JSON object.")])
+    errors: list[str] = []
+    alerts_raw = data.get("alerts")
+    if not isinstance(alerts_raw, list):
+        raise IntakeInvalid([_("“alerts” must be a list.")])
+    if len(alerts_raw) > MAX_ALERTS_PER_DELIVERY:
+        raise IntakeInvalid(
+            [_("At most %(n)d alerts per delivery.") % {"n": MAX_ALERTS_PER_DELIVERY}]
+        )
+    common_labels = _str_map(data.get("commonLabels"), "commonLabels", errors)
+    group_labels = _str_map(data.get("groupLabels"), "groupLabels", errors)
+    alerts: list[AlertIn] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(alerts_raw):
+        where = f"alerts[{index}]"
+        if not isinstance(raw, dict):
+            errors.append(_("%(where)s must be an object.") % {"where": where})
+            continue
+        status = raw.get("status")
+        if status not in AlertStatus.values:
+            errors.append(_("%(where)s.status must be “firing” or “resolved”.") % {"where": where})
+            continue
+        labels = _str_map(raw.get("labels"), f"{where}.labels", errors)
+        annotations = _str_map(raw.get("annotations"), f"{where}.annotations", errors)
+        fingerprint = raw.get("fingerprint")
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            errors.append(_("%(where)s.fingerprint must be a string.") % {"where": where})
+            continue
+        if not fingerprint:
+            # Old Grafana versions send none: the labels identify the alert, as in Alertmanager.
+            fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[
+                :16
+            ]
+        alert = AlertIn(
+            fingerprint=fingerprint[:KEY_MAX],
+            status=status,
+            labels=labels,
+            annotations=annotations,
+            starts_at=_time(raw.get("startsAt"), f"{where}.startsAt", errors),
+            ends_at=_time(raw.get("endsAt"), f"{where}.endsAt", errors),
+            generator_url=_url(raw.get("generatorURL")),
+        )
+        if alert.fingerprint in seen:  # the same alert twice in one body: the last one counts
+            alerts[seen[alert.fingerprint]] = alert
+        else:
+            seen[alert.fingerprint] = len(alerts)
+            alerts.append(alert)
+    key = data.get("groupKey")
+    if key is not None and not isinstance(key, str):
+        errors.append(_("“groupKey” must be a string."))
+    if errors:
+        raise IntakeInvalid(errors)
+    if not key:
+        # Without a groupKey (hand-written senders) the group labels identify the group.
+        basis = group_labels or common_labels or {"fingerprints": sorted(seen)}
+        key = "labels:" + json.dumps(basis, sort_keys=True)
+    return GroupIn(
+        key=_short_key(key),
+        alerts=alerts,
+        common_labels=common_labels,
+        common_annotations=_str_map(data.get("commonAnnotations"), "commonAnnotations", []),
+        external_url=_url(data.get("externalURL")),
+        title=data.get("title") if isinstance(data.get("title"), str) else "",
+    )
+
+
+def parse_event(data) -> EventIn:
+    """A PagerDuty Events API v2 event (``POST /v2/enqueue`` body); unknown fields ignored."""
+    if not isinstance(data, dict):
+        raise IntakeInvalid([_("The body must be a JSON object.")])
+    errors: list[str] = []
+    routing_key = data.get("routing_key")
+    if not isinstance(routing_key, str) or not routing_key:
+        errors.append(_("“routing_key” is required."))
+    action = data.get("event_action")
+    if action not in EVENT_ACTIONS:
+        errors.append(
+            _("“event_action” must be one of: %(choices)s.") % {"choices": ", ".join(EVENT_ACTIONS)}
+        )
+    dedup_key = data.get("dedup_key")
+    if dedup_key is not None and (not isinstance(dedup_key, str) or len(dedup_key) > KEY_MAX):
+        errors.append(_("“dedup_key” must be a string of at most 255 characters."))
+        dedup_key = None
+    event = EventIn(routing_key=routing_key or "", action=action or "", dedup_key=dedup_key or "")
+    if action in ("acknowledge", "resolve") and not dedup_key:
+        errors.append(_("“dedup_key” is required to acknowledge or resolve."))
+    if action == "trigger":
+        payload = data.get("payload")
+        if not isinstance(payload, dict):
+            errors.append(_("“payload” is required for a trigger."))
+            payload = {}
+        for name, limit in (("summary", 1024), ("source", 255)):
+            value = payload.get(name)
+            if not isinstance(value, str) or not value.strip():
+                errors.append(_("“payload.%(name)s” is required.") % {"name": name})
+            elif len(value) > limit:
+                errors.append(
+                    _("“payload.%(name)s” is longer than %(n)d characters.")
+                    % {"name": name, "n": limit}
+                )
+        severity = payload.get("severity")
+        if severity not in EVENT_SEVERITIES:
+            errors.append(
+                _("“payload.severity” must be one of: %(choices)s.")
+                % {"choices": ", ".join(EVENT_SEVERITIES)}
+            )
+        event.summary = str(payload.get("summary") or "").strip()
+        event.source = str(payload.get("source") or "")[:255]
+        event.severity = severity if severity in EVENT_SEVERITIES else ""
+        event.timestamp = _time(payload.get("timestamp"), "payload.timestamp", errors)
+        for attr, name in (
+            ("component", "component"),
+            ("group", "group"),
+            ("event_class", "class"),
+        ):
+            value = payload.get(name)
+            if value is not None and not isinstance(value, str):
+                errors.append(_("“payload.%(name)s” must be a string.") % {"name": name})
+            setattr(event, attr, (value or "")[:255] if isinstance(value, str) else "")
+        event.custom_details = payload.get("custom_details")
+        links = data.get("links") or []
+        if not isinstance(links, list):
+            errors.append(_("“links” must be a list."))
+            links = []
+        event.links = [
+            {"href": _url(link.get("href")), "text": str(link.get("text") or "")[:200]}
+            for link in links[:20]
+            if isinstance(link, dict) and _url(link.get("href"))
+        ]
+        event.client_url = _url(data.get("client_url"))
+        if not dedup_key:
+            event.dedup_key = uuid.uuid4().hex
+            event.generated_key = True
+    if errors:
+        raise IntakeInvalid(errors)
+    return event
+
+
+# ---------------------------------------------------------------------------- deliveries
+
+
+def record_rejected_delivery(
+    integration: Integration, *, fmt: str, body: bytes, errors: list[str]
+) -> Delivery:
+    """Keep an invalid body in the log so the sender's owner can see why nothing opened."""
+    return Delivery.objects.create(
+        integration=integration,
+        format=fmt,
+        body=body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
+        result=DeliveryResult.REJECTED,
+        processed_at=timezone.now(),
+        error="\n".join(errors),
+    )
+
+
+def accept_delivery(integration: Integration, *, fmt: str, body: bytes, message) -> Delivery:
+    """Store the delivery and process it at once, in one transaction (the fast path).
+
+    Processing runs in a savepoint: if it raises, the stored delivery still commits as pending
+    and ``process_pending_deliveries`` retries it from the database, broker or not.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            integration=integration,
+            format=fmt,
+            body=body.decode("utf-8", "replace"),
+            received_at=now,
+            alert_count=len(message.alerts) if isinstance(message, GroupIn) else 1,
+        )
+        if integration.last_delivery_at is None or now - integration.last_delivery_at > timedelta(
+            seconds=60
+        ):
+            Integration.objects.filter(pk=integration.pk).update(last_delivery_at=now)
+        _process(delivery, integration, message)
+    return delivery
+
+
+def _process(delivery: Delivery, integration: Integration, message) -> None:
+    try:
+        with transaction.atomic():
+            touched = (
+                _apply_group(integration, message)
+                if isinstance(message, GroupIn)
+                else _apply_event(integration, message)
+            )
+            delivery.result = DeliveryResult.PROCESSED if touched else DeliveryResult.DROPPED
+            delivery.incidents = sorted({i.number for i in touched})
+            delivery.processed_at = timezone.now()
+            delivery.attempts += 1
+            delivery.error = ""
+            Delivery.objects.filter(pk=delivery.pk).update(
+                result=delivery.result,
+                incidents=delivery.incidents,
+                processed_at=delivery.processed_at,
+                attempts=delivery.attempts,
+                error="",
+            )
+    except Exception as exc:  # noqa: BLE001 - the delivery is kept and retried by the sweep
+        log.exception("intake: delivery %s failed, left pending", delivery.pk)
+        delivery.attempts += 1
+        delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.result = DeliveryResult.FAILED
+        Delivery.objects.filter(pk=delivery.pk).update(
+            attempts=delivery.attempts, error=delivery.error, result=delivery.result
+        )
+
+
+def process_delivery(delivery: Delivery) -> Delivery:
+    """Parse and apply a stored delivery again (the sweep's way in)."""
+    integration = delivery.integration
+    try:
+        data = load_json(delivery.body.encode())
+        message = (
+            parse_alertmanager(data)
+            if delivery.format == IntegrationKind.ALERTMANAGER
+            else parse_event(data)
+        )
+    except IntakeInvalid as exc:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            result=DeliveryResult.REJECTED, error="\n".join(exc.errors), processed_at=timezone.now()
+        )
+        return delivery
+    _process(delivery, integration, message)
+    return delivery
+
+
+def process_pending_deliveries(*, limit: int = 100, min_age_seconds: int = 5) -> int:
+    """Beat sweep: retry deliveries whose processing failed (or never ran), oldest first.
+    Rows are locked with SKIP LOCKED, so two sweeps never process the same delivery; each
+    failure counts an attempt and a delivery gives up (``failed``) after ``MAX_ATTEMPTS``."""
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    with transaction.atomic():
+        batch = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("integration")
+            .filter(result=DeliveryResult.PENDING, received_at__lte=cutoff)
+            .order_by("received_at", "id")[:limit]
+        )
+        for delivery in batch:
+            process_delivery(delivery)
+    return len(batch)
+
+
+def prune_deliveries(*, now: datetime | None = None) -> int:
+    """Delete deliveries older than their integration's retention (pending ones are kept)."""
+    now = now or timezone.now()
+    deleted = 0
+    for integration in Integration.objects.only("pk", "delivery_retention_days"):
+        cutoff = now - timedelta(days=integration.delivery_retention_days)
+        count, _ = (
+            Delivery.objects.filter(integration=integration, received_at__lt=cutoff)
+            .exclude(result=DeliveryResult.PENDING)
+            .delete()
+        )
+        deleted += count
+    return deleted
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def _mapping(integration: Integration, labels: dict, rules: list[MappingRule]) -> dict:
+    """Each field from the first matching rule that sets it (rules in order)."""
+    out: dict = {}
+    for rule in rules:
+        if not rule.matches(labels):
+            continue
+        for name in ("priority", "impact_scope", "business_impact", "urgency"):
+            value = getattr(rule, name)
+            if value and name not in out:
+                out[name] = value
+        if rule.service_id and "service" not in out:
+            out["service"] = rule.service
+    return out
+
+
+def _highest(priorities) -> str:
+    ranked = [p for p in priorities if p in PRIORITY_ORDER]
+    return min(ranked, key=PRIORITY_ORDER.index) if ranked else ""
+
+
+def _triage_inputs(integration: Integration, mappings: list[dict]) -> dict:
+    """Triage inputs for a new incident from the mappings of its firing alerts."""
+    first = mappings[0] if mappings else {}
+    inputs = {
+        "priority": _highest(m.get("priority", "") for m in mappings),
+        "service": next((m["service"] for m in mappings if m.get("service")), None)
+        or integration.service,
+    }
+    if not inputs["priority"] and all(
+        first.get(k) for k in ("impact_scope", "business_impact", "urgency")
+    ):
+        inputs.update({k: first[k] for k in ("impact_scope", "business_impact", "urgency")})
+    elif not inputs["priority"]:
+        inputs["priority"] = integration.default_priority
+    return inputs
+
+
+# ---------------------------------------------------------------------------- groups & incidents
+
+
+def _open_group(integration, key, *, opener) -> AlertGroup | None:
+    """The open group for ``key``, locked; a new one (with its incident) when ``opener`` is given.
+
+    Two deliveries racing for a new key both try to INSERT the open row; the partial unique
+    constraint lets one win, the other catches the IntegrityError and joins the winner's group.
+    """
+    group = _locked_open_group(integration, key)
+    previous = None
+    if group is not None and (
+        group.incident is None or group.incident.state == IncidentState.CLOSED
+    ):
+        _close_group(group)
+        previous, group = group, None
+    if group is not None or opener is None:
+        return group
+    if previous is None:  # an episode that ended on resolve (Events v2) is linked too
+        previous = (
+            AlertGroup.objects.filter(integration=integration, key=key, is_storm=False)
+            .select_related("incident")
+            .order_by("-opened_at", "-id")
+            .first()
+        )
+    try:
+        with transaction.atomic():
+            group = AlertGroup.objects.create(
+                integration=integration, key=key, previous=previous, labels=opener["labels"]
+            )
+    except IntegrityError:
+        return _locked_open_group(integration, key, wait=True)
+    # Deciding "own incident or storm" is serialized per integration (a row lock held to the
+    # commit), so parallel new groups cannot all slip under the threshold at once.
+    Integration.objects.select_for_update().filter(pk=integration.pk).exists()
+    if _storming(integration):
+        group.incident = _storm_incident(integration, opener)
+        AlertGroup.objects.filter(pk=group.pk).update(incident=group.incident)
+        return group
+    incident = services.open_incident(
+        title=opener["title"],
+        description=opener["description"],
+        source=Source.MONITORING,
+        service=opener["service"],
+        impact_scope=opener.get("impact_scope"),
+        business_impact=opener.get("business_impact"),
+        urgency=opener.get("urgency"),
+        priority=opener.get("priority"),
+        actor=None,
+        system_label=integration.name,
+        detected_at=opener["detected_at"],
+    )
+    if integration.team_id:
+        services.update_incident(incident, actor=None, team=integration.team)
+    group.incident = incident
+    group.opened_incident = True
+    AlertGroup.objects.filter(pk=group.pk).update(incident=incident, opened_incident=True)
+    if previous is not None and previous.incident is not None:
+        _link(incident, previous.incident, integration)
+    return group
+
+
+def _locked_open_group(integration, key: str, *, storm: bool = False, wait: bool = False):
+    """The open group row for the key, locked until the end of the transaction. ``wait``:
+    after losing the INSERT race the winner's row must exist."""
+    rows = AlertGroup.objects.select_for_update(of=("self",)).select_related("incident")
+    rows = rows.filter(integration=integration, key=key, is_storm=storm, is_open=True)
+    return rows.get() if wait else rows.first()
+
+
+def _close_group(group: AlertGroup) -> None:
+    group.is_open = False
+    group.closed_at = timezone.now()
+    AlertGroup.objects.filter(pk=group.pk).update(is_open=False, closed_at=group.closed_at)
+
+
+def _link(new: Incident, old: Incident, integration: Integration) -> None:
+    services.add_timeline_entry(
+        new,
+        actor=None,
+        kind=TimelineKind.LINK,
+        system_label=integration.name,
+        text=_("The same alerts fired again after %(old)s.") % {"old": old.number},
+        data={"previous_incident": old.number},
+    )
+    services.add_timeline_entry(
+        old,
+        actor=None,
+        kind=TimelineKind.LINK,
+        system_label=integration.name,
+        text=_("The same alerts fired again: %(new)s opened.") % {"new": new.number},
+        data={"next_incident": new.number},
+    )
+
+
+def _storming(integration: Integration) -> bool:
+    since = timezone.now() - timedelta(minutes=integration.storm_window_minutes)
+    opened = AlertGroup.objects.filter(
+        integration=integration, opened_incident=True, opened_at__gte=since
+    ).count()
+    return opened >= integration.storm_threshold
+
+
+def _storm_incident(integration: Integration, opener: dict) -> Incident:
+    """The open storm incident of the integration, opened (and announced, once) if needed."""
+    storm = _locked_open_group(integration, "", storm=True)
+    if storm is not None and storm.incident is not None and storm.incident.is_open:
+        return storm.incident
+    if storm is not None:
+        _close_group(storm)
+    try:
+        with transaction.atomic():
+            storm = AlertGroup.objects.create(integration=integration, key="", is_storm=True)
+    except IntegrityError:
+        return _locked_open_group(integration, "", storm=True, wait=True).incident
+    text = _(
+        "Alert storm: %(name)s opened %(n)d incidents within %(m)d minutes. Further new alert "
+        "groups join this incident until it is closed."
+    ) % {
+        "name": integration.name,
+        "n": integration.storm_threshold,
+        "m": integration.storm_window_minutes,
+    }
+    priority = _highest([opener.get("priority") or integration.default_priority, Priority.P2])
+    incident = services.open_incident(
+        title=_("Alert storm: %(name)s") % {"name": integration.name},
+        description=text,
+        source=Source.MONITORING,
+        service=opener["service"],
+        priority=priority,
+        actor=None,
+        system_label=integration.name,
+    )
+    if integration.team_id:
+        services.update_incident(incident, actor=None, team=integration.team)
+    services.add_timeline_entry(
+        incident,
+        actor=None,
+        system_label=integration.name,
+        text=text,
+        data={"storm": True, "integration": integration.pk},
+    )
+    record_event(
+        integration,
+        action="storm_started",
+        actor_label=integration.name,
+        data={"incident": incident.number},
+    )
+    storm.incident = incident
+    storm.opened_incident = False
+    AlertGroup.objects.filter(pk=storm.pk).update(incident=incident)
+    return incident
+
+
+def _names(alerts, limit: int = 5) -> str:
+    names = [a.name for a in alerts[:limit]]
+    more = len(alerts) - limit
+    text = ", ".join(names)
+    return text + (_(" and %(n)d more") % {"n": more} if more > 0 else "")
+
+
+def _timeline_alerts(incident, integration, *, firing, resolved) -> None:
+    if firing:
+        services.add_timeline_entry(
+            incident,
+            actor=None,
+            system_label=integration.name,
+            text=_("%(n)d alert(s) firing: %(names)s")
+            % {"n": len(firing), "names": _names(firing)},
+            data={"alerts": "firing", "fingerprints": [a.fingerprint for a in firing[:50]]},
+        )
+    if resolved:
+        services.add_timeline_entry(
+            incident,
+            actor=None,
+            system_label=integration.name,
+            text=_("%(n)d alert(s) resolved: %(names)s")
+            % {"n": len(resolved), "names": _names(resolved)},
+            data={"alerts": "resolved", "fingerprints": [a.fingerprint for a in resolved[:50]]},
+        )
+
+
+RECOVERY_PATH = {
+    IncidentState.TRIAGED: ["start_response", "start_recovery", "verify"],
+    IncidentState.INVESTIGATING: ["start_recovery", "verify"],
+    IncidentState.RECOVERING: ["verify"],
+}
+
+
+def _recover(incident: Incident, integration: Integration, reason: str) -> None:
+    """Resolve = recovered (まず復旧): walk the incident to ``verifying``; a person closes it."""
+    if not integration.auto_recover:
+        return
+    for name in RECOVERY_PATH.get(incident.state, []):
+        workflow.apply_transition(
+            incident, name, actor=None, comment=reason, system_label=integration.name
+        )
+
+
+def _fired_again(incident: Incident, integration: Integration) -> None:
+    """Alerts fire again on an incident that the intake had marked recovered: back to work."""
+    if incident.state == IncidentState.VERIFYING and integration.auto_recover:
+        workflow.apply_transition(
+            incident,
+            "reject_fix",
+            actor=None,
+            comment=_("Alerts are firing again."),
+            system_label=integration.name,
+        )
+
+
+def _alert_title(message: GroupIn, firing: list[AlertIn]) -> str:
+    first = firing[0]
+    name = message.common_labels.get("alertname") or first.name
+    summary = message.common_annotations.get("summary") or first.summary
+    title = f"{name}: {summary}" if summary and summary != name else name
+    if len(firing) > 1:
+        title += _(" (%(n)d alerts)") % {"n": len(firing)}
+    return title[:200]
+
+
+def _alert_description(message: GroupIn, firing: list[AlertIn]) -> str:
+    lines = []
+    text = message.common_annotations.get("description") or firing[0].annotations.get(
+        "description", ""
+    )
+    if text:
+        lines += [text, ""]
+    labels = message.common_labels or firing[0].labels
+    lines += [f"{k}={v}" for k, v in sorted(labels.items())]
+    if message.external_url:
+        lines += ["", message.external_url]
+    return "\n".join(lines)
+
+
+def _apply_group(integration: Integration, message: GroupIn) -> list[Incident]:
+    """One Alertmanager notification: upsert its alerts by fingerprint within the group's open
+    episode; firing opens or joins, resolved is recorded; all resolved → recovered."""
+    now = timezone.now()
+    rules = list(integration.rules.all())
+    firing = [a for a in message.alerts if a.status == AlertStatus.FIRING]
+    opener = None
+    if firing:
+        mappings = [
+            _mapping(integration, {**message.common_labels, **a.labels}, rules) for a in firing
+        ]
+        starts = [a.starts_at for a in firing if a.starts_at]
+        opener = {
+            "title": _alert_title(message, firing),
+            "description": _alert_description(message, firing),
+            "labels": message.common_labels,
+            "detected_at": min([*starts, now]),
+            **_triage_inputs(integration, mappings),
+        }
+    group = _open_group(integration, message.key, opener=opener)
+    if group is None:
+        # Resolutions for an episode that was closed by a person: record them on its alerts.
+        last = (
+            AlertGroup.objects.filter(integration=integration, key=message.key, is_storm=False)
+            .order_by("-opened_at", "-id")
+            .first()
+        )
+        if last is not None:
+            Alert.objects.filter(
+                group=last,
+                fingerprint__in=[a.fingerprint for a in message.alerts],
+                status=AlertStatus.FIRING,
+            ).update(status=AlertStatus.RESOLVED, resolved_at=now, last_seen_at=now)
+        return []
+    incident = group.incident
+    existing = {
+        a.fingerprint: a
+        for a in Alert.objects.filter(
+            group=group, fingerprint__in=[a.fingerprint for a in message.alerts]
+        )
+    }
+    new_rows, changed, newly_firing, newly_resolved = [], [], [], []
+    for item in message.alerts:
+        row = existing.get(item.fingerprint)
+        if row is None:
+            row = Alert(
+                group=group,
+                incident=incident,
+                fingerprint=item.fingerprint,
+                first_seen_at=now,
+            )
+            new_rows.append(row)
+            (newly_firing if item.status == AlertStatus.FIRING else newly_resolved).append(item)
+        else:
+            if row.status != item.status:
+                (newly_firing if item.status == AlertStatus.FIRING else newly_resolved).append(item)
+            elif item.status == AlertStatus.FIRING:
+                row.repeat_count += 1
+            changed.append(row)
+        row.status = item.status
+        row.name = item.name
+        row.summary = item.summary
+        row.labels = item.labels
+        row.annotations = item.annotations
+        row.starts_at = item.starts_at or row.starts_at
+        row.ends_at = item.ends_at
+        row.generator_url = item.generator_url
+        row.last_seen_at = now
+        row.resolved_at = (row.resolved_at or now) if item.status == AlertStatus.RESOLVED else None
+    Alert.objects.bulk_create(new_rows)
+    if changed:
+        Alert.objects.bulk_update(
+            changed,
+            [
+                "status",
+                "name",
+                "summary",
+                "labels",
+                "annotations",
+                "starts_at",
+                "ends_at",
+                "generator_url",
+                "last_seen_at",
+                "resolved_at",
+                "repeat_count",
+            ],
+        )
+    if incident is None:
+        return []
+    incident.refresh_from_db()
+    _timeline_alerts(incident, integration, firing=newly_firing, resolved=newly_resolved)
+    if newly_firing:
+        _fired_again(incident, integration)
+    if newly_resolved and not incident.alerts.filter(status=AlertStatus.FIRING).exists():
+        _recover(incident, integration, _("All alerts resolved."))
+    return [incident]
+
+
+def _apply_event(integration: Integration, event: EventIn) -> list[Incident]:
+    """One Events v2 event: trigger opens or repeats, acknowledge = start response, resolve =
+    recovered (the dedup key's episode ends, so a later trigger opens a new incident)."""
+    now = timezone.now()
+    if event.action == "trigger":
+        rules = list(integration.rules.all())
+        labels = event.labels
+        description = [event.summary, "", f"source={event.source}"]
+        description += [f"{k}={v}" for k, v in sorted(labels.items()) if k != "source"]
+        if event.custom_details is not None:
+            description += ["", json.dumps(event.custom_details, ensure_ascii=False, indent=2)]
+        description += [link["href"] for link in event.links]
+        opener = {
+            "title": event.summary[:200],
+            "description": "\n".join(description),
+            "labels": labels,
+            "detected_at": min(event.timestamp or now, now),
+            **_triage_inputs(integration, [_mapping(integration, labels, rules)]),
+        }
+    else:
+        opener = None
+    group = _open_group(integration, event.dedup_key, opener=opener)
+    if group is None:
+        return []  # acknowledge/resolve with nothing open: accepted and dropped, like PagerDuty
+    incident = group.incident
+    alert = Alert.objects.filter(group=group, fingerprint=event.dedup_key).first()
+    if event.action == "trigger":
+        href = event.client_url or (event.links[0]["href"] if event.links else "")
+        if alert is None:
+            alert = Alert.objects.create(
+                group=group,
+                incident=incident,
+                fingerprint=event.dedup_key,
+                name=event.summary[:255],
+                summary=event.summary,
+                labels=labels,
+                annotations={"custom_details": event.custom_details}
+                if event.custom_details
+                else {},
+                starts_at=event.timestamp or now,
+                generator_url=href,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            incident.refresh_from_db()
+            _timeline_alerts(incident, integration, firing=[alert], resolved=[])
+        else:
+            Alert.objects.filter(pk=alert.pk).update(
+                repeat_count=alert.repeat_count + 1, last_seen_at=now, summary=event.summary
+            )
+        return [incident]
+    incident.refresh_from_db()
+    if event.action == "acknowledge":
+        if incident.state == IncidentState.TRIAGED:
+            workflow.apply_transition(
+                incident,
+                "start_response",
+                actor=None,
+                comment=_("Acknowledged by the monitoring tool."),
+                system_label=integration.name,
+            )
+        else:
+            services.add_timeline_entry(
+                incident,
+                actor=None,
+                system_label=integration.name,
+                text=_("Acknowledged by the monitoring tool."),
+            )
+        return [incident]
+    # resolve
+    if alert is not None:
+        Alert.objects.filter(pk=alert.pk).update(
+            status=AlertStatus.RESOLVED, ends_at=now, resolved_at=now, last_seen_at=now
+        )
+        alert.status = AlertStatus.RESOLVED
+    _close_group(group)
+    _timeline_alerts(incident, integration, firing=[], resolved=[alert] if alert else [])
+    if not incident.alerts.filter(status=AlertStatus.FIRING).exists():
+        _recover(incident, integration, _("Resolved by the monitoring tool."))
+    return [incident]
+
+
+# ---------------------------------------------------------------------------- reads
+
+
+def recent_deliveries(integration: Integration, limit: int = 50):
+    return Delivery.objects.filter(integration=integration).order_by("-received_at", "-id")[:limit]
+
+
+def open_groups(integration: Integration):
+    return (
+        AlertGroup.objects.filter(integration=integration, is_open=True)
+        .filter(Q(incident__isnull=True) | ~Q(incident__state=IncidentState.CLOSED))
+        .select_related("incident")
+    )

@@ -1,0 +1,16 @@
+"""Celery doorbells of the monitoring intake (imported by IncidentsConfig.ready, so the worker
+knows them next to ``incidents.tasks``); each calls one service and is safe to run twice."""
+
+from celery import shared_task
+
+from . import intake
+
+
+@shared_task(name="incidents.process_pending_deliveries", acks_late=True)
+def process_pending_deliveries() -> int:
+    return intake.process_pending_deliveries()
+
+
+@shared_task(name="incidents.prune_deliveries", acks_late=True)
+def prune_deliveries() -> int:
+    return intake.prune_deliveries()

@@ -1,0 +1,122 @@
+"""Screens of the monitoring intake: the integrations list and one integration's page (its URL,
+copy-paste configuration for Alertmanager and Events v2 senders, rules, recent deliveries).
+
+Integrations are configured in the admin (ops manager, admin); the page shows a new secret once,
+right after it was issued.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from . import intake
+from .models import Integration
+
+SECRET_SESSION_KEY = "intake_new_secret"  # noqa: S105 - a session key name, not a secret
+
+
+def _can(perm: str):
+    return permission_required(f"incidents.{perm}", raise_exception=True)
+
+
+@login_required
+@_can("view_integration")
+@require_GET
+def integration_list(request):
+    since = timezone.now() - timedelta(hours=24)
+    integrations = Integration.objects.select_related("service", "team").annotate(
+        deliveries_24h=Count("deliveries", filter=Q(deliveries__received_at__gte=since)),
+        failing=Count(
+            "deliveries",
+            filter=Q(deliveries__result__in=["pending", "failed", "rejected"])
+            & Q(deliveries__received_at__gte=since),
+        ),
+    )
+    return render(
+        request, "incidents/integrations/integration_list.html", {"integrations": integrations}
+    )
+
+
+@login_required
+@_can("view_integration")
+@require_GET
+def integration_detail(request, pk: int):
+    integration = get_object_or_404(Integration.objects.select_related("service", "team"), pk=pk)
+    new_secret = None
+    shown = request.session.pop(SECRET_SESSION_KEY, None)
+    if shown and shown.get("pk") == integration.pk:
+        new_secret = shown.get("secret")
+    secret = new_secret or "<secret>"
+    alertmanager_url = request.build_absolute_uri(reverse("api:intake-alertmanager"))
+    events_url = request.build_absolute_uri(reverse("api:intake-events"))
+    return render(
+        request,
+        "incidents/integrations/integration_detail.html",
+        {
+            "integration": integration,
+            "new_secret": new_secret,
+            "alertmanager_url": alertmanager_url,
+            "events_url": events_url,
+            "alertmanager_snippet": alertmanager_snippet(alertmanager_url, secret),
+            "events_snippet": events_snippet(events_url, secret),
+            "rules": integration.rules.select_related("service"),
+            "deliveries": intake.recent_deliveries(integration),
+            "groups": intake.open_groups(integration)[:50],
+        },
+    )
+
+
+@login_required
+@_can("change_integration")
+@require_POST
+def integration_rotate(request, pk: int):
+    """Issue a new secret (the old one stops at once); it is shown once on the next page."""
+    integration = get_object_or_404(Integration, pk=pk)
+    raw = intake.rotate_secret(integration, actor=request.user)
+    request.session[SECRET_SESSION_KEY] = {"pk": integration.pk, "secret": raw}
+    messages.warning(request, _("New secret issued. Copy it now: it is shown only once."))
+    return redirect(integration.get_absolute_url())
+
+
+@login_required
+@_can("change_integration")
+@require_POST
+def integration_revoke(request, pk: int):
+    integration = get_object_or_404(Integration, pk=pk)
+    intake.revoke_secret(integration, actor=request.user)
+    messages.success(request, _("Secret revoked: deliveries with it are refused."))
+    return redirect(integration.get_absolute_url())
+
+
+def alertmanager_snippet(url: str, secret: str) -> str:
+    return f"""route:
+  receiver: itsm
+  group_by: ['alertname', 'service']
+receivers:
+  - name: itsm
+    webhook_configs:
+      - url: "{url}"
+        send_resolved: true
+        max_alerts: 0
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: "{secret}"
+"""
+
+
+def events_snippet(url: str, secret: str) -> str:
+    return f"""curl -sS -X POST "{url}" \\
+  -H "Content-Type: application/json" \\
+  -d '{{"routing_key": "{secret}", "event_action": "trigger", "dedup_key": "db1-disk",
+       "payload": {{"summary": "Disk 95% full on db1", "source": "db1", "severity": "critical"}}}}'
+"""
