@@ -40,7 +40,14 @@ SERVICES = [
     ("member-portal", "Member portal / 会員ポータル"),
 ]
 
-DEMO_APPS = ["incidents", "backups", "changes", "releases"]
+# Each module's seed(users); order follows the import direction of the apps.
+DEMO_MODULES = [
+    "incidents.demo",
+    "incidents.demo_intake",
+    "backups.demo",
+    "changes.demo",
+    "releases.demo",
+]
 
 
 class Command(BaseCommand):
@@ -76,12 +83,8 @@ class Command(BaseCommand):
                 Service.objects.update_or_create(
                     slug=slug, defaults={"name": name, "owner_team": teams["ops-l2"]}
                 )
-            for app in DEMO_APPS:
-                try:
-                    module = importlib.import_module(f"{app}.demo")
-                except ModuleNotFoundError:
-                    continue
-                module.seed(users=users)
+            for name in DEMO_MODULES:
+                importlib.import_module(name).seed(users=users)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password: {password}):"))
         for username, role, _display, _team in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {role.label}")
