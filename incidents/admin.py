@@ -148,3 +148,6 @@ class IncidentRunbookAdmin(admin.ModelAdmin):
     list_display = ["incident", "runbook", "attached_at"]
     raw_id_fields = ["incident"]
     inlines = [ChecklistItemInline]
+
+
+from . import admin_escalation  # noqa: E402,F401 - escalation policies (§8.4)

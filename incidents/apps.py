@@ -24,6 +24,10 @@ _READ = _perms(
     "view:triagerule",
     "view:urgencyrule",
     "view:responsetarget",
+    "view:escalationpolicy",
+    "view:escalationlevel",
+    "view:escalationstep",
+    "view:incidentescalation",
 )
 # Who works incidents: file, triage, post updates, tick runbooks, write postmortems.
 _WORK = _READ + _perms(
@@ -42,6 +46,8 @@ _CONFIG = _perms(
     "change:urgencyrule",
     "change:responsetarget",
     "view,change:incidentpolicy",
+    "add,change,delete:escalationpolicy",
+    "add,change,delete:escalationlevel",
 )
 
 
@@ -61,5 +67,17 @@ class IncidentsConfig(AppConfig):
         "admin": _WORK + _CONFIG,
     }
 
+    # §8.4: the escalation clock sweeps due deadlines (interval: settings.SWEEP_INTERVAL_SECONDS).
+    @property
+    def beat_schedule(self):
+        from django.conf import settings
+
+        return {
+            "incidents.sweep_deadlines": {
+                "task": "incidents.sweep_deadlines",
+                "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+            }
+        }
+
     def ready(self):
-        from . import services, signals  # noqa: F401 - registers transition services, receivers
+        from . import escalation, services, signals  # noqa: F401 - transition services, receivers

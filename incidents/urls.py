@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_escalation
 
 app_name = "incidents"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.incident_create, name="create"),
     path("triage/", views.triage_queue, name="triage_queue"),
     path("triage/preview/", views.priority_preview, name="priority_preview"),
+    path("escalation-policies/", views_escalation.policy_list, name="escalation_policies"),
     path("postmortems/", views.postmortem_list, name="postmortems"),
     path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),
     path(
@@ -33,4 +34,5 @@ urlpatterns = [
         name="checklist_toggle",
     ),
     path("<str:number>/postmortem/", views.postmortem_request, name="postmortem_request"),
+    path("<str:number>/escalate/", views_escalation.escalate, name="escalate"),
 ]

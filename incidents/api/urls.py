@@ -1,9 +1,19 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .escalation import EscalateView, IncidentEscalationView
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("postmortems", PostmortemViewSet, basename="postmortem")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path(
+        "incidents/<str:number>/escalation/",
+        IncidentEscalationView.as_view(),
+        name="incident-escalation",
+    ),
+    path("incidents/<str:number>/escalate/", EscalateView.as_view(), name="incident-escalate"),
+]
