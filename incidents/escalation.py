@@ -606,7 +606,7 @@ def escalate_incident(
     now = timezone.now()
     with transaction.atomic():
         locked = (
-            Incident.objects.select_for_update()
+            Incident.objects.select_for_update(of=("self",))
             .select_related("assignee", "team")
             .get(pk=incident.pk)
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 # Short enough to stay far below the broker's visibility timeout (DESIGN.md principle 2).
 DEFAULT_RETRY_DELAYS = (10, 60, 300)
 WEBHOOK_TIMEOUT_SECONDS = 5
+EARLY_OK = timedelta(seconds=1)
 
 
 def retry_delays() -> tuple[int, ...]:
@@ -95,13 +97,25 @@ def notify(
     return [n for n in created if n.channel == NotificationChannel.IN_APP]
 
 
+# After the broker refused a message, skip it for a while: a request filing an incident must
+# not wait for a dead Redis once per recipient; the pending sweep delivers those rows later.
+BROKER_BACKOFF_SECONDS = 15
+_broker_down_until = 0.0
+
+
 def _enqueue_delivery(pk: int, countdown: int | None = None) -> None:
+    global _broker_down_until
     from .tasks import deliver_notification
 
+    if time.monotonic() < _broker_down_until:
+        return
     try:
         deliver_notification.apply_async((pk,), countdown=countdown, retry=False)
-    except Exception:  # noqa: BLE001 - broker down: the pending sweep delivers it later
-        logger.warning("notification %s: broker unavailable, left for the pending sweep", pk)
+    except Exception as exc:  # noqa: BLE001 - broker down: the pending sweep delivers it later
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        logger.warning(
+            "notification %s: broker unavailable (%s), left for the pending sweep", pk, exc
+        )
 
 
 def deliver_notification(notification_id: int, *, now=None) -> bool:
@@ -119,7 +133,8 @@ def deliver_notification(notification_id: int, *, now=None) -> bool:
         )
         if notification is None:
             return False
-        if notification.next_attempt_at and notification.next_attempt_at > now:
+        # A retry's message may arrive a moment before its time (clock skew between hosts).
+        if notification.next_attempt_at and notification.next_attempt_at > now + EARLY_OK:
             return False
         notification.attempts += 1
         try:
