@@ -151,3 +151,4 @@ class IncidentRunbookAdmin(admin.ModelAdmin):
 
 
 from . import admin_intake  # noqa: E402, F401 - the monitoring intake's admin
+from . import admin_escalation  # noqa: E402,F401 - escalation policies (§8.4)

@@ -24,6 +24,10 @@ _READ = _perms(
     "view:triagerule",
     "view:urgencyrule",
     "view:responsetarget",
+    "view:escalationpolicy",
+    "view:escalationlevel",
+    "view:escalationstep",
+    "view:incidentescalation",
 )
 # Who works incidents: file, triage, post updates, tick runbooks, write postmortems.
 _WORK = _READ + _perms(
@@ -42,6 +46,8 @@ _CONFIG = _perms(
     "change:urgencyrule",
     "change:responsetarget",
     "view,change:incidentpolicy",
+    "add,change,delete:escalationpolicy",
+    "add,change,delete:escalationlevel",
 )
 # Monitoring intake: leaders and up see integrations and deliveries; managers configure them.
 _INTAKE_READ = _perms("view:integration", "view:mappingrule", "view:delivery", "view:alertgroup")
@@ -68,13 +74,26 @@ class IncidentsConfig(AppConfig):
         "admin": _WORK + _CONFIG + _INTAKE_CONFIG,
     }
 
-    beat_schedule = {
-        "incidents.process_pending_deliveries": {
-            "task": "incidents.process_pending_deliveries",
-            "schedule": 30.0,
-        },
-        "incidents.prune_deliveries": {"task": "incidents.prune_deliveries", "schedule": 3600.0},
-    }
+    @property
+    def beat_schedule(self):
+        """§8.4: the escalation clock sweeps due deadlines (settings.SWEEP_INTERVAL_SECONDS);
+        the intake retries stored deliveries and prunes old ones."""
+        from django.conf import settings
+
+        return {
+            "incidents.sweep_deadlines": {
+                "task": "incidents.sweep_deadlines",
+                "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+            },
+            "incidents.process_pending_deliveries": {
+                "task": "incidents.process_pending_deliveries",
+                "schedule": 30.0,
+            },
+            "incidents.prune_deliveries": {
+                "task": "incidents.prune_deliveries",
+                "schedule": 3600.0,
+            },
+        }
 
     def ready(self):
-        from . import services, signals, tasks_intake  # noqa: F401 - transition services, receivers
+        from . import escalation, services, signals, tasks_intake  # noqa: F401 - services, receivers

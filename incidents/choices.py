@@ -117,6 +117,7 @@ class TimelineKind(models.TextChoices):
     ASSIGNMENT = "assignment", _("Assignment")
     RUNBOOK = "runbook", _("Runbook")
     LINK = "link", _("Linked record")
+    ESCALATION = "escalation", _("Escalation")
 
 
 # Kinds a person (or client) may post directly; the others are written by services.
@@ -130,6 +131,7 @@ TIMELINE_COLORS = {
     TimelineKind.ASSIGNMENT: "info",
     TimelineKind.RUNBOOK: "success",
     TimelineKind.LINK: "secondary",
+    TimelineKind.ESCALATION: "danger",
 }
 
 

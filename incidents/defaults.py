@@ -79,3 +79,19 @@ DEFAULT_RUNBOOK = {
         ),
     ],
 }
+
+# §8.4 エスカレーションパス: L1 運用担当者 →(15分) L2 運用リーダー →(30分) L3 運用マネージャー
+# →(60分) L4 開発チーム; L5 経営層 is told when an incident at L3 has major impact (重大影響).
+# (level, name, after_level, delay minutes, role, condition, notify_only)
+ESCALATION_LADDER = [
+    (1, "L1: 運用担当者 / Operators", 0, 0, "operator", "always", False),
+    (2, "L2: 運用リーダー / Ops leaders", 1, 15, "ops_leader", "always", False),
+    (3, "L3: 運用マネージャー / Ops managers", 2, 30, "ops_manager", "always", False),
+    (4, "L4: 開発チーム / Developers", 3, 60, "developer", "always", False),
+    (5, "L5: 経営層 / Executives", 3, 0, "executive", "major_impact", True),
+]
+# One policy per track (緊急対応 P1/P2, 通常対応 P3/P4); both start from the seed's ladder.
+ESCALATION_POLICIES = [
+    ("緊急対応 / Urgent track (P1/P2)", "urgent"),
+    ("通常対応 / Normal track (P3/P4)", "normal"),
+]

@@ -131,3 +131,7 @@ def seed(users: dict) -> None:
                 owner=operator,
                 due_date=timezone.localdate() + timedelta(days=14),
             )
+
+    from . import demo_escalation
+
+    demo_escalation.seed(users)  # a clearly labelled demo P1 that escalates within minutes

@@ -29,6 +29,7 @@ from itsm.core.business_calendar import current_calendar
 from itsm.core.models import Service, Team
 from itsm.core.roles import ops_rank
 
+from . import escalation
 from .choices import (
     BusinessImpact,
     ImpactScope,
@@ -168,6 +169,7 @@ def open_incident(
         )
         if priority or (impact_scope and business_impact and urgency):
             _triage(incident, actor=actor, system_label=system_label or "intake")
+        escalation.report_incident(incident)
     return incident
 
 
@@ -295,6 +297,7 @@ def override_priority(incident: Incident, *, actor, priority: str, reason: str) 
             % {"old": old or "—", "new": priority, "reason": reason},
             data={"from": old, "to": priority},
         )
+        escalation.priority_changed(incident)
     return incident
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_intake
+from . import views, views_escalation, views_intake
 
 app_name = "incidents"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path(
         "integrations/<int:pk>/revoke/", views_intake.integration_revoke, name="integration_revoke"
     ),
+    path("escalation-policies/", views_escalation.policy_list, name="escalation_policies"),
     path("postmortems/", views.postmortem_list, name="postmortems"),
     path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),
     path(
@@ -41,4 +42,5 @@ urlpatterns = [
         name="checklist_toggle",
     ),
     path("<str:number>/postmortem/", views.postmortem_request, name="postmortem_request"),
+    path("<str:number>/escalate/", views_escalation.escalate, name="escalate"),
 ]

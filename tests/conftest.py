@@ -186,3 +186,60 @@ def login(page, live_server):
         return page
 
     return do
+
+
+# ---------------------------------------------------------------------------- real Celery
+
+
+def _reset_broker_connections(app) -> None:
+    """Forget pooled broker connections (after the broker URL changed or the broker died)."""
+    from kombu import pools
+
+    from itsm.core import notifications
+
+    notifications._broker_down_until = 0.0  # forget a broker outage seen by an earlier test
+    pools.reset()  # kombu keeps connection/producer pools per URL in process-wide registries
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_app(settings):
+    """The portal's Celery app, sending to the Redis of REDIS_URL (tests marked ``redis``)."""
+    from itsm.celery import app
+
+    app.conf.task_always_eager = False
+    _reset_broker_connections(app)
+    yield app
+    _reset_broker_connections(app)
+
+
+@pytest.fixture
+def celery_worker(celery_app, transactional_db):
+    """A real Celery worker consuming from Redis in a thread of the test process (so it shares
+    time-machine's clock); the database is real (transactional, committed rows)."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app.connection_for_write().default_channel.client.flushdb()
+    with start_worker(
+        celery_app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s: {predicate}")

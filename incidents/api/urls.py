@@ -2,13 +2,15 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import intake
+from .escalation import EscalateView, IncidentEscalationView
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("postmortems", PostmortemViewSet, basename="postmortem")
 
-urlpatterns = router.urls + [
+urlpatterns = [
+    *router.urls,
     path(
         "integrations/alertmanager/",
         intake.AlertmanagerWebhookView.as_view(),
@@ -21,4 +23,10 @@ urlpatterns = router.urls + [
         intake.EventsV2EnqueueView.as_view(),
         name="intake-events-enqueue",
     ),
+    path(
+        "incidents/<str:number>/escalation/",
+        IncidentEscalationView.as_view(),
+        name="incident-escalation",
+    ),
+    path("incidents/<str:number>/escalate/", EscalateView.as_view(), name="incident-escalate"),
 ]

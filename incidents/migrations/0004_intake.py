@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0003_notifications'),
-        ('incidents', '0002_seed_configuration'),
+        ('incidents', '0003_escalation'),
     ]
 
     operations = [

@@ -5,6 +5,17 @@
 - ``intake``: monitoring integrations, alerts and deliveries.
 """
 
+from .escalation import (
+    MANUAL_REASONS,
+    EscalationCondition,
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationReason,
+    EscalationStep,
+    IncidentEscalation,
+    StepKind,
+    level_label,
+)
 from .incident import (
     ActionItem,
     ChecklistItem,
@@ -50,6 +61,15 @@ __all__ = [
     "Integration",
     "IntegrationKind",
     "MappingRule",
+    "EscalationCondition",
+    "EscalationLevel",
+    "EscalationPolicy",
+    "EscalationReason",
+    "EscalationStep",
+    "IncidentEscalation",
+    "level_label",
+    "MANUAL_REASONS",
+    "StepKind",
     "ActionItem",
     "ChecklistItem",
     "FiveWhy",

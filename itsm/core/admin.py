@@ -2,7 +2,18 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import ApiToken, AuditEvent, ClosedDay, Service, Team, User, WorkingHours
+from .models import (
+    ApiToken,
+    AuditEvent,
+    ClosedDay,
+    Notification,
+    NotificationPreference,
+    Service,
+    Team,
+    TeamWebhook,
+    User,
+    WorkingHours,
+)
 
 
 @admin.register(User)
@@ -76,3 +87,30 @@ class WorkingHoursAdmin(admin.ModelAdmin):
 @admin.register(ClosedDay)
 class ClosedDayAdmin(admin.ModelAdmin):
     list_display = ("name", "year", "month", "day")
+
+
+@admin.register(TeamWebhook)
+class TeamWebhookAdmin(admin.ModelAdmin):
+    list_display = ("team", "format", "url", "is_active")
+    list_filter = ("format", "is_active")
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "email")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Delivery records: read-only, for tracing who was told what and whether it arrived."""
+
+    list_display = ("created_at", "key", "channel", "addressee", "status", "attempts")
+    list_filter = ("channel", "status")
+    search_fields = ("key", "title", "recipient__username", "team__name")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -6,11 +6,12 @@ class CoreConfig(AppConfig):
     name = "itsm.core"
     label = "core"
     verbose_name = _("Core")
-    # Catch-up for emails whose delivery task never ran (broker down, worker killed).
+    # Catch-up for deliveries whose task never ran (broker down, worker killed) and for due
+    # retries: the row holds the retry time, the message is only a doorbell.
     beat_schedule = {
         "core.deliver_pending_notifications": {
             "task": "core.deliver_pending_notifications",
-            "schedule": 60.0,
+            "schedule": 30.0,
         }
     }
 

@@ -8,9 +8,9 @@ def portal(request):
     names = role_names(user)
     unread = 0
     if user is not None and user.is_authenticated:
-        from .models import Notification
+        from .notifications import unread_count
 
-        unread = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+        unread = unread_count(user)
     return {
         "PORTAL_NAME": "ITSM Portal",
         "unread_notifications": unread,

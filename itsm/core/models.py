@@ -319,35 +319,162 @@ class ClosedDay(models.Model):
         return f"{self.name} ({when}{self.month:02d}-{self.day:02d})"
 
 
-class Notification(models.Model):
-    """A message to one person, shown in the portal and delivered by email once.
+class NotificationChannel(models.TextChoices):
+    IN_APP = "in_app", _("In the portal")
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Chat webhook")
 
-    ``key`` makes notifying idempotent: the same event notifying the same person twice (a task
-    retried, a message redelivered) hits the unique constraint instead of a second row.
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+DELIVERY_STATUS_COLORS = {
+    DeliveryStatus.PENDING: "secondary",
+    DeliveryStatus.SENT: "success",
+    DeliveryStatus.FAILED: "danger",
+}
+
+
+class Notification(models.Model):
+    """One message about one event, to one person (or one team's webhook), on one channel.
+
+    ``key`` names the event (``INC-000123:c1:L2``); a row is unique per (key, recipient,
+    channel) — or (key, team, channel) for webhooks — so the same event notifying the same
+    person twice (a task retried, a message redelivered, two sweeps racing) hits the unique
+    constraint instead of writing a second row. In-app rows are delivered by existing; email
+    and webhook rows carry their delivery status, attempts and last error.
     """
+
+    STATUS_COLORS = DELIVERY_STATUS_COLORS
+    Channel = NotificationChannel
+    Status = DeliveryStatus
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="notifications",
         verbose_name=_("recipient"),
     )
-    key = models.CharField(max_length=200)
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("team"),
+        help_text=_("Set for webhook deliveries, which go to a team's chat channel."),
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=10,
+        choices=NotificationChannel.choices,
+        default=NotificationChannel.IN_APP,
+    )
+    key = models.CharField(_("event"), max_length=200, db_index=True)
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"), blank=True)
     url = models.CharField(_("link"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
-    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    status = models.CharField(
+        _("delivery status"),
+        max_length=10,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.TextField(_("last error"), blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         constraints = [
-            models.UniqueConstraint(fields=["recipient", "key"], name="notification_once_per_key")
+            models.UniqueConstraint(
+                fields=["key", "recipient", "channel"],
+                condition=models.Q(recipient__isnull=False),
+                name="notification_once_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["key", "team", "channel"],
+                condition=models.Q(team__isnull=False),
+                name="notification_once_per_team",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(recipient__isnull=False) | models.Q(team__isnull=False),
+                name="notification_has_addressee",
+            ),
         ]
-        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # The catch-up sweep reads pending deliveries by due time only.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="notification_pending_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def status_color(self) -> str:
+        return DELIVERY_STATUS_COLORS.get(self.status, "secondary")
+
+    @property
+    def addressee(self) -> str:
+        return str(self.recipient) if self.recipient_id else str(self.team)
+
+
+class NotificationPreference(models.Model):
+    """How one person wants to be told (a missing row means the defaults: email on)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+        verbose_name=_("user"),
+    )
+    email = models.BooleanField(
+        _("email"), default=True, help_text=_("Also send notifications by email.")
+    )
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class TeamWebhook(models.Model):
+    """A team's outgoing chat webhook: escalations for the team are posted here."""
+
+    class Format(models.TextChoices):
+        GENERIC = "generic", _("Generic JSON")
+        SLACK = "slack", _("Slack-compatible incoming webhook")
+
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, related_name="webhook", verbose_name=_("team")
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    format = models.CharField(
+        _("format"), max_length=10, choices=Format.choices, default=Format.GENERIC
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["team", "id"]
+        verbose_name = _("team webhook")
+        verbose_name_plural = _("team webhooks")
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.get_format_display()}"

@@ -5,8 +5,9 @@ from celery import shared_task
 from . import notifications
 
 
-@shared_task(name="core.deliver_notification", acks_late=True)
+@shared_task(name="core.deliver_notification", acks_late=True, reject_on_worker_lost=True)
 def deliver_notification(notification_id: int) -> bool:
+    """Send one email/webhook notification; retries are scheduled on the row itself."""
     return notifications.deliver_notification(notification_id)
 
 

@@ -14,4 +14,6 @@ urlpatterns = [
     ),
     path("language/", views.set_language, name="set_language"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/bell/", views.notification_bell, name="notification_bell"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
 ]

@@ -165,18 +165,62 @@ def transition(request, app_label: str, model_name: str, pk: int):
 
 @login_required
 def notification_list(request):
-    """The signed-in user's notifications, newest first; POST marks them read."""
+    """The signed-in user's notifications, newest first; POST marks all (or one) read and
+    saves the email preference."""
     from django.core.paginator import Paginator
 
-    from .models import Notification
-    from .notifications import mark_read
+    from .models import NotificationPreference
+    from .notifications import inbox, mark_read, set_preferences
 
     if request.method == "POST":
-        mark_read(request.user)
-        messages.success(request, _("All notifications marked as read."))
+        action = request.POST.get("action", "read_all")
+        if action == "preferences":
+            set_preferences(request.user, email=request.POST.get("email") == "1")
+            messages.success(request, _("Notification preferences saved."))
+        elif action == "read":
+            try:
+                pk = int(request.POST.get("id", ""))
+            except ValueError:
+                return HttpResponse(_("Unknown notification."), status=400)
+            mark_read(request.user, [pk])
+        else:
+            mark_read(request.user)
+            messages.success(request, _("All notifications marked as read."))
         return HttpResponseRedirect(request.path)
-    qs = Notification.objects.filter(recipient=request.user)
-    if request.GET.get("unread"):
+    qs = inbox(request.user)
+    unread_only = bool(request.GET.get("unread"))
+    if unread_only:
         qs = qs.filter(read_at__isnull=True)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "core/notifications.html", {"page": page})
+    pref = NotificationPreference.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "core/notifications.html",
+        {"page": page, "unread_only": unread_only, "email_on": pref.email if pref else True},
+    )
+
+
+@login_required
+@require_GET
+def notification_open(request, pk: int):
+    """Follow a notification's link, marking it read on the way."""
+    from .notifications import inbox, mark_read
+
+    notification = get_object_or_404(inbox(request.user), pk=pk)
+    mark_read(request.user, [notification.pk])
+    target = notification.url or "/notifications/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = "/notifications/"
+    return HttpResponseRedirect(target)
+
+
+@never_cache
+@login_required
+@require_GET
+def notification_bell(request):
+    """htmx: the header bell with the unread count, polled by every page."""
+    from .notifications import unread_count
+
+    return render(
+        request, "core/partials/_bell.html", {"unread_notifications": unread_count(request.user)}
+    )

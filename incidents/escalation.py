@@ -1,0 +1,661 @@
+"""Escalation and SLA timers (seed §8.3.1 報告フロー, §8.4 エスカレーション).
+
+Use cases:
+- ``report_incident``: §8.3.1 — a new incident notifies the ops team (L1).
+- ``start_clock`` (on triage): the policy of the incident's track is copied onto it; P1/P2 also
+  notify L2 at once (優先度に応じてエスカレーション).
+- ``sweep_deadlines``: the beat task's service. Incidents whose ``next_deadline_at`` has passed
+  are locked in batches (``select_for_update(skip_locked=True)``) and their due steps applied:
+  response warnings (50 %/75 % by default), the response breach (timestamp, notify, one level
+  up), automatic levels (not recovered in time) and the notify-only L5 branch.
+- ``escalate_incident``: manual escalation with one of the seed's reasons and a comment; one
+  level up, or a chosen level for ops managers and above.
+- ``priority_changed``: a priority override moves the incident onto its new track's policy.
+- transition hooks (``post_transition``): response start re-anchors the clock, recovery and
+  close stop it, a failed verification resumes it, a reopen restarts it (a new cycle).
+
+Every step is an ``EscalationStep`` row unique per (incident, key) and is written in the same
+transaction as the level change and its notification rows, so a step applies once however many
+sweeps race or however often a worker dies; deliveries happen after commit (DESIGN.md §1–2).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm.signals import post_transition
+
+from itsm.core import workflow
+from itsm.core.audit import record_event
+from itsm.core.models import Team
+from itsm.core.notifications import notify
+from itsm.core.roles import ops_rank
+
+from .choices import BusinessImpact, IncidentState, Priority, TimelineKind, Track
+from .models import (
+    MANUAL_REASONS,
+    EscalationCondition,
+    EscalationPolicy,
+    EscalationReason,
+    EscalationStep,
+    Incident,
+    IncidentEscalation,
+    StepKind,
+    TimelineEntry,
+    level_label,
+)
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 200
+MAX_STEPS_PER_INCIDENT = 20
+
+
+# ---------------------------------------------------------------------------- policy
+
+
+def policy_for(incident: Incident) -> EscalationPolicy | None:
+    """The active policy of the incident's track: the service's own one first, else the track's
+    default. Untriaged incidents (no track yet) use the normal track's."""
+    track = incident.track or Track.NORMAL
+    policies = EscalationPolicy.objects.filter(is_active=True, track=track).prefetch_related(
+        "levels__target_team"
+    )
+    if incident.service_id:
+        own = policies.filter(service_id=incident.service_id).order_by("id").first()
+        if own is not None:
+            return own
+    return policies.filter(service__isnull=True).order_by("id").first()
+
+
+def _condition_met(row: dict, incident: Incident) -> bool:
+    if row.get("condition") == EscalationCondition.MAJOR_IMPACT:
+        return is_major_impact(incident)
+    return True
+
+
+def is_major_impact(incident: Incident) -> bool:
+    """§8.4 重大影響: P1, or business impact 売上損失."""
+    return (
+        incident.priority == Priority.P1 or incident.business_impact == BusinessImpact.REVENUE_LOSS
+    )
+
+
+def chain_levels(snapshot: dict) -> list[dict]:
+    return sorted(
+        (row for row in snapshot.get("levels", []) if not row.get("notify_only")),
+        key=lambda row: row["level"],
+    )
+
+
+def _level_row(snapshot: dict, level: int) -> dict | None:
+    return next((row for row in chain_levels(snapshot) if row["level"] == level), None)
+
+
+def recipients(row: dict | None, *, level: int | None = None):
+    """People and teams a level targets: its team (or the teams on that rung of the ladder)
+    and the holders of its role."""
+    level = row["level"] if row else level
+    if row and row.get("team_id"):
+        teams = list(Team.objects.filter(pk=row["team_id"]))
+    else:
+        teams = list(Team.objects.filter(escalation_level=level))
+    users = get_user_model().objects.filter(is_active=True)
+    people = list(users.filter(teams__in=teams).distinct()) if teams else []
+    role = row.get("role") if row else ""
+    if role:
+        people += list(users.filter(groups__name=role))
+    return people, teams
+
+
+# ---------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class Due:
+    key: str
+    kind: str
+    due_at: datetime
+    level: int | None
+    reason: str
+    row: dict | None = None
+
+
+def _clock_running(incident: Incident, clock: IncidentEscalation | None) -> bool:
+    return (
+        clock is not None
+        and clock.stopped_at is None
+        and incident.state != IncidentState.CLOSED
+        and incident.recovered_at is None
+    )
+
+
+def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -> list[Due]:
+    """The steps still ahead of the incident, each with its due time (soonest first)."""
+    if not _clock_running(incident, clock):
+        return []
+    snapshot = clock.snapshot or {}
+    ahead: list[Due] = []
+    detected, due = incident.detected_at, incident.response_due_at
+    if incident.response_started_at is None and due is not None and clock.cycle == 1:
+        for fraction in snapshot.get("warnings", []):
+            ahead.append(
+                Due(
+                    key=f"response:warn:{round(fraction * 100)}",
+                    kind=StepKind.WARNING,
+                    due_at=detected + (due - detected) * fraction,
+                    level=None,
+                    reason=EscalationReason.RESPONSE_WARNING,
+                )
+            )
+        ahead.append(
+            Due("response:breach", StepKind.BREACH, due, None, EscalationReason.RESPONSE_BREACH)
+        )
+    current = incident.escalation_level or 1
+    # §8.4: counted from the start of response (or from detection while unanswered), and from
+    # the moment the current level was reached.
+    anchor = max(
+        clock.started_at,
+        clock.level_reached_at,
+        incident.response_started_at or incident.detected_at,
+    )
+    nxt = next_level(snapshot, incident, above=current)
+    if nxt is not None:
+        ahead.append(
+            Due(
+                key=f"c{clock.cycle}:L{nxt['level']}",
+                kind=StepKind.AUTOMATIC,
+                due_at=anchor + timedelta(minutes=nxt["delay_minutes"]),
+                level=nxt["level"],
+                reason=EscalationReason.NOT_RECOVERED,
+                row=nxt,
+            )
+        )
+    for row in snapshot.get("levels", []):
+        if not row.get("notify_only") or current < row.get("after_level", 0):
+            continue
+        if not _condition_met(row, incident):
+            continue
+        ahead.append(
+            Due(
+                key=f"c{clock.cycle}:N{row['level']}",
+                kind=StepKind.NOTIFY,
+                due_at=clock.level_reached_at + timedelta(minutes=row["delay_minutes"]),
+                level=row["level"],
+                reason=(
+                    EscalationReason.MAJOR_IMPACT
+                    if row.get("condition") == EscalationCondition.MAJOR_IMPACT
+                    else EscalationReason.NOT_RECOVERED
+                ),
+                row=row,
+            )
+        )
+    order = {StepKind.WARNING: 0, StepKind.BREACH: 1, StepKind.AUTOMATIC: 2, StepKind.NOTIFY: 3}
+    return sorted((d for d in ahead if d.key not in done), key=lambda d: (d.due_at, order[d.kind]))
+
+
+def next_level(snapshot: dict, incident: Incident, *, above: int) -> dict | None:
+    return next(
+        (
+            row
+            for row in chain_levels(snapshot)
+            if row["level"] > above and _condition_met(row, incident)
+        ),
+        None,
+    )
+
+
+def _done_keys(incident: Incident) -> set[str]:
+    return set(EscalationStep.objects.filter(incident=incident).values_list("key", flat=True))
+
+
+def _clock(incident: Incident) -> IncidentEscalation | None:
+    return IncidentEscalation.objects.filter(incident=incident).first()
+
+
+def next_deadline(incident: Incident, clock=None, done=None) -> datetime | None:
+    clock = clock if clock is not None else _clock(incident)
+    ahead = plan(incident, clock, done if done is not None else _done_keys(incident))
+    return ahead[0].due_at if ahead else None
+
+
+def upcoming(incident: Incident) -> Due | None:
+    """The next automatic level step (for the header: "escalates to L3 at 10:45")."""
+    clock = _clock(incident)
+    return next((d for d in plan(incident, clock, _done_keys(incident)) if d.level), None)
+
+
+# ---------------------------------------------------------------------------- applying steps
+
+
+def _timeline(incident, *, actor, text, data):
+    TimelineEntry.objects.create(
+        incident=incident,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_label="" if actor else str(_("Escalation clock")),
+        kind=TimelineKind.ESCALATION,
+        text=text,
+        data=data,
+    )
+
+
+def _notify_step(incident, step: EscalationStep, *, people, teams, title, body="") -> int:
+    created = notify(
+        people,
+        key=f"{incident.number}:{step.key}",
+        title=title,
+        body=body or incident.title,
+        url=incident.get_absolute_url(),
+        teams=teams,
+    )
+    return len(created)
+
+
+def _responders(incident: Incident):
+    """The assignee and the incident's team (response warnings go to them)."""
+    people, teams = [], []
+    if incident.assignee_id:
+        people.append(incident.assignee)
+    if incident.team_id:
+        teams.append(incident.team)
+        people += list(incident.team.members.filter(is_active=True))
+    return people, teams
+
+
+def _record(incident, due: Due, *, actor=None, comment="", from_level=None, reason=None, now):
+    """Insert the step row; None when it was applied already (by a racing sweep or a person)."""
+    try:
+        with transaction.atomic():
+            return EscalationStep.objects.create(
+                incident=incident,
+                key=due.key,
+                kind=due.kind,
+                level=due.level,
+                from_level=from_level,
+                reason=reason or due.reason,
+                comment=comment,
+                due_at=due.due_at,
+                applied_at=now,
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+    except IntegrityError:
+        return None
+
+
+def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=None, now):
+    """Move the incident to ``due.level`` and tell that level's targets."""
+    from_level = incident.escalation_level or 1
+    step = _record(
+        incident, due, actor=actor, comment=comment, from_level=from_level, reason=reason, now=now
+    )
+    if step is None:
+        return None
+    incident.escalation_level = due.level
+    # Automatic steps count the next delay from when they were due, so timings never drift
+    # with the sweep interval; a person's escalation counts from the moment they made it.
+    clock.level_reached_at = due.due_at if actor is None else now
+    clock.save(update_fields=["level_reached_at"])
+    people, teams = recipients(due.row, level=due.level)
+    label = level_label(due.level)
+    step.notified = _notify_step(
+        incident,
+        step,
+        people=people,
+        teams=teams,
+        title=_("%(number)s escalated to %(level)s") % {"number": incident.number, "level": label},
+        body=_("%(title)s\nReason: %(reason)s\n%(comment)s")
+        % {
+            "title": incident.title,
+            "reason": EscalationReason(step.reason).label,
+            "comment": comment,
+        },
+    )
+    step.save(update_fields=["notified"])
+    _timeline(
+        incident,
+        actor=actor,
+        text=_("Escalated L%(from)s → %(to)s: %(reason)s")
+        % {"from": from_level, "to": label, "reason": EscalationReason(step.reason).label}
+        + (f"\n{comment}" if comment else ""),
+        data={"step": step.key, "level": due.level, "from": from_level, "reason": step.reason},
+    )
+    record_event(
+        incident,
+        action="escalate",
+        actor=actor,
+        actor_label="" if actor else "escalation clock",
+        comment=comment,
+        data={"step": step.key, "from": from_level, "to": due.level, "reason": step.reason},
+    )
+    return step
+
+
+def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
+    if due.kind == StepKind.AUTOMATIC:
+        return _raise_level(incident, clock, due, now=now)
+    step = _record(incident, due, from_level=incident.escalation_level, now=now)
+    if step is None:
+        return None
+    number = incident.number
+    if due.kind == StepKind.WARNING:
+        people, teams = _responders(incident)
+        if not people:
+            people, teams = recipients(_level_row(clock.snapshot, 1), level=1)
+        percent = due.key.rsplit(":", 1)[-1]
+        due_text = timezone.localtime(incident.response_due_at).strftime("%H:%M")
+        title = _("%(number)s: %(percent)s%% of the response target passed (due %(due)s)") % {
+            "number": number,
+            "percent": percent,
+            "due": due_text,
+        }
+        step.notified = _notify_step(incident, step, people=people, teams=teams, title=title)
+        _timeline(incident, actor=None, text=title, data={"step": step.key})
+    elif due.kind == StepKind.BREACH:
+        clock.response_breached_at = due.due_at
+        clock.save(update_fields=["response_breached_at"])
+        people, teams = _responders(incident)
+        current_people, current_teams = recipients(
+            _level_row(clock.snapshot, incident.escalation_level or 1),
+            level=incident.escalation_level or 1,
+        )
+        title = _("%(number)s: response target breached") % {"number": number}
+        step.notified = _notify_step(
+            incident,
+            step,
+            people=people + current_people,
+            teams=teams + current_teams,
+            title=title,
+        )
+        _timeline(incident, actor=None, text=title, data={"step": step.key})
+        record_event(
+            incident,
+            action="response_breached",
+            actor_label="escalation clock",
+            data={"due": due.due_at.isoformat()},
+        )
+        # §8.4 / issue: a breach escalates one level at once.
+        nxt = next_level(clock.snapshot, incident, above=incident.escalation_level or 1)
+        if nxt is not None:
+            _raise_level(
+                incident,
+                clock,
+                Due(
+                    f"c{clock.cycle}:L{nxt['level']}",
+                    StepKind.AUTOMATIC,
+                    due.due_at,
+                    nxt["level"],
+                    EscalationReason.RESPONSE_BREACH,
+                    nxt,
+                ),
+                now=now,
+            )
+    elif due.kind in (StepKind.NOTIFY, StepKind.REPORT):
+        people, teams = recipients(due.row, level=due.level)
+        title = _("%(number)s: %(level)s informed (%(reason)s)") % {
+            "number": number,
+            "level": level_label(due.level),
+            "reason": EscalationReason(due.reason).label,
+        }
+        step.notified = _notify_step(incident, step, people=people, teams=teams, title=title)
+        _timeline(incident, actor=None, text=title, data={"step": step.key, "level": due.level})
+    step.save(update_fields=["notified"])
+    return step
+
+
+def apply_due_steps(incident: Incident, *, now=None) -> int:
+    """Apply every step of ``incident`` that is due at ``now`` (its row must be locked by the
+    caller) and store the next deadline. Returns the number of steps applied."""
+    now = now or timezone.now()
+    clock = _clock(incident)
+    done = before = _done_keys(incident)
+    for _round in range(MAX_STEPS_PER_INCIDENT):
+        ahead = [d for d in plan(incident, clock, done) if d.due_at <= now]
+        if not ahead:
+            break
+        _apply(incident, clock, ahead[0], now=now)
+        done = _done_keys(incident)
+    applied = len(done - before)
+    incident.next_deadline_at = next_deadline(incident, clock, done)
+    Incident.objects.filter(pk=incident.pk).update(
+        escalation_level=incident.escalation_level, next_deadline_at=incident.next_deadline_at
+    )
+    return applied
+
+
+def sweep_deadlines(*, now=None, batch_size: int = SWEEP_BATCH_SIZE) -> int:
+    """The beat task's service: apply the steps of every incident whose deadline has passed.
+
+    Each batch is one transaction over rows locked with ``SKIP LOCKED``, so several workers (or
+    beats started by mistake) share the work instead of repeating it; its cost grows with the
+    number of due rows (index on ``next_deadline_at``), not with the number of open incidents.
+    """
+    now = now or timezone.now()
+    applied, failed = 0, set()
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Incident.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("assignee", "team", "service")
+                .filter(next_deadline_at__lte=now)
+                .exclude(pk__in=failed)
+                .order_by("next_deadline_at")[:batch_size]
+            )
+            for incident in batch:
+                try:
+                    with transaction.atomic():
+                        applied += apply_due_steps(incident, now=now)
+                except Exception:  # one broken incident must not stop the others
+                    logger.exception("escalation sweep failed on %s", incident.number)
+                    failed.add(incident.pk)
+        if len(batch) < batch_size:
+            return applied
+
+
+# ---------------------------------------------------------------------------- the clock
+
+
+def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEscalation | None:
+    """Copy the track's policy onto the incident and start counting (on triage or reopen)."""
+    now = now or timezone.now()
+    policy = policy_for(incident)
+    if policy is None:
+        logger.warning("%s: no active escalation policy for its track", incident.number)
+        return None
+    started = incident.detected_at if cycle == 1 else now
+    clock, _created = IncidentEscalation.objects.update_or_create(
+        incident=incident,
+        defaults={
+            "policy": policy,
+            "snapshot": policy.snapshot(),
+            "cycle": cycle,
+            "started_at": started,
+            "level_reached_at": started,
+            "stopped_at": None,
+        },
+    )
+    incident.escalation_level = 1
+    if cycle > 1:
+        row = _level_row(clock.snapshot, 1)
+        _apply(
+            incident,
+            clock,
+            Due(f"c{cycle}:L1", StepKind.REPORT, now, 1, EscalationReason.REOPENED, row),
+            now=now,
+        )
+    elif incident.track == Track.URGENT:
+        # §8.3.1 報告フロー 3 優先度に応じてエスカレーション: P1/P2 tell L2 at once.
+        row = _level_row(clock.snapshot, 2)
+        _apply(
+            incident,
+            clock,
+            Due("report:L2", StepKind.REPORT, now, 2, EscalationReason.REPORTED, row),
+            now=now,
+        )
+    return clock
+
+
+def report_incident(incident: Incident, *, now=None) -> None:
+    """§8.3.1 報告フロー 2 運用チームに通知: a new incident notifies the ops team (L1)."""
+    now = now or timezone.now()
+    clock = _clock(incident)
+    snapshot = clock.snapshot if clock else (getattr(policy_for(incident), "snapshot", dict)())
+    row = _level_row(snapshot, 1)
+    _apply(
+        incident,
+        clock,
+        Due("report:L1", StepKind.REPORT, now, 1, EscalationReason.REPORTED, row),
+        now=now,
+    )
+    if incident.escalation_level is None:
+        incident.escalation_level = 1
+        Incident.objects.filter(pk=incident.pk).update(escalation_level=1)
+
+
+@receiver(post_transition, sender=Incident, dispatch_uid="incidents.escalation_clock")
+def _on_transition(sender, instance, name, source, target, **kwargs):
+    """Keep the clock in step with the incident's lifecycle. Runs inside the transition's
+    transaction, before the incident is saved: the fields set here are saved with it."""
+    if instance.pk is None:
+        return
+    now = timezone.now()
+    # Lock the row and take the clock's own fields from the database: the in-memory instance
+    # may predate a sweep, and saving it must not undo an escalation.
+    fresh = (
+        Incident.objects.select_for_update()
+        .filter(pk=instance.pk)
+        .values("escalation_level", "next_deadline_at")
+        .first()
+    )
+    if fresh:
+        instance.escalation_level = fresh["escalation_level"]
+    clock = _clock(instance)
+    if name == "triage" and clock is None:
+        clock = start_clock(instance, now=now)
+    elif name == "reopen":
+        clock = start_clock(instance, now=now, cycle=(clock.cycle + 1) if clock else 1)
+    elif clock is not None and name in ("verify", "close"):
+        clock.stopped_at = clock.stopped_at or now
+        clock.save(update_fields=["stopped_at"])
+    elif clock is not None and name == "reject_fix":
+        # Verification failed: the service is down again, the clock resumes from now.
+        clock.stopped_at = None
+        clock.started_at = max(clock.started_at, now)
+        clock.save(update_fields=["stopped_at", "started_at"])
+    instance.next_deadline_at = next_deadline(instance, clock)
+
+
+def priority_changed(incident: Incident) -> None:
+    """After a priority override: a new track means its policy (the steps taken stay), and the
+    response deadlines move with the new target."""
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        clock = _clock(locked)
+        if clock is not None and clock.stopped_at is None:
+            policy = policy_for(locked)
+            if policy is not None and policy.pk != clock.policy_id:
+                clock.policy = policy
+                clock.snapshot = policy.snapshot()
+                clock.save(update_fields=["policy", "snapshot"])
+        apply_due_steps(locked)
+        incident.escalation_level = locked.escalation_level
+        incident.next_deadline_at = locked.next_deadline_at
+
+
+# ---------------------------------------------------------------------------- manual escalation
+
+
+def escalate_incident(
+    incident: Incident, *, actor, reason: str, comment: str, level: int | None = None
+) -> EscalationStep:
+    """§8.4 エスカレーション基準: escalate by hand with a reason and a comment.
+
+    One level up; ops managers and above may choose the level. Refusals: 403 (not allowed to
+    work incidents / choose a level), 409 (closed, untriaged, already at the top, or someone
+    reached that level first), 400 (reason, comment or level invalid).
+    """
+    if not actor.has_perm("incidents.change_incident"):
+        raise workflow.TransitionForbidden(_("You may not escalate incidents."))
+    errors = {}
+    if reason not in MANUAL_REASONS:
+        errors["reason"] = _("Choose one of: %(choices)s.") % {
+            "choices": ", ".join(str(r) for r in MANUAL_REASONS)
+        }
+    comment = (comment or "").strip()
+    if not comment:
+        errors["comment"] = _("A comment is required.")
+    if level is not None:
+        try:
+            level = int(level)
+        except (TypeError, ValueError):
+            errors["level"] = _("The level must be a number.")
+    if errors:
+        raise ValidationError(errors)
+    if level is not None and ops_rank(actor) < 3:
+        raise workflow.TransitionForbidden(
+            _("Only an ops manager or above may choose the escalation level.")
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            Incident.objects.select_for_update(of=("self",))
+            .select_related("assignee", "team")
+            .get(pk=incident.pk)
+        )
+        if locked.state == IncidentState.CLOSED:
+            raise workflow.TransitionNotAllowed(_("A closed incident cannot be escalated."))
+        clock = _clock(locked)
+        if clock is None:
+            raise workflow.TransitionNotAllowed(_("Triage the incident before escalating it."))
+        current = locked.escalation_level or 1
+        levels = [row for row in chain_levels(clock.snapshot) if row["level"] > current]
+        if not levels:
+            raise workflow.TransitionNotAllowed(
+                _("The incident is already at the highest level (L%(level)s).") % {"level": current}
+            )
+        if level is None:
+            row = levels[0]
+        else:
+            row = next((r for r in levels if r["level"] == level), None)
+            if row is None:
+                raise ValidationError(
+                    {
+                        "level": _("Choose one of: %(levels)s.")
+                        % {"levels": ", ".join(str(r["level"]) for r in levels)}
+                    }
+                )
+        due = Due(
+            f"c{clock.cycle}:L{row['level']}", StepKind.MANUAL, now, row["level"], reason, row
+        )
+        step = _raise_level(locked, clock, due, actor=actor, comment=comment, now=now)
+        if step is None:
+            raise workflow.ConcurrentUpdate(
+                _("The incident was escalated to this level already; reload and try again.")
+            )
+        # Anything now due (the L5 branch on reaching L3 with major impact) applies at once.
+        apply_due_steps(locked, now=now)
+    incident.escalation_level = locked.escalation_level
+    incident.next_deadline_at = locked.next_deadline_at
+    return step
+
+
+def manual_levels(incident: Incident, user) -> list[dict]:
+    """The levels ``user`` may escalate ``incident`` to now (for the form)."""
+    clock = _clock(incident)
+    if clock is None or not incident.is_open:
+        return []
+    current = incident.escalation_level or 1
+    levels = [row for row in chain_levels(clock.snapshot) if row["level"] > current]
+    return levels if ops_rank(user) >= 3 else levels[:1]
+
+
+def sweep_interval() -> int:
+    return int(getattr(settings, "SWEEP_INTERVAL_SECONDS", 30))

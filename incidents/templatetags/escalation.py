@@ -1,0 +1,41 @@
+"""``{% escalation_panel incident %}`` and ``{{ incident|level_badge }}``: the escalation state on
+the incident pages without each view computing it."""
+
+from django import template
+
+from .. import escalation
+from ..models import MANUAL_REASONS, IncidentEscalation, level_label
+
+register = template.Library()
+
+
+@register.inclusion_tag("incidents/partials/_escalation.html", takes_context=True)
+def escalation_panel(context, incident):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    clock = IncidentEscalation.objects.filter(incident=incident).first()
+    upcoming = escalation.upcoming(incident) if clock else None
+    return {
+        "incident": incident,
+        "clock": clock,
+        "level_label": level_label(incident.escalation_level),
+        "upcoming": upcoming,
+        "upcoming_label": level_label(upcoming.level) if upcoming else "",
+        "steps": incident.escalation_steps.select_related("actor"),
+        "can_escalate": bool(
+            user
+            and clock
+            and incident.is_open
+            and user.has_perm("incidents.change_incident")
+            and escalation.manual_levels(incident, user)
+        ),
+        "levels": escalation.manual_levels(incident, user) if user and clock else [],
+        "choose_level": bool(user) and escalation.ops_rank(user) >= 3,
+        "reasons": [(r.value, r.label) for r in MANUAL_REASONS],
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.simple_tag
+def level_text(level):
+    return level_label(level)
