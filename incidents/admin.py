@@ -150,5 +150,5 @@ class IncidentRunbookAdmin(admin.ModelAdmin):
     inlines = [ChecklistItemInline]
 
 
-from . import admin_intake  # noqa: E402, F401 - the monitoring intake's admin
-from . import admin_escalation  # noqa: E402,F401 - escalation policies (§8.4)
+# Escalation policies (§8.4) and the monitoring intake register their own admin pages.
+from . import admin_escalation, admin_intake  # noqa: E402, F401
