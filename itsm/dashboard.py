@@ -323,12 +323,20 @@ def _context(form: PeriodForm, period: Period) -> dict:
         "links": {"incidents": incident_links(period), **other_links(period)},
         "priorities": list(Priority),
         "states": list(IncidentState),
-        "tier_labels": release_selectors.TIER_LABELS,
-        "tier_colors": release_selectors.TIER_COLORS,
+        "tier_labels": TIER_LABELS,
+        "tier_colors": TIER_COLORS,
         "dora_names": DORA_NAMES,
         "query": period.query(),
     }
 
+
+TIER_LABELS = {
+    "elite": _("Elite"),
+    "high": _("High"),
+    "medium": _("Medium"),
+    "low": _("Low"),
+}
+TIER_COLORS = {"elite": "success", "high": "primary", "medium": "warning", "low": "danger"}
 
 DORA_NAMES = {
     "deployment_frequency": _("Deployment frequency"),

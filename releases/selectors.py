@@ -10,7 +10,6 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext_lazy as _
 
 from changes.choices import IncidentRelation
 from changes.models import IncidentLink
@@ -288,13 +287,6 @@ DORA_TIERS = {
         ("low", None),
     ],
 }
-TIER_LABELS = {
-    "elite": _("Elite"),
-    "high": _("High"),
-    "medium": _("Medium"),
-    "low": _("Low"),
-}
-TIER_COLORS = {"elite": "success", "high": "primary", "medium": "warning", "low": "danger"}
 
 
 def dora_tier(metric: str, value: float | None) -> str | None:
