@@ -152,6 +152,9 @@ def my_open_items(user) -> list[dict]:
 # queries never depends on the number of rows.
 
 PERCENTILES = {"p50": 0.5, "p90": 0.9}
+# Rows are counted by a non-null column of the covering index (never the id), so PostgreSQL can
+# answer from the index alone (incidents/migrations/0003_metrics_indexes.py).
+COUNTED = "detected_at"
 # duration name → (end field, start field), both on the incident
 INCIDENT_DURATIONS = {
     "mtta": ("response_started_at", "detected_at"),  # §8.1: detection → response start
@@ -198,6 +201,7 @@ def grouped_stats(
     group: dict[str, Expression | str] | None = None,
     counts: dict[str, Q] | None = None,
     durations: dict[str, tuple[str, str]] | None = None,
+    counted: str = "pk",
 ) -> list[dict]:
     """Conditional counts and duration percentiles (minutes) of ``qs`` per ``group``.
 
@@ -208,9 +212,9 @@ def grouped_stats(
     base = qs.annotate(**{k: v for k, v in group.items() if not isinstance(v, str)})
     keys = [v if isinstance(v, str) else k for k, v in group.items()]
     in_db = connections[qs.db].vendor == "postgresql"
-    aggregates = {name: Count("pk", filter=q or None) for name, q in counts.items()}
+    aggregates = {name: Count(counted, filter=q or None) for name, q in counts.items()}
     for name, (end, start) in durations.items():
-        aggregates[f"{name}_n"] = Count("pk", filter=Q(**{f"{end}__isnull": False}))
+        aggregates[f"{name}_n"] = Count(counted, filter=Q(**{f"{end}__isnull": False}))
         if in_db:
             for label, fraction in PERCENTILES.items():
                 aggregates[f"{name}_{label}"] = PercentileCont(F(end) - F(start), fraction)
@@ -295,13 +299,17 @@ def incident_metrics(
     by_priority = {
         row["priority"]: _sla_row(row)
         for row in grouped_stats(
-            cohort, group={"priority": "priority"}, counts=counts, durations=INCIDENT_DURATIONS
+            cohort,
+            group={"priority": "priority"},
+            counts=counts,
+            durations=INCIDENT_DURATIONS,
+            counted=COUNTED,
         )
     }
-    (overall,) = grouped_stats(cohort, counts=counts, durations=INCIDENT_DURATIONS)
+    (overall,) = grouped_stats(cohort, counts=counts, durations=INCIDENT_DURATIONS, counted=COUNTED)
     empty = _sla_row({**dict.fromkeys(counts, 0), **_empty_durations()})
     priorities = {p.value: by_priority.get(p.value, empty) for p in Priority}
-    state_rows = cohort.values("priority", "state").annotate(n=Count("pk")).order_by()
+    state_rows = cohort.values("priority", "state").annotate(n=Count(COUNTED)).order_by()
     states = {s.value: 0 for s in IncidentState}
     by_priority_state = {p.value: dict(states) for p in Priority}
     for row in state_rows:
@@ -341,10 +349,11 @@ def incident_trend(
             group={"day": day},
             counts={k: v for k, v in _sla_counts(now).items() if k in ("met", "breached")},
             durations=INCIDENT_DURATIONS,
+            counted=COUNTED,
         )
     }
     per_priority: dict = {}
-    rows = cohort.annotate(day=day).values("day", "priority").annotate(n=Count("pk")).order_by()
+    rows = cohort.annotate(day=day).values("day", "priority").annotate(n=Count(COUNTED)).order_by()
     for row in rows:
         per_priority.setdefault(row["day"], {})[row["priority"] or "untriaged"] = row["n"]
     points = []
@@ -380,7 +389,7 @@ def escalation_metrics(*, since: datetime, until: datetime, service: str = "") -
         detected_in(since, until, service)
         .filter(escalation_level__isnull=False)
         .values("escalation_level")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count(COUNTED))
         .order_by("escalation_level")
     )
     by_level = {f"L{level}": 0 for level in range(1, 6)}

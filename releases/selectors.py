@@ -6,7 +6,20 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    RowRange,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -321,29 +334,31 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
         .count()
     )
     # Recovery: from a failed (or rolled back) production deployment to the next successful
-    # production deployment of the same service.
-    recovered_by = (
-        Deployment.objects.filter(
-            environment__code=Stage.PRODUCTION,
-            result=DeploymentResult.SUCCEEDED,
-            release__service=OuterRef("release__service"),
-            started_at__gt=OuterRef("started_at"),
-        )
-        .order_by("started_at")
-        .annotate(done=Coalesce("finished_at", "started_at"))
-        .values("done")[:1]
+    # production deployment of the same service. One pass with a window function over the
+    # production deployments since the period's start (the next success may come after it).
+    done = Coalesce("finished_at", "started_at")
+    next_success = Window(
+        Min(Case(When(result=DeploymentResult.SUCCEEDED, then=done))),
+        partition_by=[F("release__service_id")],
+        order_by=[F("started_at").asc(), F("id").asc()],
+        frame=RowRange(start=1, end=None),
     )
-    failures = (
-        production.exclude(result=DeploymentResult.SUCCEEDED)
-        .annotate(recovered_at=Subquery(recovered_by))
-        .values_list("started_at", "recovered_at")
+    since_start = Deployment.objects.filter(
+        environment__code=Stage.PRODUCTION, started_at__gte=since
+    )
+    if service:
+        since_start = since_start.filter(release__service__slug=service)
+    rows = since_start.annotate(recovered_at=next_success).values_list(
+        "started_at", "result", "recovered_at"
     )
     recovery_hours, unrecovered = [], 0
-    for failed_at, recovered_at in failures:
+    for started_at, result, recovered_at in rows:
+        if started_at >= until or result == DeploymentResult.SUCCEEDED:
+            continue
         if recovered_at is None:
             unrecovered += 1
         else:
-            recovery_hours.append((recovered_at - failed_at).total_seconds() / 3600)
+            recovery_hours.append((recovered_at - started_at).total_seconds() / 3600)
     recovery = percentile_cont(recovery_hours, 0.5)
     recovery = None if recovery is None else round(recovery, 2)
     figures = {
