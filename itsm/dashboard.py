@@ -429,6 +429,7 @@ def _api_period(request) -> tuple[Period | None, Response | None]:
 
 
 @extend_schema(
+    operation_id="metrics_all",
     summary="Dashboard metric families",
     parameters=PERIOD_PARAMETERS,
     responses={200: OpenApiTypes.OBJECT},
@@ -444,6 +445,7 @@ def metrics_index(request):
 
 
 @extend_schema(
+    operation_id="metrics_family",
     summary="One dashboard metric family",
     parameters=[
         OpenApiParameter("family", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(FAMILIES)),
