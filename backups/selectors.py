@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .choices import RpoStatus
@@ -144,4 +145,64 @@ def backup_health(now: datetime | None = None) -> dict:
         "overdue_restore_tests": overdue_restore_tests().count(),
         "failed_jobs_7d": failed_jobs(now - timedelta(days=7)).count(),
         "last_good_backup_at": last,
+    }
+
+
+# --- metrics (dashboard)
+# Definitions: docs/metrics.md § Backups. Backup policies are not tied to a service, so these
+# figures are portal-wide whatever service the dashboard is filtered by.
+
+
+def _months_before(moment: datetime, months: int) -> datetime:
+    """``moment`` minus whole calendar months (the day clamped to the shorter month)."""
+    year, month = divmod(moment.month - 1 - months, 12)
+    year, month = moment.year + year, month + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def backup_metrics(*, since: datetime, until: datetime, now: datetime | None = None) -> dict:
+    """Policies within RPO (now) and restore tests passed within each policy's interval
+    (quarterly by default) before the end of the period; restore tests due in the period."""
+    now = now or timezone.now()
+    health = backup_health(now)
+    end = min(until, now)
+    active = BackupPolicy.objects.filter(is_active=True).annotate(
+        last_passed=Max(
+            "restore_tests__executed_at",
+            filter=Q(
+                restore_tests__state=RestoreTest.State.PASSED, restore_tests__executed_at__lt=end
+            ),
+        )
+    )
+    tested = total = 0
+    for policy in active.only("pk", "restore_test_interval_months"):
+        total += 1
+        window_start = _months_before(end, policy.restore_test_interval_months or 3)
+        tested += policy.last_passed is not None and policy.last_passed >= window_start
+    local = timezone.get_current_timezone()
+    due = RestoreTest.objects.filter(
+        due_on__gte=timezone.localtime(since, local).date(),
+        due_on__lt=timezone.localtime(until, local).date(),
+    ).aggregate(
+        total=Count("pk"),
+        passed=Count("pk", filter=Q(state=RestoreTest.State.PASSED)),
+        failed=Count("pk", filter=Q(state=RestoreTest.State.FAILED)),
+        open=Count("pk", filter=Q(state__in=RestoreTest.OPEN_STATES)),
+    )
+    monitored = sum(n for status, n in health["rpo"].items() if status != RpoStatus.NOT_MONITORED)
+    within = health["rpo"][RpoStatus.OK] + health["rpo"][RpoStatus.AT_RISK]
+    return {
+        "rpo": health["rpo"],
+        "policies_monitored": monitored,
+        "policies_within_rpo": within,
+        "rpo_compliance": round(within / monitored, 4) if monitored else None,
+        "policies": total,
+        "policies_restore_tested": tested,
+        "restore_test_compliance": round(tested / total, 4) if total else None,
+        "restore_tests_due": due,
+        "overdue_restore_tests_now": health["overdue_restore_tests"],
+        "failed_jobs_7d": health["failed_jobs_7d"],
+        "policies_not_321": health["policies_not_321"],
+        "last_good_backup_at": health["last_good_backup_at"],
     }

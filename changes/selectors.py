@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from incidents.selectors import grouped_stats
 from itsm.core.roles import Role, has_role, ops_rank
 
-from .models import CabVote, ChangeRequest, FreezeWindow
+from .choices import ApprovalKind, ClassCode, Decision, Outcome
+from .models import Approval, CabVote, ChangeRequest, FreezeWindow
 
 
 def change_list() -> QuerySet[ChangeRequest]:
@@ -171,3 +173,75 @@ def month_grid(year: int, month: int, calendar) -> tuple[list[list[CalendarDay]]
             day += timedelta(days=1)
         weeks.append(week)
     return weeks, conflicts
+
+
+# --- metrics (dashboard)
+# Definitions: docs/metrics.md § Changes. Plain data for a period [since, until) and an optional
+# service slug, shared by the dashboard page, /api/v1/metrics/changes/ and the CSV export.
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def change_metrics(*, since: datetime, until: datetime, service: str = "") -> dict:
+    """Change success rate, emergency ratio and CAB throughput (§9.2, §9.3)."""
+    changes = ChangeRequest.objects.all()
+    decisions = Approval.objects.filter(kind=ApprovalKind.CAB, at__gte=since, at__lt=until)
+    if service:
+        changes = changes.filter(services__slug=service)
+        decisions = decisions.filter(change__services__slug=service)
+    # Success rate: changes whose implementation started in the period and whose outcome is
+    # known (closed successful, or rolled back — failed from the roll back on).
+    implemented = changes.filter(
+        implementation_started_at__gte=since, implementation_started_at__lt=until
+    ).aggregate(
+        successful=Count("pk", filter=Q(outcome=Outcome.SUCCESSFUL)),
+        failed=Count("pk", filter=Q(outcome=Outcome.FAILED)),
+        in_progress=Count("pk", filter=Q(outcome="")),
+    )
+    # Emergency ratio and the class mix: changes submitted in the period.
+    by_class = {code.value: 0 for code in ClassCode}
+    submitted = (
+        changes.filter(submitted_at__gte=since, submitted_at__lt=until)
+        .values("change_class__code")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in submitted:
+        code = row["change_class__code"] or "unclassified"
+        by_class[code] = by_class.get(code, 0) + row["n"]
+    total_submitted = sum(by_class.values())
+    (cab,) = grouped_stats(
+        decisions,
+        counts={
+            "approved": Q(decision=Decision.APPROVED),
+            "rejected": Q(decision=Decision.REJECTED),
+        },
+        durations={"decision": ("at", "change__submitted_at")},
+    )
+    pending = changes.filter(state=ChangeRequest.State.CAB_REVIEW).count()
+    judged = implemented["successful"] + implemented["failed"]
+    return {
+        "implemented": judged + implemented["in_progress"],
+        "successful": implemented["successful"],
+        "failed": implemented["failed"],
+        "in_progress": implemented["in_progress"],
+        "success_rate": _share(implemented["successful"], judged),
+        "submitted": total_submitted,
+        "by_class": by_class,
+        "emergency": by_class.get(ClassCode.EMERGENCY, 0),
+        "emergency_ratio": _share(by_class.get(ClassCode.EMERGENCY, 0), total_submitted),
+        "cab": {
+            "decided": cab["approved"] + cab["rejected"],
+            "approved": cab["approved"],
+            "rejected": cab["rejected"],
+            "pending_now": pending,
+            "decision_hours_p50": _hours(cab["decision_p50"]),
+            "decision_hours_p90": _hours(cab["decision_p90"]),
+        },
+    }
+
+
+def _hours(minutes: float | None) -> float | None:
+    return None if minutes is None else round(minutes / 60, 1)

@@ -29,6 +29,13 @@ class IncidentFilter(django_filters.FilterSet):
         label=_("SLA status"), choices=SlaStatus.choices, method="filter_sla"
     )
     q = django_filters.CharFilter(label=_("search"), method="filter_q")
+    # The dashboard's drill-down links count incidents detected in [after, before).
+    detected_after = django_filters.IsoDateTimeFilter(
+        label=_("detected from"), field_name="detected_at", lookup_expr="gte"
+    )
+    detected_before = django_filters.IsoDateTimeFilter(
+        label=_("detected before"), field_name="detected_at", lookup_expr="lt"
+    )
 
     class Meta:
         model = Incident

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from itsm import dashboard
 from itsm.core.api import views as core_api
 
 app_name = "api"
@@ -13,4 +14,6 @@ urlpatterns = [
     path("", include("backups.api.urls")),
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),
+    path("metrics/", dashboard.metrics_index, name="metrics"),
+    path("metrics/<str:family>/", dashboard.metrics_family, name="metrics_family"),
 ]

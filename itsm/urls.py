@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from itsm.core import views as core_views
 
-from . import views
+from . import dashboard, views
 
 handler404 = "itsm.views.not_found"
 handler500 = "itsm.views.server_error"
@@ -21,6 +21,9 @@ urlpatterns = [
     path("changes/", include("changes.urls")),
     path("releases/", include("releases.urls")),
     path("backups/", include("backups.urls")),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/export.csv", dashboard.dashboard_csv, name="dashboard_csv"),
+    path("dashboard/print/", dashboard.dashboard_print, name="dashboard_print"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("itsm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -6,13 +6,30 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    RowRange,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from changes.choices import IncidentRelation
+from changes.models import IncidentLink
+from incidents.selectors import percentile_cont
 from itsm.core.roles import Role, has_role
 
-from .choices import DeploymentResult, Stage
+from .choices import DeploymentResult, ReleaseType, Stage
 from .models import Deployment, Environment, Release, ReleaseSlot
 
 
@@ -221,4 +238,154 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
         "lead_time_samples": len(lead_times),
         "releases_rolled_back": rollbacks.count(),
         "hotfixes_in_production": hotfixes.count(),
+    }
+
+
+# --- metrics (dashboard)
+# Definitions: docs/metrics.md § Releases and § DORA. Plain data for a period [since, until) and
+# an optional service slug, shared by the dashboard page, /api/v1/metrics/ and the CSV export.
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def cadence_metrics(
+    *, since: dt.datetime, until: dt.datetime, service: str = "", now: dt.datetime | None = None
+) -> dict:
+    """§10.2 release cadence adherence: of the planned slots that started in the period (and
+    are past), the share used by a release that reached production."""
+    now = now or timezone.now()
+    shipped = Release.objects.filter(slot=OuterRef("pk"), production_at__isnull=False)
+    if service:
+        shipped = shipped.filter(service__slug=service)
+    rows = (
+        ReleaseSlot.objects.filter(starts_at__gte=since, starts_at__lt=min(until, now))
+        .annotate(used=Exists(shipped))
+        .values("release_type")
+        .annotate(slots=Count("pk"), used_slots=Count("pk", filter=Q(used=True)))
+        .order_by()
+    )
+    by_type = {
+        t.value: {"slots": 0, "used": 0, "adherence": None}
+        for t in ReleaseType
+        if t != ReleaseType.HOTFIX
+    }
+    for row in rows:
+        by_type[row["release_type"]] = {
+            "slots": row["slots"],
+            "used": row["used_slots"],
+            "adherence": _share(row["used_slots"], row["slots"]),
+        }
+    slots = sum(v["slots"] for v in by_type.values())
+    used = sum(v["used"] for v in by_type.values())
+    return {"slots": slots, "used": used, "adherence": _share(used, slots), "by_type": by_type}
+
+
+# DORA performance clusters as published in the 2024 Accelerate State of DevOps report
+# (dora.dev). Each entry: (tier, upper bound); the first bound the value does not exceed wins.
+DORA_REPORT_YEAR = 2024
+DORA_TIERS = {
+    # successful production deployments per day, lower bounds (higher is better)
+    "deployment_frequency": [("elite", 1.0), ("high", 1 / 7), ("medium", 1 / 30), ("low", 0)],
+    # hours, upper bounds: < 1 day, < 1 week, < 1 month, beyond
+    "change_lead_time": [("elite", 24), ("high", 24 * 7), ("medium", 24 * 30), ("low", None)],
+    # share, upper bounds as the report's cluster figures 5 % / 10 % (medium) / 20 % (high) / 40 %
+    "change_fail_rate": [("elite", 0.05), ("medium", 0.10), ("high", 0.20), ("low", None)],
+    # hours, upper bounds: < 1 hour, < 1 day (high and medium share it), < 1 week, beyond
+    "failed_deployment_recovery_time": [
+        ("elite", 1),
+        ("high", 24),
+        ("medium", 24 * 7),
+        ("low", None),
+    ],
+}
+
+
+def dora_tier(metric: str, value: float | None) -> str | None:
+    """The DORA cluster a value falls in, per :data:`DORA_TIERS`; None without data."""
+    if value is None or metric not in DORA_TIERS:
+        return None
+    if metric == "deployment_frequency":
+        return next(tier for tier, floor in DORA_TIERS[metric] if value >= floor)
+    for tier, bound in DORA_TIERS[metric]:
+        if bound is None or value <= bound:
+            return tier
+    return None
+
+
+def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -> dict:
+    """The five DORA metrics over the production deployments that started in the period,
+    each with its tier (report year :data:`DORA_REPORT_YEAR`)."""
+    inputs = dora_inputs(since=since, until=until, service=service)
+    production = Deployment.objects.filter(
+        environment__code=Stage.PRODUCTION, started_at__gte=since, started_at__lt=until
+    )
+    if service:
+        production = production.filter(release__service__slug=service)
+    # Rework: a deployment made because of an incident — a hotfix, or a release carrying a
+    # change recorded as fixing an incident.
+    fixes_incident = IncidentLink.objects.filter(
+        change__releases=OuterRef("release"), relation=IncidentRelation.FIXED_BY
+    )
+    rework = (
+        production.annotate(fixes=Exists(fixes_incident))
+        .filter(Q(release__release_type=ReleaseType.HOTFIX) | Q(fixes=True))
+        .count()
+    )
+    # Recovery: from a failed (or rolled back) production deployment to the next successful
+    # production deployment of the same service. One pass with a window function over the
+    # production deployments since the period's start (the next success may come after it).
+    done = Coalesce("finished_at", "started_at")
+    next_success = Window(
+        Min(Case(When(result=DeploymentResult.SUCCEEDED, then=done))),
+        partition_by=[F("release__service_id")],
+        order_by=[F("started_at").asc(), F("id").asc()],
+        frame=RowRange(start=1, end=None),
+    )
+    since_start = Deployment.objects.filter(
+        environment__code=Stage.PRODUCTION, started_at__gte=since
+    )
+    if service:
+        since_start = since_start.filter(release__service__slug=service)
+    rows = since_start.annotate(recovered_at=next_success).values_list(
+        "started_at", "result", "recovered_at"
+    )
+    recovery_hours, unrecovered = [], 0
+    for started_at, result, recovered_at in rows:
+        if started_at >= until or result == DeploymentResult.SUCCEEDED:
+            continue
+        if recovered_at is None:
+            unrecovered += 1
+        else:
+            recovery_hours.append((recovered_at - started_at).total_seconds() / 3600)
+    recovery = percentile_cont(recovery_hours, 0.5)
+    recovery = None if recovery is None else round(recovery, 2)
+    figures = {
+        "deployment_frequency": inputs["deployments_per_day"],
+        "change_lead_time": inputs["lead_time_hours_median"],
+        "change_fail_rate": inputs["change_failure_rate"],
+        "failed_deployment_recovery_time": recovery,
+        "deployment_rework_rate": _share(rework, inputs["production_deployments"]),
+    }
+    units = {
+        "deployment_frequency": "per_day",
+        "change_lead_time": "hours",
+        "change_fail_rate": "ratio",
+        "failed_deployment_recovery_time": "hours",
+        "deployment_rework_rate": "ratio",
+    }
+    return {
+        "report_year": DORA_REPORT_YEAR,
+        "metrics": {
+            name: {"value": value, "unit": units[name], "tier": dora_tier(name, value)}
+            for name, value in figures.items()
+        },
+        "production_deployments": inputs["production_deployments"],
+        "successful_production_deployments": inputs["successful_production_deployments"],
+        "failed_production_deployments": inputs["failed_production_deployments"],
+        "lead_time_samples": inputs["lead_time_samples"],
+        "recovered_failures": len(recovery_hours),
+        "unrecovered_failures": unrecovered,
+        "rework_deployments": rework,
     }

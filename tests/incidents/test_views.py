@@ -231,3 +231,25 @@ def test_my_open_items_selector(operator, incident_in, ops_leader):
     # The home page card lists the incident, the postmortem owed and the action item.
     numbers = [item["number"] for item in my_open_items(operator)]
     assert numbers == [mine.number, closed.postmortem.number, closed.postmortem.number]
+
+
+def test_list_filters_by_detection_period_like_the_dashboard_links(op_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.incidents.factories import IncidentFactory
+
+    now = timezone.now()
+    old = IncidentFactory(title="old outage", detected_at=now - timedelta(days=40))
+    recent = IncidentFactory(title="recent outage", detected_at=now - timedelta(days=2))
+    response = op_client.get(
+        reverse("incidents:list"),
+        {
+            "detected_after": (now - timedelta(days=30)).isoformat(),
+            "detected_before": now.isoformat(),
+        },
+    )
+    body = response.content.decode()
+    assert recent.number in body
+    assert old.number not in body
