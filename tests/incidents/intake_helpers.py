@@ -65,3 +65,24 @@ def integration_fixture(db):
     found.rate_limit_per_minute = 0
     found.save()
     return found
+
+
+def process(integration) -> int:
+    """Run the delivery processor as the Celery worker would (the endpoints only store)."""
+    return intake.process_deliveries(integration.pk)
+
+
+@pytest.fixture(name="intake_worker")
+def intake_worker_fixture(monkeypatch):
+    """For live-server tests: the doorbell rung after commit runs the processor at once, as an
+    idle Celery worker would, instead of writing to a broker nobody reads in tests."""
+    from incidents import tasks_intake
+
+    rung = []
+
+    def run_now(integration_id):
+        rung.append(integration_id)
+        return tasks_intake.process_deliveries.run(integration_id)
+
+    monkeypatch.setattr(tasks_intake.process_deliveries, "delay", run_now)
+    return rung
