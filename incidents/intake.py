@@ -61,6 +61,7 @@ MAX_ALERTS_PER_DELIVERY = 5000
 MAX_ATTEMPTS = 10
 BATCH_DELIVERIES = 50  # deliveries applied per transaction by the processor
 BATCH_ALERTS = 5000  # … and at most this many alerts (one delivery may carry more)
+BELL_SECONDS = 10  # a queued processor run covers the deliveries stored meanwhile (see _ring)
 KEY_MAX = 255
 
 # Events v2 severities and the default rules every new integration starts with (data afterwards).
@@ -460,12 +461,26 @@ def accept_delivery(integration: Integration, *, fmt: str, body: bytes, message)
     return delivery
 
 
+def _bell_key(integration_id: int) -> str:
+    return f"intake-bell:{integration_id}"
+
+
 def _ring(integration_id: int) -> None:
+    """Enqueue the processor for the integration unless a run is already queued for it.
+
+    Coalesced through the cache: the first delivery sets the bell key and enqueues; later ones
+    see the key and do not, because the queued run clears the key *before* it reads the pending
+    deliveries, so it sees every delivery that found the key set. (Without a shared cache the
+    bell key may outlive the run; the sweep then picks the deliveries up within seconds.)
+    """
     from .tasks_intake import process_deliveries as task
 
+    if not cache.add(_bell_key(integration_id), 1, timeout=BELL_SECONDS):
+        return
     try:
         task.delay(integration_id)
     except Exception:  # noqa: BLE001 - broker down: the pending sweep processes it from the DB
+        cache.delete(_bell_key(integration_id))
         log.warning(
             "intake: broker unavailable, deliveries of integration %s left for the sweep",
             integration_id,
@@ -484,6 +499,7 @@ def process_deliveries(
     it, so nothing committed meanwhile waits for the sweep. Several deliveries share one
     transaction (``batch_size``, at most ``BATCH_ALERTS`` alerts), so alert storms are cheap.
     """
+    cache.delete(_bell_key(integration_id))  # deliveries stored from now on ring again
     done = 0
     started = timezone.now()
     while True:
@@ -492,6 +508,7 @@ def process_deliveries(
         if not more:
             return done
         if (timezone.now() - started).total_seconds() > max_seconds:
+            cache.delete(_bell_key(integration_id))
             _ring(integration_id)  # hand the rest to the next run instead of hogging a worker
             return done
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from django.core.cache import cache
 
 from incidents import intake
 
@@ -64,6 +65,7 @@ def integration_fixture(db):
     found.raw_secret = raw
     found.rate_limit_per_minute = 0
     found.save()
+    cache.delete(intake._bell_key(found.pk))  # ids repeat across tests; the cache outlives them
     return found
 
 
@@ -79,6 +81,8 @@ def intake_worker_fixture(monkeypatch):
     from incidents import tasks_intake
 
     rung = []
+    # A bell key left in the cache by an earlier test (same integration id) must not mute ours.
+    monkeypatch.setattr(intake, "_bell_key", lambda pk: f"intake-bell:{id(rung)}:{pk}")
 
     def run_now(integration_id):
         rung.append(integration_id)

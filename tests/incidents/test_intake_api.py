@@ -216,7 +216,7 @@ def test_parallel_identical_deliveries_open_exactly_one_incident(integration, in
     for t in threads:
         t.join()
     assert statuses == [202] * 8
-    assert len(intake_worker) == 8
+    assert intake_worker
     assert Incident.objects.count() == 1
     assert AlertGroup.objects.count() == 1
     assert Alert.objects.count() == 2
@@ -246,7 +246,7 @@ def test_parallel_events_for_one_dedup_key_open_exactly_one_incident(integration
     for t in threads:
         t.join()
     assert statuses == [202] * 8
-    assert len(intake_worker) == 8  # every delivery rang the doorbell after its commit
+    assert intake_worker  # the doorbell rang after commit (coalesced while a run was queued)
     assert Incident.objects.count() == 1
     assert Alert.objects.get().repeat_count == 7
     assert set(Delivery.objects.values_list("result", flat=True)) == {DeliveryResult.PROCESSED}

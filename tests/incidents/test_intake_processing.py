@@ -75,6 +75,22 @@ def test_endpoint_answers_after_storing_and_rings_the_doorbell_after_commit(
     assert Incident.objects.get().alert_groups.get().key == key
 
 
+def test_doorbells_coalesce_until_the_queued_run_starts(
+    integration, monkeypatch, django_capture_on_commit_callbacks
+):
+    rung = []
+    monkeypatch.setattr(tasks_intake.process_deliveries, "delay", rung.append)
+    client = APIClient()
+    for dedup_key in ("a", "b", "c"):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(EV_URL, event(integration.raw_secret, dedup_key=dedup_key), format="json")
+    assert rung == [integration.pk]  # one queued run covers the three deliveries
+    assert process(integration) == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(EV_URL, event(integration.raw_secret, dedup_key="d"), format="json")
+    assert rung == [integration.pk, integration.pk]  # the run started: the next one rings again
+
+
 def test_acknowledgement_is_one_insert_once_the_integration_is_cached(integration):
     client = APIClient()
     assert client.post(EV_URL, event(integration.raw_secret), format="json").status_code == 202
@@ -98,11 +114,14 @@ def test_broker_down_the_delivery_is_accepted_and_the_sweep_processes_it(
         response = client.post(AM_URL, am_body(am_alert()), format="json")
     assert response.status_code == 202
     assert "broker unavailable" in caplog.text
+    with django_capture_on_commit_callbacks(execute=True):  # the bell is not left muted
+        assert client.post(AM_URL, am_body(am_alert()), format="json").status_code == 202
+    assert caplog.text.count("broker unavailable") == 2
     delivery = Delivery.objects.get(pk=response.json()["delivery"])
     assert delivery.result == DeliveryResult.PENDING
     assert intake.process_pending_deliveries() == 0  # too fresh: its doorbell may still ring
     with time_machine.travel(timezone.now() + timedelta(seconds=10)):
-        assert tasks_intake.process_pending_deliveries() == 1
+        assert tasks_intake.process_pending_deliveries() == 2
     delivery.refresh_from_db()
     assert delivery.result == DeliveryResult.PROCESSED
     assert delivery.incidents == [Incident.objects.get().number]
