@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -990,7 +990,7 @@ def _apply_group(integration: Integration, message: GroupIn, context: _Context) 
         row.generator_url = item.generator_url
         row.last_seen_at = now
         row.resolved_at = (row.resolved_at or now) if item.status == AlertStatus.RESOLVED else None
-    Alert.objects.bulk_create(new_rows)
+    _insert_alerts(new_rows)
     if repeats[AlertStatus.FIRING]:
         Alert.objects.filter(pk__in=repeats[AlertStatus.FIRING]).update(
             repeat_count=F("repeat_count") + 1, last_seen_at=now
@@ -1022,6 +1022,46 @@ def _apply_group(integration: Integration, message: GroupIn, context: _Context) 
     if newly_resolved and not incident.alerts.filter(status=AlertStatus.FIRING).exists():
         _recover(incident, integration, _("All alerts resolved."))
     return [incident]
+
+
+_PG_TYPES = {
+    "CharField": "text",
+    "TextField": "text",
+    "JSONField": "jsonb",
+    "DateTimeField": "timestamptz",
+    "ForeignKey": "bigint",
+    "PositiveIntegerField": "bigint",
+    "IntegerField": "bigint",
+    "BooleanField": "boolean",
+}
+
+
+def _insert_alerts(rows: list[Alert]) -> None:
+    """One INSERT for a delivery's new alerts. On PostgreSQL the rows travel as one JSON
+    parameter expanded by ``jsonb_to_recordset``: a fraction of bulk_create's per-row Python
+    cost, which dominated alert storms."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Alert.objects.bulk_create(rows)
+        return
+    fields = [f for f in Alert._meta.concrete_fields if not f.primary_key]
+    records = []
+    for row in rows:
+        record = {}
+        for f in fields:
+            value = getattr(row, f.attname)
+            record[f.column] = value.isoformat() if isinstance(value, datetime) else value
+        records.append(record)
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    spec = ", ".join(f"{qn(f.column)} {_PG_TYPES[f.get_internal_type()]}" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(Alert._meta.db_table)} ({columns}) "  # noqa: S608 - names from _meta
+            f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({spec})",
+            [json.dumps(records, ensure_ascii=False)],
+        )
 
 
 def _same_alert(row: Alert, item: AlertIn) -> bool:

@@ -313,7 +313,9 @@ class AlertGroup(models.Model):
                 fields=["integration", "opened_at"],
                 condition=Q(opened_incident=True),
                 name="alert_group_storm_window",
-            )
+            ),
+            # The newest episode of a key (open, or the previous one to link to).
+            models.Index(fields=["integration", "key", "-id"], name="alert_group_latest"),
         ]
 
     def __str__(self) -> str:
