@@ -1,4 +1,5 @@
-"""``make bench``: run every ``bench/bench_*.py`` and write docs/benchmarks.md + bench/results/latest.json.
+"""``make bench``: run every ``bench/bench_*.py`` and write bench/results/latest.json; merge the
+figures into docs/benchmarks.md (``-k`` replaces only the rows of the benchmarks it ran).
 
 Each benchmark module defines ``run() -> list[dict]``; a dict is one figure::
 
@@ -20,6 +21,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -87,7 +89,49 @@ def discover(only: str) -> list[str]:
     return [n for n in names if only in n]
 
 
-def write_report(ctx: dict, rows: list[dict], failures: list[dict]) -> None:
+def _read_report() -> tuple[dict[str, str], list[tuple[str, str]], list[str]]:
+    """The existing report: ``(run line per module, (module, table row) pairs, the sections
+    after the table)``; a ``## Failed`` section is dropped (it is written afresh)."""
+    if not REPORT.exists():
+        return {}, [], []
+    runs: dict[str, str] = {}
+    rows: list[tuple[str, str]] = []
+    tail: list[str] = []
+    legacy: list[str] = []  # the old single-context header, before runs were kept per module
+    state = "head"
+    for line in REPORT.read_text(encoding="utf-8").splitlines():
+        if state == "head":
+            match = re.match(r"- `?(bench_\w+)`?: (.*)", line)
+            if line.startswith("| benchmark |"):
+                state = "table"
+            elif match:
+                runs[match[1]] = match[2]
+            elif line.startswith("- "):
+                legacy.append(line[2:])
+        elif state == "table" and line.startswith("|"):
+            if not line.startswith("|---"):
+                rows.append((line.split("|")[1].strip(), line))
+        else:
+            state = "tail"
+            tail.append(line)
+    for module, _row in rows:
+        if module not in runs and legacy:
+            runs[module] = "; ".join(legacy)
+    kept, skipping = [], False
+    for line in tail:
+        if line.startswith("## "):
+            skipping = line.strip() == "## Failed"
+        if not skipping:
+            kept.append(line)
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    return runs, rows, kept
+
+
+def write_report(ctx: dict, rows: list[dict], failures: list[dict], ran: list[str]) -> None:
+    """Write bench/results/latest.json (this run) and merge this run into docs/benchmarks.md:
+    only the rows and run lines of the benchmark modules that ran are replaced; the other
+    modules' rows and any section written below the table are kept."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -96,30 +140,52 @@ def write_report(ctx: dict, rows: list[dict], failures: list[dict]) -> None:
         + "\n",
         encoding="utf-8",
     )
-    lines = [
-        "# Benchmarks",
-        "",
-        "Written by `make bench` (`bench/run.py`); do not edit by hand. Budgets: DESIGN.md",
-        "§ Performance budgets. Server time is measured in-process (Django test client, no network).",
-        "",
-        f"- Database: {ctx['db_engine']}; cache: {ctx['cache']}",
-        f"- Machine: {ctx['machine']}, {ctx['cpu_cores']} cores; Python {ctx['python']}",
-        f"- Run: {ctx['at']} at commit `{ctx['commit'] or 'unknown'}`",
-        "",
-        "| benchmark | name | figure | unit | context |",
-        "|---|---|---:|---|---|",
-    ]
+    runs, old_rows, tail = _read_report()
+    run_line = (
+        f"{ctx['db_engine']}; cache: {ctx['cache']}; {ctx['machine']}, {ctx['cpu_cores']} cores; "
+        f"Python {ctx['python']}; {ctx['at']} at commit `{ctx['commit'] or 'unknown'}`"
+    )
+    for module in ran:
+        runs[module] = run_line
+    new_rows: dict[str, list[str]] = {}
     for row in rows:
         figure = row["figure"]
         shown = f"{figure:,.2f}" if isinstance(figure, float) else f"{figure:,}"
-        lines.append(
+        new_rows.setdefault(row["module"], []).append(
             f"| {row['module']} | {row['name']} | {shown} | {row['unit']} | {row.get('note', '')} |"
         )
+    table: list[str] = []
+    placed: set[str] = set()
+    for module, line in old_rows:
+        if module not in ran:
+            table.append(line)
+        elif module not in placed:  # this run's rows where the module's old rows were
+            table.extend(new_rows.get(module, []))
+            placed.add(module)
+    for module in ran:
+        if module not in placed:
+            table.extend(new_rows.get(module, []))
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/run.py`): a run replaces the rows and the run line of the",
+        "benchmarks it ran and keeps the others, and the sections below the table. Budgets:",
+        "DESIGN.md § Performance budgets. Unless a row says otherwise, server time is measured",
+        "in-process (Django test client, no network).",
+        "",
+        *[f"- `{module}`: {runs[module]}" for module in sorted(runs)],
+        "",
+        "| benchmark | name | figure | unit | context |",
+        "|---|---|---:|---|---|",
+        *table,
+    ]
     if failures:
         lines += ["", "## Failed", ""]
         lines += [f"- `{f['module']}`: {f['error']}" for f in failures]
+    if tail:
+        lines += ["", *tail]
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    REPORT.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 
 def main() -> int:
@@ -128,11 +194,12 @@ def main() -> int:
     args = parser.parse_args()
 
     old_config = setup_django()
+    ran = discover(args.only)
     rows: list[dict] = []
     failures: list[dict] = []
     try:
         ctx = context()
-        for name in discover(args.only):
+        for name in ran:
             started = time.perf_counter()
             print(f"{name} …", flush=True)
             try:
@@ -152,7 +219,7 @@ def main() -> int:
             print(f"  ({time.perf_counter() - started:.1f}s)")
     finally:
         teardown_django(old_config)
-    write_report(ctx, rows, failures)
+    write_report(ctx, rows, failures, ran)
     print(f"wrote {REPORT.relative_to(ROOT)} and {RESULTS.relative_to(ROOT)}")
     return 1 if failures else 0
 

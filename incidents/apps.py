@@ -87,7 +87,8 @@ class IncidentsConfig(AppConfig):
             },
             "incidents.process_pending_deliveries": {
                 "task": "incidents.process_pending_deliveries",
-                "schedule": 30.0,
+                # the safety net when the broker was down: deliveries wait ≤ ~7 s
+                "schedule": 5.0,
             },
             "incidents.prune_deliveries": {
                 "task": "incidents.prune_deliveries",

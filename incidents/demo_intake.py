@@ -60,6 +60,7 @@ def seed(users: dict[str, User]) -> None:
             body=json.dumps(body).encode(),
             message=intake.parse_alertmanager(body),
         )
+        intake.process_deliveries(prometheus.pk)  # as the worker would, so the demo shows it
     if not Integration.objects.filter(name="Uptime checks (Events v2)").exists():
         intake.create_integration(
             name="Uptime checks (Events v2)", kind="events_v2", service=service

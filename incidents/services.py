@@ -138,7 +138,9 @@ def open_incident(
         if found is None:
             raise ValidationError({"service": _("Unknown service “%(slug)s”.") % {"slug": service}})
         service = found
-    with transaction.atomic():
+    # No savepoint of its own when nested (the caller's transaction, e.g. the intake processor's,
+    # already isolates it): two queries less per incident; everything is validated above.
+    with transaction.atomic(savepoint=False):
         incident = Incident.objects.create(
             title=title[:200],
             description=description or "",

@@ -6,6 +6,12 @@ from celery import shared_task
 from . import intake
 
 
+@shared_task(name="incidents.process_deliveries", acks_late=True)
+def process_deliveries(integration_id: int) -> int:
+    """The doorbell rung after a delivery is stored: apply the integration's pending ones."""
+    return intake.process_deliveries(integration_id)
+
+
 @shared_task(name="incidents.process_pending_deliveries", acks_late=True)
 def process_pending_deliveries() -> int:
     return intake.process_pending_deliveries()

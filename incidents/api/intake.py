@@ -2,14 +2,13 @@
 
 Senders authenticate with their integration's secret, never a user's token: Alertmanager and
 Grafana send it as ``Authorization: Bearer <secret>``, Events v2 senders as ``routing_key``.
-Each request is authenticated, size-checked, parsed, validated, stored and processed in one
-transaction (``incidents.intake.accept_delivery``); a failed processing keeps the delivery for the
-retry sweep, so a 202 always means the delivery is safe in the database.
+A request is authenticated, size-checked, parsed, validated and stored (one INSERT,
+``incidents.intake.accept_delivery``), then answered 202: the delivery is safe in the database.
+Applying it (alerts, incidents, timeline) runs right after in the ``incidents.process_deliveries``
+Celery task, in order per integration; if the broker is down the beat sweep applies it.
 """
 
 from __future__ import annotations
-
-import json
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -73,7 +72,11 @@ _AcceptedOut = inline_serializer(
         "status": serializers.CharField(),
         "message": serializers.CharField(),
         "delivery": serializers.IntegerField(),
-        "incidents": serializers.ListField(child=serializers.CharField()),
+        "incidents": serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Always empty in the 202: the delivery is applied asynchronously; the "
+            "integration's delivery log names the incidents it opened or updated.",
+        ),
     },
 )
 _ErrorOut = inline_serializer(
@@ -96,7 +99,8 @@ class AlertmanagerWebhookView(_IntakeView):
         description=(
             "`Authorization: Bearer <integration secret>` (the integration's secret, not a user "
             "token). Each POST carries the whole current state of one alert group; alerts are "
-            "deduplicated by `fingerprint` and grouped into one incident by `groupKey`."
+            "deduplicated by `fingerprint` and grouped into one incident by `groupKey`. "
+            "202 means the delivery is stored; it is applied asynchronously, in order."
         ),
         auth=[],
         request=_AlertmanagerIn,
@@ -149,9 +153,9 @@ class AlertmanagerWebhookView(_IntakeView):
         return Response(
             {
                 "status": "success",
-                "message": "Delivery processed" if delivery.processed_at else "Delivery queued",
+                "message": "Delivery queued",
                 "delivery": delivery.pk,
-                "incidents": delivery.incidents,
+                "incidents": [],
             },
             status=status.HTTP_202_ACCEPTED,
         )
@@ -211,7 +215,8 @@ class EventsV2View(_IntakeView):
         summary="PagerDuty Events API v2 compatible",
         description=(
             "The body of PagerDuty's `POST /v2/enqueue`; `routing_key` is the integration's "
-            "secret. Answers like PagerDuty: 202 with the `dedup_key`."
+            "secret. Answers like PagerDuty: 202 with the `dedup_key` (generated when the trigger "
+            "has none) once the event is stored; it is applied asynchronously, in order."
         ),
         auth=[],
         request=_EventIn,
@@ -276,14 +281,8 @@ class EventsV2View(_IntakeView):
                 integration, fmt=IntegrationKind.EVENTS_V2, body=body, errors=exc.errors
             )
             return _event_error("Event object is invalid", exc.errors)
-        # The delivery log never holds the secret in clear, and keeps a generated dedup_key so
-        # a retry from the log acts on the same incident.
-        stored = json.dumps(
-            {**data, "routing_key": "<redacted>", "dedup_key": event.dedup_key}, ensure_ascii=False
-        ).encode()
-        intake.accept_delivery(
-            integration, fmt=IntegrationKind.EVENTS_V2, body=stored, message=event
-        )
+        # Stored with the routing key redacted and the dedup_key as decided (intake.accept_delivery).
+        intake.accept_delivery(integration, fmt=IntegrationKind.EVENTS_V2, body=body, message=event)
         return Response(
             {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
             status=status.HTTP_202_ACCEPTED,

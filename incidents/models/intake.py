@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -56,6 +57,10 @@ DELIVERY_RESULT_COLORS = {
 }
 
 SECRET_PREFIX_LENGTH = 8
+# The endpoints look the integration up by its secret's prefix on every delivery; the row is
+# cached this briefly, so a revocation or edit made anywhere takes effect within these seconds
+# (at once where the cache is shared, e.g. Redis: saving the integration drops the entry).
+AUTH_CACHE_SECONDS = 5
 
 
 class Integration(models.Model):
@@ -161,12 +166,40 @@ class Integration(models.Model):
         self.secret_revoked_at = None
         return raw
 
+    @staticmethod
+    def auth_cache_key(prefix: str) -> str:
+        return f"intake-auth:{prefix}"
+
+    def save(self, *args, **kwargs):
+        old_prefix = None
+        if self.pk:
+            old_prefix = (
+                type(self)
+                .objects.filter(pk=self.pk)
+                .values_list("secret_prefix", flat=True)
+                .first()
+            )
+        super().save(*args, **kwargs)
+        cache.delete_many([self.auth_cache_key(p) for p in {old_prefix, self.secret_prefix} if p])
+
+    def delete(self, *args, **kwargs):
+        cache.delete(self.auth_cache_key(self.secret_prefix))
+        return super().delete(*args, **kwargs)
+
     @classmethod
     def authenticate(cls, raw: str, *, kinds) -> Integration | None:
-        """The active integration whose secret is ``raw`` and whose kind is in ``kinds``."""
+        """The active integration whose secret is ``raw`` and whose kind is in ``kinds``.
+
+        The row found by the secret's prefix is cached for ``AUTH_CACHE_SECONDS``; the digest
+        is compared (in constant time) and the revocation checked on every call."""
         if not isinstance(raw, str) or len(raw) < SECRET_PREFIX_LENGTH + 8 or len(raw) > 200:
             return None
-        found = cls.objects.filter(secret_prefix=raw[:SECRET_PREFIX_LENGTH]).first()
+        key = cls.auth_cache_key(raw[:SECRET_PREFIX_LENGTH])
+        found = cache.get(key)
+        if found is None:
+            found = cls.objects.filter(secret_prefix=raw[:SECRET_PREFIX_LENGTH]).first()
+            if found is not None:
+                cache.set(key, found, AUTH_CACHE_SECONDS)
         if found is None or not hmac.compare_digest(found.secret_digest, cls.hash(raw)):
             return None
         if not found.is_active or found.secret_revoked_at is not None or found.kind not in kinds:
@@ -280,7 +313,9 @@ class AlertGroup(models.Model):
                 fields=["integration", "opened_at"],
                 condition=Q(opened_incident=True),
                 name="alert_group_storm_window",
-            )
+            ),
+            # The newest episode of a key (open, or the previous one to link to).
+            models.Index(fields=["integration", "key", "-id"], name="alert_group_latest"),
         ]
 
     def __str__(self) -> str:

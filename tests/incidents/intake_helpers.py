@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from django.core.cache import cache
 
 from incidents import intake
 
@@ -64,4 +65,28 @@ def integration_fixture(db):
     found.raw_secret = raw
     found.rate_limit_per_minute = 0
     found.save()
+    cache.delete(intake._bell_key(found.pk))  # ids repeat across tests; the cache outlives them
     return found
+
+
+def process(integration) -> int:
+    """Run the delivery processor as the Celery worker would (the endpoints only store)."""
+    return intake.process_deliveries(integration.pk)
+
+
+@pytest.fixture(name="intake_worker")
+def intake_worker_fixture(monkeypatch):
+    """For live-server tests: the doorbell rung after commit runs the processor at once, as an
+    idle Celery worker would, instead of writing to a broker nobody reads in tests."""
+    from incidents import tasks_intake
+
+    rung = []
+    # A bell key left in the cache by an earlier test (same integration id) must not mute ours.
+    monkeypatch.setattr(intake, "_bell_key", lambda pk: f"intake-bell:{id(rung)}:{pk}")
+
+    def run_now(integration_id):
+        rung.append(integration_id)
+        return tasks_intake.process_deliveries.run(integration_id)
+
+    monkeypatch.setattr(tasks_intake.process_deliveries, "delay", run_now)
+    return rung

@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 from incidents import intake
 from incidents.models import Alert, AlertGroup, Delivery, DeliveryResult, Incident
 
-from .intake_helpers import am_alert, am_body, event, integration_fixture  # noqa: F401
+from .intake_helpers import (  # noqa: F401
+    am_alert,
+    am_body,
+    event,
+    intake_worker_fixture,
+    integration_fixture,
+    process,
+)
 
 AM_URL = "/api/v1/integrations/alertmanager/"
 EV_URL = "/api/v1/integrations/events/"
@@ -32,14 +39,23 @@ def client_for():
 
 @pytest.mark.django_db
 class TestAlertmanagerEndpoint:
-    def test_accepts_a_webhook_and_names_the_incident(self, integration, client_for):
+    def test_accepts_a_webhook_and_its_delivery_names_the_incident(self, integration, client_for):
         response = client_for(integration.raw_secret).post(
             AM_URL, am_body(am_alert()), format="json"
         )
         assert response.status_code == 202, response.content
+        answer = response.json()
+        assert answer["status"] == "success"
+        assert answer["message"] == "Delivery queued"
+        assert answer["incidents"] == []
+        delivery = Delivery.objects.get(pk=answer["delivery"])
+        assert delivery.result == DeliveryResult.PENDING  # stored and acknowledged, not applied
+        assert Incident.objects.count() == 0
+        assert process(integration) == 1
         incident = Incident.objects.get()
-        assert response.json()["incidents"] == [incident.number]
-        assert response.json()["status"] == "success"
+        delivery.refresh_from_db()
+        assert delivery.result == DeliveryResult.PROCESSED
+        assert delivery.incidents == [incident.number]
 
     def test_missing_or_wrong_secret_is_401_and_stores_nothing(self, integration, client_for):
         assert client_for().post(AM_URL, am_body(am_alert()), format="json").status_code == 401
@@ -107,6 +123,7 @@ class TestEventsEndpoint:
             "message": "Event processed",
             "dedup_key": "disk-db1",
         }
+        process(integration)
         assert Incident.objects.count() == 1
 
     def test_trigger_without_dedup_key_returns_the_generated_one(self, integration, client_for):
@@ -114,9 +131,11 @@ class TestEventsEndpoint:
             EV_URL, event(integration.raw_secret, dedup_key=None), format="json"
         )
         key = response.json()["dedup_key"]
+        process(integration)
         assert AlertGroup.objects.get().key == key
         resolve = event(integration.raw_secret, action="resolve", dedup_key=key)
         assert client_for().post(EV_URL, resolve, format="json").status_code == 202
+        process(integration)
         assert Incident.objects.get().recovered_at is not None
 
     def test_pagerduty_client_path_is_served_too(self, integration, client_for):
@@ -173,7 +192,7 @@ class TestEventsEndpoint:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_parallel_identical_deliveries_open_exactly_one_incident(integration):
+def test_parallel_identical_deliveries_open_exactly_one_incident(integration, intake_worker):
     """Alertmanager HA sends the same notification from every replica at once."""
     body = json.dumps(am_body(am_alert(), am_alert(instance="web-2")))
     secret = integration.raw_secret
@@ -197,6 +216,7 @@ def test_parallel_identical_deliveries_open_exactly_one_incident(integration):
     for t in threads:
         t.join()
     assert statuses == [202] * 8
+    assert intake_worker
     assert Incident.objects.count() == 1
     assert AlertGroup.objects.count() == 1
     assert Alert.objects.count() == 2
@@ -206,7 +226,7 @@ def test_parallel_identical_deliveries_open_exactly_one_incident(integration):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_parallel_events_for_one_dedup_key_open_exactly_one_incident(integration):
+def test_parallel_events_for_one_dedup_key_open_exactly_one_incident(integration, intake_worker):
     body = json.dumps(event(integration.raw_secret, dedup_key="race"))
     barrier = threading.Barrier(8)
     statuses = []
@@ -226,5 +246,7 @@ def test_parallel_events_for_one_dedup_key_open_exactly_one_incident(integration
     for t in threads:
         t.join()
     assert statuses == [202] * 8
+    assert intake_worker  # the doorbell rang after commit (coalesced while a run was queued)
     assert Incident.objects.count() == 1
     assert Alert.objects.get().repeat_count == 7
+    assert set(Delivery.objects.values_list("result", flat=True)) == {DeliveryResult.PROCESSED}

@@ -13,6 +13,8 @@ from incidents import intake
 from incidents.models import Incident
 from itsm.core.roles import Role
 
+from .intake_helpers import intake_worker_fixture  # noqa: F401 - the processor runs after each delivery
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -26,7 +28,7 @@ def _send(url: str, body: dict) -> dict:
 
 
 def test_manager_issues_a_secret_and_events_open_and_recover_an_incident(
-    page, login, make_user, live_server
+    page, login, make_user, live_server, intake_worker
 ):
     integration, _old = intake.create_integration(name="Uptime", kind="events_v2")
     login(make_user(Role.OPS_MANAGER, username="suzuki"))

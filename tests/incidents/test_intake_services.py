@@ -23,7 +23,7 @@ from incidents.models import (
 )
 
 from .conftest import advance
-from .intake_helpers import am_alert, am_body, event, integration_fixture  # noqa: F401
+from .intake_helpers import am_alert, am_body, event, integration_fixture, process  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -36,19 +36,23 @@ def _english():
 
 
 def deliver_am(integration, body):
+    """Accept a delivery as the endpoint does, then run the processor as the worker does."""
     raw = json.dumps(body).encode()
-    return intake.accept_delivery(
+    delivery = intake.accept_delivery(
         integration,
         fmt="alertmanager",
         body=raw,
         message=intake.parse_alertmanager(json.loads(raw)),
     )
+    process(integration)
+    return delivery
 
 
 def deliver_event(integration, body):
     raw = json.dumps(body).encode()
     message = intake.parse_event(json.loads(raw))
     intake.accept_delivery(integration, fmt="events_v2", body=raw, message=message)
+    process(integration)
     return message
 
 
@@ -416,16 +420,16 @@ def test_losing_the_insert_race_joins_the_winners_group(integration, monkeypatch
     INSERT hits the partial unique constraint; we must join the winner, not fail or duplicate."""
     deliver_am(integration, am_body(am_alert()))
     winner = AlertGroup.objects.get()
-    real = intake._locked_open_group
+    real = intake._locked_latest_group
     missed = []
 
-    def lookup_before_the_winner_committed(integration, key, **kwargs):
-        if not missed and not kwargs:
+    def lookup_before_the_winner_committed(integration, key):
+        if not missed:
             missed.append(key)
             return None
-        return real(integration, key, **kwargs)
+        return real(integration, key)
 
-    monkeypatch.setattr(intake, "_locked_open_group", lookup_before_the_winner_committed)
+    monkeypatch.setattr(intake, "_locked_latest_group", lookup_before_the_winner_committed)
     delivery = deliver_am(integration, am_body(am_alert(instance="web-3")))
     assert missed
     delivery.refresh_from_db()

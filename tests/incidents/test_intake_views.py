@@ -10,7 +10,7 @@ from django.urls import reverse
 from incidents import intake
 from incidents.models import Incident, Integration
 
-from .intake_helpers import am_alert, am_body, integration_fixture  # noqa: F401
+from .intake_helpers import am_alert, am_body, integration_fixture, process  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,7 @@ def test_incident_page_lists_alerts_with_links_and_repeats(client, operator, int
         intake.accept_delivery(
             integration, fmt="alertmanager", body=raw, message=intake.parse_alertmanager(body)
         )
+        process(integration)
     incident = Incident.objects.get()
     client.force_login(operator)
     page = client.get(incident.get_absolute_url()).content.decode()
@@ -88,6 +89,7 @@ def test_deliveries_show_on_the_integration_page(client, ops_leader, integration
         body=json.dumps(body).encode(),
         message=intake.parse_alertmanager(body),
     )
+    process(integration)
     intake.record_rejected_delivery(integration, fmt="events_v2", body=b"{}", errors=["bad"])
     client.force_login(ops_leader)
     page = client.get(integration.get_absolute_url()).content.decode()

@@ -21,6 +21,7 @@ from incidents import intake
 from incidents.choices import IncidentState
 from incidents.models import Alert, Delivery, Incident
 from incidents.views_intake import alertmanager_snippet
+from tests.incidents.intake_helpers import intake_worker_fixture  # noqa: F401 - processes after commit
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 AMTOOL = shutil.which("amtool")
@@ -51,7 +52,7 @@ def _wait(predicate, timeout: float = 40.0, what: str = "condition"):
 
 
 @pytest.fixture
-def alertmanager(live_server, tmp_path):
+def alertmanager(live_server, tmp_path, intake_worker):
     integration, secret = intake.create_integration(name="Prometheus", kind="alertmanager")
     url = f"{live_server.url}/api/v1/integrations/alertmanager/"
     config = yaml.safe_load(alertmanager_snippet(url, secret))
