@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from incidents.demo import days_ago, travel
+from incidents.demo import best_effort, can_travel, days_ago, travel
 from incidents.models import Incident
 from itsm.core.models import Service
 
@@ -216,6 +216,8 @@ HISTORY = [
 
 
 def seed_history(users: dict) -> None:
+    if not can_travel():
+        return
     requester, manager = users["operator"], users["manager"]
     cab = [users[k] for k in ("cab1", "cab2", "cab3") if k in users]
     classes = {c.code: c for c in ChangeClass.objects.all()}
@@ -224,7 +226,7 @@ def seed_history(users: dict) -> None:
             continue
         submitted_at = days_ago(*submitted)
         start = days_ago(*implemented) + timedelta(minutes=5 if cls == "emergency" else 0)
-        with travel(submitted_at) as clock:
+        with best_effort(title), travel(submitted_at) as clock:
             change = services.create_change(
                 actor=requester,
                 services=[_service(slug, name)],
