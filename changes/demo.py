@@ -1,4 +1,7 @@
-"""Demo data: changes of every class in every state, a freeze window and a standard template.
+"""Demo data: changes of every class in every state, a freeze window and a standard template,
+and (``seed_history``) changes of the last weeks lived through the services at their own moments:
+a major change decided by the CAB's votes, a failed change rolled back, successful normal and
+emergency changes — the dashboard's success rate, emergency ratio and CAB throughput.
 
 Idempotent: each demo change is keyed by its title and only created when missing.
 """
@@ -9,10 +12,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from incidents.demo import best_effort, can_travel, days_ago, travel
+from incidents.models import Incident
 from itsm.core.models import Service
 
 from . import services
-from .choices import Category, RiskLevel
+from .choices import Category, IncidentRelation, RiskLevel
 from .models import (
     ChangeClass,
     ChangeRequest,
@@ -151,8 +156,161 @@ def seed(users: dict) -> None:
             planned_end=now + timedelta(days=2, hours=1),
         )
         services.submit_change(change, actor=requester)
+    seed_history(users)
 
 
 def _checks(default: bool, **overrides) -> dict[str, bool]:
     codes = RollbackCriterion.objects.filter(is_active=True).values_list("code", flat=True)
     return {code: overrides.get(code, default) for code in codes}
+
+
+# title, class, service (slug, name), submitted (days ago, hour), implemented (days ago, hour),
+# outcome ("passed" / "failed"), linked incident fixed by the change (title) or "".
+HISTORY = [
+    (
+        "決済基盤のデータセンター移設 / Payments platform data-centre move",
+        "major",
+        ("customer-db", "顧客DB"),
+        (26, 10),
+        (15, 22),
+        "passed",
+        "",
+    ),
+    (
+        "メッセージキューのバージョンアップ / Message queue upgrade",
+        "normal",
+        ("web-portal", "Webポータル"),
+        (19, 11),
+        (12, 21),
+        "failed",
+        "",
+    ),
+    (
+        "ログローテーション設定の見直し / Log rotation settings",
+        "normal",
+        ("web-portal", "Webポータル"),
+        (17, 15),
+        (9, 20),
+        "passed",
+        "",
+    ),
+    (
+        "WAFルールの更新 / WAF rule update",
+        "normal",
+        ("web-portal", "Webポータル"),
+        (11, 10),
+        (4, 20),
+        "passed",
+        "",
+    ),
+    (
+        "決済ゲートウェイ証明書の緊急更新 / Emergency renewal of the payment gateway certificate",
+        "emergency",
+        ("payments", "Payments / 決済"),
+        (13, 3),
+        (13, 3),
+        "passed",
+        "決済ゲートウェイの証明書期限切れ / Payment gateway certificate expired",
+    ),
+]
+
+
+def seed_history(users: dict) -> None:
+    if not can_travel():
+        return
+    requester, manager = users["operator"], users["manager"]
+    cab = [users[k] for k in ("cab1", "cab2", "cab3") if k in users]
+    classes = {c.code: c for c in ChangeClass.objects.all()}
+    for title, cls, (slug, name), submitted, implemented, outcome, fixes in HISTORY:
+        if ChangeRequest.objects.filter(title=title).exists():
+            continue
+        submitted_at = days_ago(*submitted)
+        start = days_ago(*implemented) + timedelta(minutes=5 if cls == "emergency" else 0)
+        with best_effort(title), travel(submitted_at) as clock:
+            change = services.create_change(
+                actor=requester,
+                services=[_service(slug, name)],
+                title=title,
+                description=f"{title}（デモデータ：過去の変更）",
+                category=Category.INFRASTRUCTURE_CONFIGURATION
+                if cls == "major"
+                else Category.APPLICATION_DEPLOYMENT,
+                change_class=classes[cls],
+                affected_users="全ユーザー：作業中は一部機能が停止",
+                risk_level=RiskLevel.HIGH if cls == "major" else RiskLevel.MEDIUM,
+                risk_notes="深夜帯に実施し、検証後に判断",
+                implementation_plan="1. 事前バックアップ\n2. 切り替え\n3. 動作確認",
+                rollback_plan="切り替え前の構成に戻す",
+                planned_start=start,
+                planned_end=start + timedelta(hours=3),
+                implementer=requester,
+            )
+            services.submit_change(change, actor=requester)
+            if cls == "major":  # the CAB votes over the next days; the tally decides
+                for i, member in enumerate(cab):
+                    clock.move_to(submitted_at + timedelta(days=1 + i // 2, hours=i))
+                    change.refresh_from_db()
+                    if change.state != ChangeRequest.State.CAB_REVIEW:
+                        break
+                    services.cast_cab_vote(
+                        change,
+                        member=member,
+                        vote="approve",
+                        comment="移設計画と切り戻し手順を確認",
+                    )
+            else:
+                clock.move_to(
+                    submitted_at + timedelta(hours=2 if cls == "normal" else 0, minutes=3)
+                )
+                services.decide_change(change, actor=manager, decision="approved")
+            change.refresh_from_db()
+            services.schedule_change(
+                change,
+                actor=requester,
+                data={
+                    "planned_start": timezone.localtime(start).strftime("%Y-%m-%d %H:%M"),
+                    "planned_end": timezone.localtime(change.planned_end).strftime(
+                        "%Y-%m-%d %H:%M"
+                    ),
+                    "implementer": requester.pk,
+                },
+            )
+            clock.move_to(start)
+            services.start_implementation(
+                change,
+                actor=requester,
+                data={"backup_waived": "on", "backup_waiver_reason": "構成のみの変更"}
+                if cls != "major"
+                else {
+                    "backup_waived": "on",
+                    "backup_waiver_reason": "移設前にDBの完全複製を取得済み",
+                },
+            )
+            clock.move_to(start + timedelta(minutes=70))
+            services.log_work(change, actor=requester, text="切り替え完了 / switched over")
+            services.perform_transition(change, "start_verification", actor=requester)
+            clock.move_to(start + timedelta(minutes=100))
+            services.verify_change(
+                change,
+                actor=requester,
+                checks=_checks(False, **({"slo_degradation": True} if outcome == "failed" else {})),
+            )
+            change.refresh_from_db()
+            if outcome == "failed":
+                services.roll_back_change(
+                    change,
+                    actor=requester,
+                    comment="切り替え後にp95がSLOを超過",
+                    data={"rollback_steps": "旧バージョンのクラスタへ切り戻し"},
+                )
+            else:
+                services.close_change(
+                    change,
+                    actor=requester,
+                    data={"result_report": "計画どおり完了", "documentation_updated": "on"},
+                )
+            incident = Incident.objects.filter(title=fixes).first() if fixes else None
+            if incident is not None:
+                services.link_incident(
+                    change, incident, relation=IncidentRelation.FIXED_BY, actor=requester
+                )

@@ -1,16 +1,29 @@
-"""Demo incidents in every state, for `manage.py seed_demo` (idempotent: keyed by title)."""
+"""Demo incidents for `manage.py seed_demo` (idempotent: keyed by title).
+
+- ``DEMO``: open incidents in every state, happening now.
+- ``HISTORY``: closed P1/P2 incidents of the last 60 days, lived through the real services at
+  their own moments (``travel``), so the dashboard has figures: MTTA/MTTR, escalation steps
+  taken by the clock and by people, postmortems published on time and one late.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import importlib.util
+import logging
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from itsm.core import workflow
 from itsm.core.models import Service
 
-from . import services
-from .models import Incident, Runbook
+from . import escalation, services
+from .models import ActionItem, Incident, Runbook
+
+logger = logging.getLogger(__name__)
 
 # title, service slug, source, (scope, impact, urgency) or None, transitions, minutes ago
 DEMO = [
@@ -132,6 +145,219 @@ def seed(users: dict) -> None:
                 due_date=timezone.localdate() + timedelta(days=14),
             )
 
+    seed_history(users)
+
     from . import demo_escalation
 
     demo_escalation.seed(users)  # a clearly labelled demo P1 that escalates within minutes
+
+
+# --------------------------------------------------------------------------- history
+
+
+def can_travel() -> bool:
+    """The history needs time-machine (a dev dependency); without it, it is left out."""
+    if importlib.util.find_spec("time_machine") is None:
+        logger.warning(
+            "demo history left out: time-machine is not installed (pip install -e .[dev])"
+        )
+        return False
+    return True
+
+
+@contextmanager
+def best_effort(label: str):
+    """One history record in a savepoint: when a rule refuses it on this particular day (a lead
+    time across the year-end closure, say), it is left out with a warning, not the whole demo."""
+    try:
+        with transaction.atomic():
+            yield
+    except (workflow.TransitionError, ValidationError) as exc:
+        logger.warning("demo history: %s left out (%s)", label, exc)
+
+
+@contextmanager
+def travel(moment: datetime):
+    """Run services at ``moment`` (time-machine, a dev dependency: demo data only). Every
+    timestamp — transitions, audit events, escalation steps — is then that moment's."""
+    import time_machine
+
+    with time_machine.travel(moment, tick=False) as clock:
+        yield clock
+
+
+def days_ago(days: int, hour: int, minute: int = 0) -> datetime:
+    """A local time ``days`` calendar days before today."""
+    day = timezone.localdate() - timedelta(days=days)
+    return timezone.make_aware(datetime(day.year, day.month, day.day, hour, minute))
+
+
+P1 = ("all_users", "revenue_loss", "immediate")
+P2 = ("single_feature", "revenue_loss", "immediate")
+
+# title, service, triage, detected (days ago, hour, minute), minutes to response start,
+# minutes to recovery, manual escalations [(minutes after detection, who, reason, comment)],
+# postmortem published "on_time" (a day after closing) or "late" (two days after its due time),
+# root cause. The clock applies everything else that falls due (warnings, the response breach,
+# automatic levels) at its exact due time, as the sweep would.
+HISTORY = [
+    (
+        "在庫APIの応答停止 / Inventory API unresponsive",
+        "web-shop",
+        P1,
+        (6, 10, 20),
+        6,
+        48,
+        [],
+        "on_time",
+        "在庫APIのスレッドプールがGC停止で枯渇した",
+    ),
+    (
+        "決済ゲートウェイの証明書期限切れ / Payment gateway certificate expired",
+        "payments",
+        P1,
+        (13, 2, 40),
+        22,  # response target 15 min: breached, the clock escalates to L2
+        90,
+        [(35, "leader", "business_decision", "決済停止の告知要否の判断が必要")],
+        "late",
+        "証明書の更新期限が監視対象外だった",
+    ),
+    (
+        "会員ポータルのセッション消失 / Member sessions lost",
+        "member-portal",
+        P2,
+        (20, 14, 5),
+        12,
+        70,
+        [(25, "operator", "technical_decision", "セッションストアの切り戻し可否の技術判断が必要")],
+        "on_time",
+        "セッションストアのフェイルオーバーでキーが消えた",
+    ),
+    (
+        "夜間バッチ遅延による在庫不整合 / Stock mismatch after a late batch",
+        "web-shop",
+        P2,
+        (27, 7, 30),
+        41,  # response target 30 min: breached; not recovered for hours → L3, L4
+        260,
+        [],
+        "on_time",
+        "夜間バッチの依存ジョブ待ちにタイムアウトがなかった",
+    ),
+    (
+        "CDN障害で商品画像が表示されない / Product images missing (CDN outage)",
+        "web-shop",
+        P1,
+        (38, 16, 10),
+        9,
+        40,
+        [],
+        "on_time",
+        "CDN事業者側の設定反映障害",
+    ),
+    (
+        "決済の二重計上 / Duplicate card charges",
+        "payments",
+        P2,
+        (52, 11, 0),
+        18,
+        185,
+        [(60, "leader", "impact_expanding", "二重計上の件数が増え続けている")],
+        "on_time",
+        "リトライ処理に冪等キーがなかった",
+    ),
+]
+
+# Its action item stays open past its due date: the dashboard's "overdue action items".
+OVERDUE_ACTION_ITEM = HISTORY[3][0]
+
+
+def _advance(clock, incident: Incident, moment: datetime) -> None:
+    """Move to ``moment``, sweeping at every escalation deadline on the way (like the beat)."""
+    while True:
+        due = Incident.objects.filter(pk=incident.pk).values_list("next_deadline_at", flat=True)[0]
+        if due is None or due > moment:
+            break
+        clock.move_to(due)
+        escalation.sweep_deadlines()
+    clock.move_to(moment)
+
+
+def seed_history(users: dict) -> None:
+    if not can_travel():
+        return
+    operator, leader = users["operator"], users["leader"]
+    now = timezone.now()
+    for row in HISTORY:
+        title, slug, triage, when, to_response, to_recovery, manual, published, cause = row
+        if Incident.objects.filter(title=title).exists():
+            continue
+        detected = days_ago(*when)
+        scope, impact, urgency = triage
+        with best_effort(title), travel(detected) as clock:
+            incident = services.open_incident(
+                title=title,
+                description="デモデータ (過去の障害) / demo data (past incident)",
+                source="monitoring",
+                service=Service.objects.filter(slug=slug).first(),
+                actor=operator,
+                impact_scope=scope,
+                business_impact=impact,
+                urgency=urgency,
+                detected_at=detected,
+            )
+            services.assign_incident(incident, actor=leader, assignee=operator)
+            steps = [(m, "escalate", (who, reason, text)) for m, who, reason, text in manual]
+            steps += [
+                (to_response, "start_response", None),
+                (to_response + 2, "start_recovery", None),
+            ]
+            steps += [(to_recovery, "verify", None)]
+            for minutes, name, extra in sorted(steps, key=lambda step: step[0]):
+                _advance(clock, incident, detected + timedelta(minutes=minutes))
+                incident.refresh_from_db()
+                if name == "escalate":
+                    who, reason, text = extra
+                    escalation.escalate_incident(
+                        incident, actor=users[who], reason=reason, comment=text
+                    )
+                else:
+                    workflow.perform(incident, name, actor=operator)
+            clock.move_to(detected + timedelta(minutes=to_recovery + 30))
+            incident.refresh_from_db()
+            services.close_incident(
+                incident, actor=leader, resolution_summary=f"{cause}。対処済み / fixed"
+            )
+            postmortem = incident.postmortem
+            services.update_postmortem(
+                postmortem,
+                actor=operator,
+                root_cause=cause,
+                prevention_measures="監視の追加と手順書の更新 / Alerting added, runbook updated",
+            )
+            services.save_whys(
+                postmortem,
+                actor=operator,
+                rows=[{"why": "なぜ発生したか / Why did it happen?", "because": cause}],
+            )
+            closed = incident.closed_at
+            services.add_action_item(
+                postmortem,
+                actor=leader,
+                title="再発防止策の実施 / Carry out the prevention measure",
+                owner=operator,
+                due_date=timezone.localdate(closed) + timedelta(days=3),
+            )
+            workflow.perform(postmortem, "submit_for_review", actor=operator)
+            postmortem.refresh_from_db()
+            publish_at = (
+                closed + timedelta(days=1)
+                if published == "on_time"
+                else postmortem.due_at + timedelta(days=2)
+            )
+            clock.move_to(min(publish_at, now - timedelta(hours=1)))
+            workflow.perform(postmortem, "publish", actor=leader)
+            if title != OVERDUE_ACTION_ITEM:
+                item = ActionItem.objects.filter(postmortem=postmortem).first()
+                services.set_action_item_done(item, actor=operator, done=True)

@@ -23,7 +23,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .choices import IncidentState, PostmortemKind, PostmortemState, Priority, SlaStatus
-from .models import ActionItem, Incident, Postmortem
+from .models import (
+    MANUAL_REASONS,
+    ActionItem,
+    EscalationReason,
+    EscalationStep,
+    Incident,
+    Postmortem,
+    StepKind,
+)
 
 LIST_RELATED = ("service", "assignee", "team")
 
@@ -378,25 +386,47 @@ def incident_trend(
     return points
 
 
-def escalation_metrics(*, since: datetime, until: datetime, service: str = "") -> dict:
-    """Escalations by level among the incidents detected in the period.
+# The steps that escalate (§8.4): a level raised by the clock or by a person, and the notify-only
+# L5 branch (executives told). Reports (§8.3.1), response warnings and the breach notice itself
+# are notifications, not escalations; a breach escalates through its own automatic step.
+ESCALATING_KINDS = (StepKind.AUTOMATIC, StepKind.MANUAL, StepKind.NOTIFY)
+AUTOMATIC_REASONS = (
+    EscalationReason.NOT_RECOVERED,
+    EscalationReason.RESPONSE_BREACH,
+    EscalationReason.MAJOR_IMPACT,
+)
 
-    Today the incident carries only its current level (``escalation_level``; L1 is where every
-    incident starts, so "escalated" means level ≥ 2). When the escalation engine (issue 4)
-    stores each step, count the steps by level and reason here instead; the returned shape
-    (``by_level``, ``by_reason``, ``escalated``) stays the same."""
-    rows = (
-        detected_in(since, until, service)
-        .filter(escalation_level__isnull=False)
-        .values("escalation_level")
-        .annotate(n=Count(COUNTED))
-        .order_by("escalation_level")
+
+def escalation_metrics(*, since: datetime, until: datetime, service: str = "") -> dict:
+    """Escalation steps taken in the period (``applied_at`` in [since, until)), by level reached
+    and by reason: the seed's four manual reasons, and ``automatic`` for the steps the clock
+    took (split in ``automatic_by_reason``). ``escalated`` counts the steps, ``incidents`` the
+    incidents they escalated; docs/metrics.md § Escalations. One query."""
+    steps = EscalationStep.objects.filter(
+        applied_at__gte=since, applied_at__lt=until, kind__in=ESCALATING_KINDS
     )
-    by_level = {f"L{level}": 0 for level in range(1, 6)}
-    for row in rows:
-        by_level[f"L{row['escalation_level']}"] = row["n"]
-    escalated = sum(n for level, n in by_level.items() if level != "L1")
-    return {"by_level": by_level, "by_reason": {}, "escalated": escalated}
+    if service:
+        steps = steps.filter(incident__service__slug=service)
+    manual, automatic = Q(kind=StepKind.MANUAL), ~Q(kind=StepKind.MANUAL)
+    aggregates = {
+        "escalated": Count("pk"),
+        "incidents": Count("incident", distinct=True),
+        **{f"L{level}": Count("pk", filter=Q(level=level)) for level in range(1, 6)},
+        **{f"m:{r.value}": Count("pk", filter=manual & Q(reason=r)) for r in MANUAL_REASONS},
+        **{f"a:{r.value}": Count("pk", filter=automatic & Q(reason=r)) for r in AUTOMATIC_REASONS},
+        "automatic": Count("pk", filter=automatic),
+    }
+    row = steps.aggregate(**aggregates)
+    return {
+        "by_level": {f"L{level}": row[f"L{level}"] for level in range(1, 6)},
+        "by_reason": {
+            **{r.value: row[f"m:{r.value}"] for r in MANUAL_REASONS},
+            "automatic": row["automatic"],
+        },
+        "automatic_by_reason": {r.value: row[f"a:{r.value}"] for r in AUTOMATIC_REASONS},
+        "escalated": row["escalated"],
+        "incidents": row["incidents"],
+    }
 
 
 def postmortem_metrics(

@@ -130,17 +130,6 @@ def test_percentile_cont_interpolates_like_postgresql():
     assert percentile_cont([1, 2, 3, 4], 0.5) == 2.5
 
 
-def test_escalations_by_level(week):
-    Incident = type(week["A"])
-    Incident.objects.filter(pk__in=[week["A"].pk, week["B"].pk]).update(escalation_level=2)
-    Incident.objects.filter(pk=week["D"].pk).update(escalation_level=3)
-    Incident.objects.filter(pk=week["H"].pk).update(escalation_level=4)  # outside the period
-    Incident.objects.filter(pk=week["C"].pk).update(escalation_level=1)
-    data = selectors.escalation_metrics(since=SINCE, until=UNTIL)
-    assert data["by_level"] == {"L1": 1, "L2": 2, "L3": 1, "L4": 0, "L5": 0}
-    assert data["escalated"] == 3
-
-
 def test_postmortem_completion_within_due(week, make_user):
     from incidents.models import Postmortem
 
