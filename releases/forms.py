@@ -8,7 +8,7 @@ from changes.models import ChangeRequest
 from itsm.core.forms import style_fields
 from itsm.core.models import Service
 
-from .choices import DeploymentResult, ReleaseType, Stage, Strategy
+from .choices import FINISHED_RESULTS, DeploymentResult, ReleaseType, Stage, Strategy
 from .models import Environment, Release, ReleaseSlot
 
 OPEN_CHANGE_STATES = [
@@ -85,7 +85,10 @@ class DeploymentForm(forms.Form):
         label=_("environment"), queryset=Environment.objects.all(), to_field_name="code"
     )
     version = forms.CharField(label=_("version"), max_length=64)
-    result = forms.ChoiceField(label=_("result"), choices=DeploymentResult.choices)
+    result = forms.ChoiceField(
+        label=_("result"),
+        choices=[(v, label) for v, label in DeploymentResult.choices if v in FINISHED_RESULTS],
+    )
     external_url = forms.URLField(
         label=_("pipeline run URL"), required=False, max_length=500, assume_scheme="https"
     )

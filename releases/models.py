@@ -33,7 +33,9 @@ from itsm.core.workflow import guard
 
 from .choices import (
     DEPLOYMENT_RESULT_COLORS,
+    FINISHED_RESULTS,
     RELEASE_TYPE_COLORS,
+    RESULT_TO_STATUS,
     DeploymentResult,
     Frequency,
     ReleaseType,
@@ -460,7 +462,18 @@ class Deployment(models.Model):
     )
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
     external_url = models.URLField(_("pipeline run URL"), max_length=500, blank=True)
+    repository_url = models.URLField(_("repository URL"), max_length=500, blank=True)
+    log_url = models.URLField(_("log URL"), max_length=500, blank=True)
     commit_sha = models.CharField(_("commit"), max_length=64, blank=True)
+    rollback_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rollbacks",
+        verbose_name=_("rollback of"),
+        help_text=_("The deployment this one rolls back."),
+    )
     commits = models.JSONField(_("commits"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -489,6 +502,15 @@ class Deployment(models.Model):
     @property
     def result_color(self) -> str:
         return DEPLOYMENT_RESULT_COLORS.get(self.result, "secondary")
+
+    @property
+    def status(self) -> str:
+        """The result in the API's ``status`` vocabulary (success / failure / …)."""
+        return RESULT_TO_STATUS.get(self.result, self.result)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.result in FINISHED_RESULTS
 
     @property
     def reporter(self) -> str:

@@ -29,7 +29,7 @@ from changes.models import IncidentLink
 from incidents.selectors import percentile_cont
 from itsm.core.roles import Role, has_role
 
-from .choices import DeploymentResult, ReleaseType, Stage
+from .choices import FAILED_RESULTS, FINISHED_RESULTS, DeploymentResult, ReleaseType, Stage
 from .models import Deployment, Environment, Release, ReleaseSlot
 
 
@@ -120,9 +120,7 @@ def pipeline(release: Release) -> list[PipelineStage]:
                 status=status,
                 deployments=deployments,
                 failures=release.failures_at(env.code),
-                failed_deployments=sum(
-                    1 for d in deployments if d.result != DeploymentResult.SUCCEEDED
-                ),
+                failed_deployments=sum(1 for d in deployments if d.result in FAILED_RESULTS),
             )
         )
     return stages
@@ -199,6 +197,7 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
         environment__code=Stage.PRODUCTION,
         started_at__gte=since,
         started_at__lt=until,
+        result__in=FINISHED_RESULTS,  # queued / in-progress reports are not deployments yet
     ).select_related("release")
     if service:
         deployments = deployments.filter(release__service__slug=service)

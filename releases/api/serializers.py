@@ -7,7 +7,7 @@ from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
 from .. import services
-from ..choices import DeploymentResult, Stage
+from ..choices import STATUS_TO_RESULT, DeploymentResult, DeploymentStatus, Stage
 from ..models import Deployment, Environment, Release, ReleaseSlot
 
 
@@ -115,7 +115,9 @@ class CommitSerializer(serializers.Serializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     release = serializers.CharField(source="release.number", read_only=True)
     environment = serializers.CharField(source="environment.code", read_only=True)
+    status = serializers.ChoiceField(choices=DeploymentStatus.choices, read_only=True)
     reported_by = serializers.CharField(source="reported_by.username", default=None, read_only=True)
+    rollback_of = serializers.IntegerField(source="rollback_of_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Deployment
@@ -124,6 +126,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "release",
             "environment",
             "version",
+            "status",
             "result",
             "started_at",
             "finished_at",
@@ -131,8 +134,11 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "reported_via",
             "external_id",
             "external_url",
+            "repository_url",
+            "log_url",
             "commit_sha",
             "commits",
+            "rollback_of",
             "notes",
             "created_at",
         ]
@@ -140,25 +146,60 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 
 class DeploymentReportSerializer(serializers.Serializer):
-    """What a CI/CD pipeline posts after deploying (the input of ``record_deployment``)."""
+    """What a CI/CD pipeline posts around a deployment (the input of ``record_deployment``).
 
-    release = serializers.CharField(max_length=20, help_text="Release number, e.g. REL-000012.")
+    The release is named by ``release`` (its number) or by ``service`` + ``version``; a
+    rollback run may name only ``rollback_of``. The outcome is ``status`` (queued /
+    in_progress / success / failure / rolled_back); clients written before ``status`` existed
+    send ``result`` (succeeded / failed / rolled_back) and keep working."""
+
+    release = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text="Release number, e.g. REL-000012. Or give service and version.",
+    )
+    service = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Service slug; with version it identifies the release when no number is given.",
+    )
     environment = serializers.ChoiceField(choices=Stage.choices)
     version = serializers.CharField(max_length=64)
-    result = serializers.ChoiceField(choices=DeploymentResult.choices)
+    status = serializers.ChoiceField(
+        choices=DeploymentStatus.choices,
+        required=False,
+        help_text="queued, in_progress, success, failure or rolled_back.",
+    )
+    result = serializers.ChoiceField(
+        choices=DeploymentResult.choices,
+        required=False,
+        help_text="Older name of status (succeeded, failed, rolled_back); give one of the two.",
+    )
     started_at = serializers.DateTimeField(required=False)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
     external_id = serializers.CharField(
         max_length=200,
         required=False,
         allow_blank=True,
-        help_text="Pipeline run id; a repeated report with the same id is not duplicated.",
+        help_text="Pipeline run id; a repeated report with the same id updates the same row.",
     )
-    external_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    external_url = serializers.URLField(
+        max_length=500, required=False, allow_blank=True, help_text="Pipeline run URL."
+    )
+    repository_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    log_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     commit_sha = serializers.RegexField(
         r"^[0-9a-fA-F]{4,64}$", max_length=64, required=False, allow_blank=True
     )
     commits = CommitSerializer(many=True, required=False, max_length=1000)
+    rollback_of = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="The deployment this run rolls back: its external_id or its id.",
+    )
     notes = serializers.CharField(max_length=10000, required=False, allow_blank=True)
     advance = serializers.BooleanField(
         default=True,
@@ -166,10 +207,20 @@ class DeploymentReportSerializer(serializers.Serializer):
     )
 
     def validate_release(self, value):
+        if not value.strip():
+            return None
         release = Release.objects.filter(number=value.strip().upper()).first()
         if release is None:
             raise serializers.ValidationError(_("No release with this number."))
         return release
+
+    def validate_service(self, value):
+        if not value.strip():
+            return None
+        service = Service.objects.filter(slug=value.strip()).first()
+        if service is None:
+            raise serializers.ValidationError(_("No service with this slug."))
+        return service
 
     def validate_environment(self, value):
         environment = Environment.objects.filter(code=value).first()
@@ -177,15 +228,79 @@ class DeploymentReportSerializer(serializers.Serializer):
             raise serializers.ValidationError(_("This environment is not configured."))
         return environment
 
+    def validate_rollback_of(self, value):
+        value = value.strip()
+        if not value:
+            return None
+        target = Deployment.objects.select_related("release").filter(external_id=value).first()
+        if target is None and value.isdigit():
+            target = Deployment.objects.select_related("release").filter(pk=int(value)).first()
+        if target is None:
+            raise serializers.ValidationError(_("No deployment with this external id or id."))
+        return target
+
     def validate(self, attrs):
         started, finished = attrs.get("started_at"), attrs.get("finished_at")
         if started and finished and finished < started:
             raise serializers.ValidationError(
                 {"finished_at": [_("The end cannot be before the start.")]}
             )
+        attrs["result"] = self._result(attrs)
+        attrs.pop("status", None)
+        attrs["release"] = self._release(attrs)
+        attrs.pop("service", None)
         for commit in attrs.get("commits", []):
             commit["committed_at"] = commit["committed_at"].isoformat()
         return attrs
+
+    @staticmethod
+    def _result(attrs) -> str:
+        status, result = attrs.get("status"), attrs.get("result")
+        if status is None and result is None:
+            raise serializers.ValidationError(
+                {"status": [_("Give the deployment status (or, as before, its result).")]}
+            )
+        if status is not None and result is not None and STATUS_TO_RESULT[status] != result:
+            raise serializers.ValidationError(
+                {"status": [_("The status contradicts the result; send only the status.")]}
+            )
+        return STATUS_TO_RESULT[status] if status is not None else result
+
+    @staticmethod
+    def _release(attrs) -> Release:
+        release, service = attrs.get("release"), attrs.get("service")
+        rollback_of = attrs.get("rollback_of")
+        if release is not None:
+            if service is not None and release.service_id != service.pk:
+                raise serializers.ValidationError(
+                    {"service": [_("The release belongs to another service.")]}
+                )
+            return release
+        if rollback_of is not None and service is None:
+            return rollback_of.release
+        if service is None:
+            raise serializers.ValidationError(
+                {"release": [_("Give the release number, or the service and the version.")]}
+            )
+        matches = Release.objects.filter(service=service, version=attrs["version"])
+        if len(matches) > 1:
+            matches = matches.filter(state__in=Release.OPEN_STATES)
+        matches = list(matches[:2])
+        if not matches:
+            raise serializers.ValidationError(
+                {"release": [_("This service has no release with this version.")]}
+            )
+        if len(matches) > 1:
+            raise serializers.ValidationError(
+                {
+                    "release": [
+                        _(
+                            "Several open releases of this service have this version; give the number."
+                        )
+                    ]
+                }
+            )
+        return matches[0]
 
 
 class DeploymentOutcomeSerializer(DeploymentSerializer):
