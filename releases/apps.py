@@ -7,6 +7,7 @@ _VIEW = [
     "releases.view_environment",
     "releases.view_releasecadence",
     "releases.view_releaseslot",
+    "releases.view_deploymentincident",
 ]
 # Developers and the ops ladder (L2+) plan releases and report deployments; operators,
 # executives and CAB members read.
@@ -15,6 +16,8 @@ _RELEASE_TEAM = [
     "releases.add_release",
     "releases.change_release",
     "releases.add_deployment",
+    "releases.add_deploymentincident",
+    "releases.delete_deploymentincident",
 ]
 
 

@@ -521,3 +521,46 @@ class Deployment(models.Model):
                 else self.reported_via
             )
         return str(self.reported_by) if self.reported_by else ""
+
+
+class DeploymentIncident(models.Model):
+    """§8 ↔ §10: an incident caused by a deployment. The DORA inputs read it: a deployment
+    that caused an incident is a failed change, and the incident's recovery ends its
+    failed-deployment recovery time."""
+
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.CASCADE,
+        related_name="incident_links",
+        verbose_name=_("deployment"),
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.CASCADE,
+        related_name="causing_deployment_links",
+        verbose_name=_("incident"),
+    )
+    note = models.TextField(_("notes"), blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("linked by"),
+    )
+    linked_via = models.CharField(_("linked via"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("incident caused by a deployment")
+        verbose_name_plural = _("incidents caused by deployments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "incident"], name="deployment_incident_unique_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.number} ← {self.deployment}"

@@ -7,6 +7,8 @@
 - ``record_deployment``: a deployment reported by hand or by a CI/CD pipeline (idempotent on the
   pipeline run id); a successful deployment moves the release into that environment when the
   rules allow.
+- ``link_causing_deployment`` / ``unlink_causing_deployment``: record (or correct) which
+  deployment caused an incident (§8 ↔ §10, a DORA input).
 - ``fill_release_slots``: keep the planned release slots of every cadence filled for its horizon.
 """
 
@@ -26,7 +28,14 @@ from itsm.core.audit import record_event
 from itsm.core.business_calendar import current_calendar
 
 from .choices import FINISHED_RESULTS, DeploymentResult, Frequency, ReleaseType, Stage
-from .models import Deployment, Environment, Release, ReleaseCadence, ReleaseSlot
+from .models import (
+    Deployment,
+    DeploymentIncident,
+    Environment,
+    Release,
+    ReleaseCadence,
+    ReleaseSlot,
+)
 
 # The forward transition out of each state (§10.3 開発 → テスト → ステージング → カナリア → 本番).
 NEXT_TRANSITION = {
@@ -451,6 +460,47 @@ def _store_and_advance(release, environment, fields, actor, advance, existing) -
 def _from_state_allows(release: Release, name: str) -> bool:
     method = getattr(type(release), name)
     return method._django_fsm.has_transition(release.state)
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def link_causing_deployment(
+    deployment: Deployment, *, incident, actor, note: str = "", linked_via: str = ""
+) -> tuple[DeploymentIncident, bool]:
+    """Record that ``deployment`` caused ``incident`` (DORA: a failed change; the incident's
+    recovery ends the failed-deployment recovery time). Linking the same pair again returns
+    the existing link (``created`` False). Audited on the release and on the incident."""
+    with transaction.atomic():
+        link, created = DeploymentIncident.objects.get_or_create(
+            deployment=deployment,
+            incident=incident,
+            defaults={
+                "note": note,
+                "linked_by": actor if getattr(actor, "is_authenticated", False) else None,
+                "linked_via": linked_via,
+            },
+        )
+        if created:
+            data = {"deployment": deployment.pk, "incident": incident.number}
+            for subject in (deployment.release, incident):
+                record_event(
+                    subject,
+                    action="causing_deployment_linked",
+                    actor=actor,
+                    comment=note,
+                    data=data,
+                )
+    return link, created
+
+
+def unlink_causing_deployment(link: DeploymentIncident, *, actor) -> None:
+    """Remove a wrong incident ↔ deployment link; audited on both sides."""
+    data = {"deployment": link.deployment_id, "incident": link.incident.number}
+    with transaction.atomic():
+        for subject in (link.deployment.release, link.incident):
+            record_event(subject, action="causing_deployment_unlinked", actor=actor, data=data)
+        link.delete()
 
 
 # --------------------------------------------------------------------------- cadence

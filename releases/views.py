@@ -21,8 +21,8 @@ from itsm.core.models import Service
 
 from . import selectors, services
 from .choices import STRATEGY_COMPARISON, ReleaseType
-from .forms import DeploymentForm, ReleaseForm
-from .models import Release, ReleaseCadence
+from .forms import CausingDeploymentForm, DeploymentForm, ReleaseForm
+from .models import DeploymentIncident, Release, ReleaseCadence
 
 
 @login_required
@@ -119,6 +119,7 @@ def release_calendar(request):
 def release_detail(request, number: str):
     release = get_object_or_404(selectors.release_detail(number))
     can_report = request.user.has_perm("releases.add_deployment")
+    deployments_exist = bool(release.deployments.all())
     return render(
         request,
         "releases/release_detail.html",
@@ -129,6 +130,10 @@ def release_detail(request, number: str):
             "changes": release.changes.all(),
             "authorising": set(release.authorising_changes().values_list("pk", flat=True)),
             "deployment_form": DeploymentForm(release=release) if can_report else None,
+            "incident_links": selectors.release_incident_links(release),
+            "incident_form": CausingDeploymentForm(release=release)
+            if request.user.has_perm("releases.add_deploymentincident") and deployments_exist
+            else None,
             "strategies": STRATEGY_COMPARISON,
         },
     )
@@ -201,3 +206,50 @@ def deployment_create(request, number: str):
             _("The release stays where it is: %(reason)s") % {"reason": outcome.refusal.message},
         )
     return redirect(reverse("releases:detail", args=[release.number]) + "#pipeline")
+
+
+@login_required
+@permission_required("releases.add_deploymentincident", raise_exception=True)
+@require_POST
+def causing_deployment_link(request, number: str):
+    """Record that one of this release's deployments caused an incident."""
+    release = get_object_or_404(Release, number=number)
+    form = CausingDeploymentForm(request.POST, release=release)
+    if not form.is_valid():
+        details = "; ".join(
+            f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
+            for f, e in form.errors.items()
+        )
+        messages.error(
+            request, _("The incident was not linked: %(details)s") % {"details": details}
+        )
+    else:
+        link, created = services.link_causing_deployment(
+            form.cleaned_data["deployment"],
+            incident=form.cleaned_data["incident"],
+            note=form.cleaned_data["note"],
+            actor=request.user,
+        )
+        if created:
+            messages.success(
+                request,
+                _("%(incident)s is recorded as caused by deployment #%(id)s.")
+                % {"incident": link.incident.number, "id": link.deployment_id},
+            )
+        else:
+            messages.info(request, _("This incident was already linked to that deployment."))
+    return redirect(reverse("releases:detail", args=[release.number]) + "#incident-links")
+
+
+@login_required
+@permission_required("releases.delete_deploymentincident", raise_exception=True)
+@require_POST
+def causing_deployment_unlink(request, number: str, pk: int):
+    link = get_object_or_404(
+        DeploymentIncident.objects.select_related("deployment__release", "incident"),
+        pk=pk,
+        deployment__release__number=number,
+    )
+    services.unlink_causing_deployment(link, actor=request.user)
+    messages.success(request, _("Link removed."))
+    return redirect(reverse("releases:detail", args=[number]) + "#incident-links")

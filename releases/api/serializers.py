@@ -3,12 +3,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from changes.models import ChangeRequest
+from incidents.models import Incident
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
 from .. import services
 from ..choices import STATUS_TO_RESULT, DeploymentResult, DeploymentStatus, Stage
-from ..models import Deployment, Environment, Release, ReleaseSlot
+from ..models import Deployment, DeploymentIncident, Environment, Release, ReleaseSlot
 
 
 class ReleaseSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
@@ -331,3 +332,39 @@ class DoraInputsSerializer(serializers.Serializer):
     lead_time_samples = serializers.IntegerField()
     releases_rolled_back = serializers.IntegerField()
     hotfixes_in_production = serializers.IntegerField()
+
+
+class DeploymentIncidentSerializer(serializers.ModelSerializer):
+    deployment = serializers.IntegerField(source="deployment_id", read_only=True)
+    incident = serializers.CharField(source="incident.number", read_only=True)
+    incident_title = serializers.CharField(source="incident.title", read_only=True)
+    incident_state = serializers.CharField(source="incident.state", read_only=True)
+    linked_by = serializers.CharField(source="linked_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = DeploymentIncident
+        fields = [
+            "id",
+            "deployment",
+            "incident",
+            "incident_title",
+            "incident_state",
+            "note",
+            "linked_by",
+            "linked_via",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentIncidentInputSerializer(serializers.Serializer):
+    """Link an incident to the deployment that caused it."""
+
+    incident = serializers.CharField(max_length=20, help_text="Incident number, e.g. INC-000123.")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+    def validate_incident(self, value):
+        incident = Incident.objects.filter(number=value.strip().upper()).first()
+        if incident is None:
+            raise serializers.ValidationError(_("No incident with this number."))
+        return incident
