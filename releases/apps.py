@@ -57,3 +57,13 @@ class ReleasesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import services  # noqa: F401  (registers transition services)
+
+        # Releases on the change calendar; before changes.calendar exists there is nothing to
+        # register with.
+        try:
+            from changes.calendar import CalendarEntry, register_source  # noqa: F401
+        except ImportError:
+            return
+        from .calendar_source import calendar_entries
+
+        register_source(calendar_entries)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from changes.choices import IncidentRelation
-from changes.models import IncidentLink
+from changes.models import FreezeWindow, IncidentLink
 from incidents.selectors import percentile_cont
 from itsm.core.roles import Role, has_role
 
@@ -139,6 +139,16 @@ def calendar_items(start: dt.datetime, end: dt.datetime) -> tuple[QuerySet, Quer
         .order_by("planned_at")
     )
     return slots, releases
+
+
+def freeze_windows(start: dt.datetime, end: dt.datetime) -> QuerySet:
+    """The change calendar's freeze windows overlapping ``[start, end)`` (§9: no changes,
+    hence no production releases, while one is in force)."""
+    return (
+        FreezeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        .prefetch_related("services")
+        .order_by("starts_at")
+    )
 
 
 def upcoming_slots(release_type: str = "", *, now: dt.datetime | None = None) -> QuerySet:

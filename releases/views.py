@@ -62,10 +62,18 @@ def _month(value: str) -> dt.date:
         return today.replace(day=1)
 
 
+def _covering(windows: list, day: dt.date, tz) -> list:
+    """The windows that cover any part of ``day`` (local time)."""
+    day_start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    day_end = day_start + dt.timedelta(days=1)
+    return [w for w in windows if w.starts_at < day_end and w.ends_at > day_start]
+
+
 @login_required
 @permission_required("releases.view_release", raise_exception=True)
 def release_calendar(request):
-    """Month view of the planned release slots (§10.2) and the releases planned in them."""
+    """Month view of the planned release slots (§10.2), the releases planned in them and the
+    change calendar's freeze windows."""
     first = _month(request.GET.get("month", ""))
     if not 2000 <= first.year <= 2100:
         first = timezone.localdate().replace(day=1)
@@ -74,6 +82,7 @@ def release_calendar(request):
     start = dt.datetime.combine(grid[0][0], dt.time(0), tzinfo=tz)
     end = dt.datetime.combine(grid[-1][-1] + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     slots, releases = selectors.calendar_items(start, end)
+    freezes = list(selectors.freeze_windows(start, end))
     by_day: dict[dt.date, dict] = {}
     for slot in slots:
         by_day.setdefault(
@@ -92,6 +101,7 @@ def release_calendar(request):
                 "in_month": day.month == first.month,
                 "today": day == today,
                 "holiday": cal.holiday_name(day),
+                "freezes": _covering(freezes, day, tz),
                 **by_day.get(day, {"slots": [], "releases": []}),
             }
             for day in week
@@ -109,6 +119,7 @@ def release_calendar(request):
             "previous": previous.strftime("%Y-%m"),
             "following": following.strftime("%Y-%m"),
             "cadences": ReleaseCadence.objects.all(),
+            "freezes": freezes,
             "weekdays": [pycalendar.day_abbr[i] for i in range(7)],
         },
     )
