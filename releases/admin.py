@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from .models import Deployment, Environment, Release, ReleaseCadence, ReleaseSlot
+from .models import (
+    Deployment,
+    DeploymentIncident,
+    Environment,
+    Release,
+    ReleaseCadence,
+    ReleaseSlot,
+)
 
 
 @admin.register(Environment)
@@ -65,3 +72,9 @@ class DeploymentAdmin(admin.ModelAdmin):
     list_display = ["release", "environment", "version", "result", "started_at", "reported_via"]
     list_filter = ["environment", "result"]
     search_fields = ["release__number", "version", "external_id", "commit_sha"]
+
+
+@admin.register(DeploymentIncident)
+class DeploymentIncidentAdmin(admin.ModelAdmin):
+    list_display = ["incident", "deployment", "linked_by", "created_at"]
+    raw_id_fields = ["incident", "deployment", "linked_by"]

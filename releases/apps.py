@@ -7,6 +7,7 @@ _VIEW = [
     "releases.view_environment",
     "releases.view_releasecadence",
     "releases.view_releaseslot",
+    "releases.view_deploymentincident",
 ]
 # Developers and the ops ladder (L2+) plan releases and report deployments; operators,
 # executives and CAB members read.
@@ -15,6 +16,8 @@ _RELEASE_TEAM = [
     "releases.add_release",
     "releases.change_release",
     "releases.add_deployment",
+    "releases.add_deploymentincident",
+    "releases.delete_deploymentincident",
 ]
 
 
@@ -54,3 +57,13 @@ class ReleasesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import services  # noqa: F401  (registers transition services)
+
+        # Releases on the change calendar; before changes.calendar exists there is nothing to
+        # register with.
+        try:
+            from changes.calendar import CalendarEntry, register_source  # noqa: F401
+        except ImportError:
+            return
+        from .calendar_source import calendar_entries
+
+        register_source(calendar_entries)

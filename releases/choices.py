@@ -61,16 +61,51 @@ STAGE_ORDER = [s.value for s in Stage]
 
 
 class DeploymentResult(models.TextChoices):
+    """What is stored on a deployment. ``queued`` and ``in_progress`` are a pipeline's interim
+    reports; the other three are final (only they count in the DORA figures)."""
+
+    QUEUED = "queued", _("Queued")
+    IN_PROGRESS = "in_progress", _("In progress")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     ROLLED_BACK = "rolled_back", _("Rolled back")
 
 
+FINISHED_RESULTS = (
+    DeploymentResult.SUCCEEDED,
+    DeploymentResult.FAILED,
+    DeploymentResult.ROLLED_BACK,
+)
+FAILED_RESULTS = (DeploymentResult.FAILED, DeploymentResult.ROLLED_BACK)
+
 DEPLOYMENT_RESULT_COLORS = {
+    DeploymentResult.QUEUED: "secondary",
+    DeploymentResult.IN_PROGRESS: "info",
     DeploymentResult.SUCCEEDED: "success",
     DeploymentResult.FAILED: "danger",
     DeploymentResult.ROLLED_BACK: "warning",
 }
+
+
+class DeploymentStatus(models.TextChoices):
+    """The deployment API's ``status`` vocabulary (the words CI/CD tools use). Older clients
+    send ``result`` with the stored words instead; both are accepted."""
+
+    QUEUED = "queued", _("Queued")
+    IN_PROGRESS = "in_progress", _("In progress")
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
+
+
+STATUS_TO_RESULT = {
+    DeploymentStatus.QUEUED: DeploymentResult.QUEUED,
+    DeploymentStatus.IN_PROGRESS: DeploymentResult.IN_PROGRESS,
+    DeploymentStatus.SUCCESS: DeploymentResult.SUCCEEDED,
+    DeploymentStatus.FAILURE: DeploymentResult.FAILED,
+    DeploymentStatus.ROLLED_BACK: DeploymentResult.ROLLED_BACK,
+}
+RESULT_TO_STATUS = {result: status for status, result in STATUS_TO_RESULT.items()}
 
 
 # §10.3 各環境の役割, seeded as Environment rows. Stored in English and shown through the

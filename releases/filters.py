@@ -1,6 +1,13 @@
 import django_filters
 
-from .choices import DeploymentResult, ReleaseType, Stage, Strategy
+from .choices import (
+    STATUS_TO_RESULT,
+    DeploymentResult,
+    DeploymentStatus,
+    ReleaseType,
+    Stage,
+    Strategy,
+)
 from .models import Deployment, Release
 
 
@@ -21,10 +28,14 @@ class DeploymentFilter(django_filters.FilterSet):
     release = django_filters.CharFilter(field_name="release__number")
     environment = django_filters.ChoiceFilter(field_name="environment__code", choices=Stage.choices)
     result = django_filters.ChoiceFilter(choices=DeploymentResult.choices)
+    status = django_filters.ChoiceFilter(choices=DeploymentStatus.choices, method="filter_status")
     service = django_filters.CharFilter(field_name="release__service__slug")
     started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Deployment
-        fields = ["release", "environment", "result", "service"]
+        fields = ["release", "environment", "result", "status", "service"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(result=STATUS_TO_RESULT[value])

@@ -5,11 +5,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from changes.models import ChangeRequest
+from incidents.models import Incident
 from itsm.core.forms import style_fields
 from itsm.core.models import Service
 
-from .choices import DeploymentResult, ReleaseType, Stage, Strategy
-from .models import Environment, Release, ReleaseSlot
+from .choices import FINISHED_RESULTS, DeploymentResult, ReleaseType, Stage, Strategy
+from .models import Deployment, Environment, Release, ReleaseSlot
 
 OPEN_CHANGE_STATES = [
     "draft",
@@ -85,7 +86,10 @@ class DeploymentForm(forms.Form):
         label=_("environment"), queryset=Environment.objects.all(), to_field_name="code"
     )
     version = forms.CharField(label=_("version"), max_length=64)
-    result = forms.ChoiceField(label=_("result"), choices=DeploymentResult.choices)
+    result = forms.ChoiceField(
+        label=_("result"),
+        choices=[(v, label) for v, label in DeploymentResult.choices if v in FINISHED_RESULTS],
+    )
     external_url = forms.URLField(
         label=_("pipeline run URL"), required=False, max_length=500, assume_scheme="https"
     )
@@ -106,3 +110,36 @@ class DeploymentForm(forms.Form):
             if release.state in [s.value for s in Stage]:
                 self.fields["environment"].initial = release.state
         style_fields(self)
+
+
+class CausingDeploymentForm(forms.Form):
+    """Record that one of this release's deployments caused an incident (§8 ↔ §10)."""
+
+    deployment = forms.ModelChoiceField(label=_("deployment"), queryset=Deployment.objects.none())
+    incident = forms.CharField(
+        label=_("incident number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"placeholder": "INC-000123"}),
+    )
+    note = forms.CharField(
+        label=_("notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, release: Release, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["deployment"]
+        field.queryset = release.deployments.select_related("environment")
+        field.label_from_instance = lambda d: (
+            f"#{d.pk} {d.environment.display_name} {d.version} ({d.get_result_display()})"
+        )
+        production = [d for d in field.queryset if d.environment.code == Stage.PRODUCTION]
+        if production:
+            field.initial = production[0].pk
+        style_fields(self)
+
+    def clean_incident(self):
+        number = self.cleaned_data["incident"].strip().upper()
+        incident = Incident.objects.filter(number=number).first()
+        if incident is None:
+            raise forms.ValidationError(_("No incident with this number."))
+        return incident

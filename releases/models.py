@@ -33,7 +33,9 @@ from itsm.core.workflow import guard
 
 from .choices import (
     DEPLOYMENT_RESULT_COLORS,
+    FINISHED_RESULTS,
     RELEASE_TYPE_COLORS,
+    RESULT_TO_STATUS,
     DeploymentResult,
     Frequency,
     ReleaseType,
@@ -460,7 +462,18 @@ class Deployment(models.Model):
     )
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
     external_url = models.URLField(_("pipeline run URL"), max_length=500, blank=True)
+    repository_url = models.URLField(_("repository URL"), max_length=500, blank=True)
+    log_url = models.URLField(_("log URL"), max_length=500, blank=True)
     commit_sha = models.CharField(_("commit"), max_length=64, blank=True)
+    rollback_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rollbacks",
+        verbose_name=_("rollback of"),
+        help_text=_("The deployment this one rolls back."),
+    )
     commits = models.JSONField(_("commits"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -491,6 +504,15 @@ class Deployment(models.Model):
         return DEPLOYMENT_RESULT_COLORS.get(self.result, "secondary")
 
     @property
+    def status(self) -> str:
+        """The result in the API's ``status`` vocabulary (success / failure / …)."""
+        return RESULT_TO_STATUS.get(self.result, self.result)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.result in FINISHED_RESULTS
+
+    @property
     def reporter(self) -> str:
         if self.reported_via:
             return (
@@ -499,3 +521,46 @@ class Deployment(models.Model):
                 else self.reported_via
             )
         return str(self.reported_by) if self.reported_by else ""
+
+
+class DeploymentIncident(models.Model):
+    """§8 ↔ §10: an incident caused by a deployment. The DORA inputs read it: a deployment
+    that caused an incident is a failed change, and the incident's recovery ends its
+    failed-deployment recovery time."""
+
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.CASCADE,
+        related_name="incident_links",
+        verbose_name=_("deployment"),
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        on_delete=models.CASCADE,
+        related_name="causing_deployment_links",
+        verbose_name=_("incident"),
+    )
+    note = models.TextField(_("notes"), blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("linked by"),
+    )
+    linked_via = models.CharField(_("linked via"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("incident caused by a deployment")
+        verbose_name_plural = _("incidents caused by deployments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "incident"], name="deployment_incident_unique_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.number} ← {self.deployment}"

@@ -25,12 +25,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from changes.choices import IncidentRelation
-from changes.models import IncidentLink
+from changes.models import FreezeWindow, IncidentLink
 from incidents.selectors import percentile_cont
 from itsm.core.roles import Role, has_role
 
-from .choices import DeploymentResult, ReleaseType, Stage
-from .models import Deployment, Environment, Release, ReleaseSlot
+from .choices import FAILED_RESULTS, FINISHED_RESULTS, DeploymentResult, ReleaseType, Stage
+from .models import Deployment, DeploymentIncident, Environment, Release, ReleaseSlot
 
 
 def release_list(
@@ -120,9 +120,7 @@ def pipeline(release: Release) -> list[PipelineStage]:
                 status=status,
                 deployments=deployments,
                 failures=release.failures_at(env.code),
-                failed_deployments=sum(
-                    1 for d in deployments if d.result != DeploymentResult.SUCCEEDED
-                ),
+                failed_deployments=sum(1 for d in deployments if d.result in FAILED_RESULTS),
             )
         )
     return stages
@@ -141,6 +139,16 @@ def calendar_items(start: dt.datetime, end: dt.datetime) -> tuple[QuerySet, Quer
         .order_by("planned_at")
     )
     return slots, releases
+
+
+def freeze_windows(start: dt.datetime, end: dt.datetime) -> QuerySet:
+    """The change calendar's freeze windows overlapping ``[start, end)`` (§9: no changes,
+    hence no production releases, while one is in force)."""
+    return (
+        FreezeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        .prefetch_related("services")
+        .order_by("starts_at")
+    )
 
 
 def upcoming_slots(release_type: str = "", *, now: dt.datetime | None = None) -> QuerySet:
@@ -199,6 +207,7 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
         environment__code=Stage.PRODUCTION,
         started_at__gte=since,
         started_at__lt=until,
+        result__in=FINISHED_RESULTS,  # queued / in-progress reports are not deployments yet
     ).select_related("release")
     if service:
         deployments = deployments.filter(release__service__slug=service)
@@ -238,6 +247,90 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
         "lead_time_samples": len(lead_times),
         "releases_rolled_back": rollbacks.count(),
         "hotfixes_in_production": hotfixes.count(),
+    }
+
+
+# --------------------------------------------------------------------------- incident links
+
+
+def incident_links(deployment: Deployment) -> QuerySet:
+    return deployment.incident_links.select_related("incident", "linked_by")
+
+
+def release_incident_links(release: Release) -> QuerySet:
+    """Every incident ↔ causing-deployment link of a release, for its detail page."""
+    return (
+        DeploymentIncident.objects.filter(deployment__release=release)
+        .select_related("incident", "deployment__environment", "linked_by")
+        .order_by("-created_at")
+    )
+
+
+def incident_caused_failures(*, since: dt.datetime, until: dt.datetime, service: str = "") -> dict:
+    """DORA inputs from the incident → causing-deployment links, for the production
+    deployments (final results only) that started in ``[since, until)``.
+
+    - ``caused_incident_ids``: deployments linked to at least one incident. DORA counts them
+      as failed changes even when the deployment itself reported success, so the change fail
+      rate's numerator is ``failed_deployment_ids`` (failed, rolled back or incident-causing).
+    - ``recovery_hours``: per incident-causing deployment, hours from its finish to the
+      recovery of the last of its incidents (``Incident.recovered_at``); ``unrecovered`` counts
+      those with an incident not yet recovered. The failed-deployment recovery time takes
+      these samples alongside the ones measured from failed deployments.
+    - ``rework_deployment_ids``: deployments made because a deployment caused an incident:
+      rollbacks (``rollback_of``) of an incident-causing deployment, and deployments of the
+      same service made while such an incident was open (detected, not yet recovered).
+    """
+    production = Deployment.objects.filter(
+        environment__code=Stage.PRODUCTION,
+        started_at__gte=since,
+        started_at__lt=until,
+        result__in=FINISHED_RESULTS,
+    )
+    if service:
+        production = production.filter(release__service__slug=service)
+    links = (
+        DeploymentIncident.objects.filter(deployment__in=production)
+        .select_related("deployment", "incident")
+        .order_by("deployment_id")
+    )
+    by_deployment: dict[int, list] = {}
+    for link in links:
+        by_deployment.setdefault(link.deployment_id, []).append(link)
+    recovery_hours: list[float] = []
+    unrecovered = 0
+    for deployment_links in by_deployment.values():
+        deployment = deployment_links[0].deployment
+        recovered = [link.incident.recovered_at for link in deployment_links]
+        if any(t is None for t in recovered):
+            unrecovered += 1
+            continue
+        done = deployment.finished_at or deployment.started_at
+        recovery_hours.append(max((max(recovered) - done).total_seconds(), 0) / 3600)
+    failed = set(production.filter(result__in=FAILED_RESULTS).values_list("pk", flat=True))
+    caused = set(by_deployment)
+    # Rework: rollbacks of a causing deployment, and deployments of the same service while an
+    # incident caused by a deployment was open.
+    open_incident = DeploymentIncident.objects.filter(
+        deployment__release__service=OuterRef("release__service"),
+        incident__detected_at__lte=OuterRef("started_at"),
+    ).filter(
+        Q(incident__recovered_at__isnull=True)
+        | Q(incident__recovered_at__gt=OuterRef("started_at"))
+    )
+    rework = set(
+        production.annotate(
+            during_incident=Exists(open_incident.exclude(deployment=OuterRef("pk")))
+        )
+        .filter(Q(rollback_of__incident_links__isnull=False) | Q(during_incident=True))
+        .values_list("pk", flat=True)
+    )
+    return {
+        "caused_incident_ids": sorted(caused),
+        "failed_deployment_ids": sorted(failed | caused),
+        "recovery_hours": [round(h, 2) for h in recovery_hours],
+        "unrecovered": unrecovered,
+        "rework_deployment_ids": sorted(rework),
     }
 
 

@@ -7,6 +7,8 @@
 - ``record_deployment``: a deployment reported by hand or by a CI/CD pipeline (idempotent on the
   pipeline run id); a successful deployment moves the release into that environment when the
   rules allow.
+- ``link_causing_deployment`` / ``unlink_causing_deployment``: record (or correct) which
+  deployment caused an incident (§8 ↔ §10, a DORA input).
 - ``fill_release_slots``: keep the planned release slots of every cadence filled for its horizon.
 """
 
@@ -25,8 +27,15 @@ from itsm.core import workflow
 from itsm.core.audit import record_event
 from itsm.core.business_calendar import current_calendar
 
-from .choices import DeploymentResult, Frequency, ReleaseType, Stage
-from .models import Deployment, Environment, Release, ReleaseCadence, ReleaseSlot
+from .choices import FINISHED_RESULTS, DeploymentResult, Frequency, ReleaseType, Stage
+from .models import (
+    Deployment,
+    DeploymentIncident,
+    Environment,
+    Release,
+    ReleaseCadence,
+    ReleaseSlot,
+)
 
 # The forward transition out of each state (§10.3 開発 → テスト → ステージング → カナリア → 本番).
 NEXT_TRANSITION = {
@@ -219,21 +228,31 @@ def record_deployment(
     finished_at: dt.datetime | None = None,
     external_id: str = "",
     external_url: str = "",
+    repository_url: str = "",
+    log_url: str = "",
     commit_sha: str = "",
     commits: list | None = None,
+    rollback_of: Deployment | None = None,
     notes: str = "",
     advance: bool = True,
 ) -> DeploymentOutcome:
     """Record a deployment (§10.1 自動化されたデプロイメントプロセス).
 
-    Idempotent on ``external_id`` (the pipeline run id): a repeated report updates the same row.
+    Idempotent on ``external_id`` (the pipeline run id): a repeated report updates the same row,
+    so a run reports ``queued`` → ``in_progress`` → ``succeeded`` on one row; a late interim
+    report never overwrites a final result.
+
     When ``advance`` is set, a *successful* deployment moves the release into that environment
     if the release is one stage before it and the transition's rules (permission, guards) pass;
     a ``rolled_back`` report in canary/production rolls the release back. A refused move leaves
     the deployment recorded and the refusal in ``outcome.refusal`` — except in production, where
     a deployment the rules do not allow is refused outright (``workflow.GuardFailed`` /
-    ``TransitionForbidden`` raised, nothing recorded, an audit event written): production
-    needs an approved change (§9 ↔ §10).
+    ``TransitionNotAllowed`` raised, nothing recorded, an audit event written): production
+    needs an approved change (§9 ↔ §10). Interim production reports are checked the same way,
+    so a pipeline learns of the refusal before it deploys.
+
+    ``rollback_of`` marks a rollback run: once it succeeded, the deployment it rolls back is
+    marked ``rolled_back`` and the release, if still in that environment, is rolled back.
     """
     now = timezone.now()
     if started_at is None:
@@ -242,6 +261,8 @@ def record_deployment(
         raise ValidationError({"finished_at": [_("The end cannot be before the start.")]})
     if finished_at is None and result in (DeploymentResult.SUCCEEDED, DeploymentResult.FAILED):
         finished_at = max(now, started_at)
+    if rollback_of is not None:
+        _check_rollback_target(rollback_of, release, environment, external_id)
     fields = {
         "release": release,
         "environment": environment,
@@ -252,8 +273,11 @@ def record_deployment(
         "reported_by": actor if getattr(actor, "is_authenticated", False) else None,
         "reported_via": reported_via,
         "external_url": external_url,
+        "repository_url": repository_url,
+        "log_url": log_url,
         "commit_sha": commit_sha,
         "commits": commits or [],
+        "rollback_of": rollback_of,
         "notes": notes,
     }
     if external_id:
@@ -267,7 +291,8 @@ def record_deployment(
                         ]
                     }
                 )
-            if existing.result == result:
+            late_interim = existing.is_finished and result not in FINISHED_RESULTS
+            if existing.result == result or late_interim:
                 return DeploymentOutcome(existing, created=False)
             return _store_and_advance(release, environment, fields, actor, advance, existing)
     try:
@@ -284,32 +309,79 @@ def record_deployment(
         return DeploymentOutcome(existing, created=False)
 
 
-def _move_for(release: Release, environment: Environment, result: str) -> str | None:
+def _check_rollback_target(
+    target: Deployment, release: Release, environment: Environment, external_id: str
+) -> None:
+    errors = []
+    if external_id and target.external_id == external_id:
+        errors.append(_("A deployment cannot roll back itself."))
+    elif target.environment_id != environment.pk:
+        errors.append(_("The rolled back deployment was made to another environment."))
+    elif target.release_id != release.pk:
+        errors.append(
+            _("The rolled back deployment belongs to %(number)s; report the rollback there.")
+            % {"number": target.release.number}
+        )
+    if errors:
+        raise ValidationError({"rollback_of": errors})
+
+
+def _move_for(
+    release: Release, environment: Environment, result: str, rollback: bool = False
+) -> str | None:
     """The transition a reported deployment implies, or None when it implies none.
 
-    Raises ``TransitionNotAllowed`` for a successful production deployment of a release that
-    is not in canary or staging: production is never reached by skipping the pipeline."""
+    Raises ``TransitionNotAllowed`` for a production deployment of a release that is not in
+    canary or staging: production is never reached by skipping the pipeline. An interim
+    (queued / in progress) production report raises what the final one would, without moving."""
     state, env = release.state, environment.code
-    if result == DeploymentResult.ROLLED_BACK:
-        if state == env and state in (Release.State.CANARY, Release.State.PRODUCTION):
+    if rollback or result == DeploymentResult.ROLLED_BACK:
+        rolls_back = rollback is False or result in (
+            DeploymentResult.SUCCEEDED,
+            DeploymentResult.ROLLED_BACK,
+        )
+        if rolls_back and state == env and state in PRODUCTION_SIDE:
             return "roll_back"
         return None
-    if result != DeploymentResult.SUCCEEDED or state == env:
+    if result == DeploymentResult.FAILED or state == env:
         return None
     if env == Stage.PRODUCTION:
         if state == Release.State.CANARY:
-            return "promote_to_production"
-        if state == Release.State.STAGING:
-            return "skip_canary"
-        if state == Release.State.COMPLETED:
+            name = "promote_to_production"
+        elif state == Release.State.STAGING:
+            name = "skip_canary"
+        elif state == Release.State.COMPLETED:
             return None
-        raise workflow.TransitionNotAllowed(
-            _("A %(state)s release cannot be deployed to production; it must pass staging first.")
-            % {"state": release.get_state_display()},
-            transition="promote_to_production",
-        )
+        else:
+            raise workflow.TransitionNotAllowed(
+                _(
+                    "A %(state)s release cannot be deployed to production; "
+                    "it must pass staging first."
+                )
+                % {"state": release.get_state_display()},
+                transition="promote_to_production",
+            )
+        if result != DeploymentResult.SUCCEEDED:
+            _preflight(release, name)
+            return None
+        return name
+    if result != DeploymentResult.SUCCEEDED:
+        return None
     name = ENTER_TRANSITION[env]
     return name if _from_state_allows(release, name) else None
+
+
+PRODUCTION_SIDE = (Release.State.CANARY, Release.State.PRODUCTION)
+
+
+def _preflight(release: Release, name: str) -> None:
+    """Raise what applying ``name`` would raise for its guards, without applying it."""
+    meta = getattr(type(release), name)._django_fsm
+    failed = workflow.failed_guards(release, meta.get_transition(release.state))
+    if failed:
+        raise workflow.GuardFailed(
+            failed[0]["message"], guard=failed[0]["guard"], guards=list(failed)
+        )
 
 
 def _store_and_advance(release, environment, fields, actor, advance, existing) -> DeploymentOutcome:
@@ -319,17 +391,32 @@ def _store_and_advance(release, environment, fields, actor, advance, existing) -
     mover = None if label else actor
     system_label = _("pipeline %(name)s") % {"name": label} if label else ""
     release.refresh_from_db()
+    rollback_of = fields.get("rollback_of")
 
     def save_deployment(instance=None) -> Deployment:
         if existing is not None:
             for key, value in fields.items():
                 setattr(existing, key, value)
             existing.save()
-            return existing
-        return Deployment.objects.create(**fields)
+            deployment = existing
+        else:
+            deployment = Deployment.objects.create(**fields)
+        if (
+            rollback_of is not None
+            and deployment.result in (DeploymentResult.SUCCEEDED, DeploymentResult.ROLLED_BACK)
+            and rollback_of.result != DeploymentResult.ROLLED_BACK
+        ):
+            rollback_of.result = DeploymentResult.ROLLED_BACK
+            rollback_of.finished_at = rollback_of.finished_at or deployment.started_at
+            rollback_of.save(update_fields=["result", "finished_at"])
+        return deployment
 
     try:
-        move = _move_for(release, environment, fields["result"]) if advance else None
+        move = (
+            _move_for(release, environment, fields["result"], rollback=rollback_of is not None)
+            if advance
+            else None
+        )
         if move is None:
             with transaction.atomic():
                 deployment = save_deployment()
@@ -340,7 +427,11 @@ def _store_and_advance(release, environment, fields, actor, advance, existing) -
             "env": environment.name,
         }
         if move == "roll_back":
-            comment = fields["notes"] or comment
+            comment = fields["notes"] or (
+                _("Rollback of deployment %(id)s.") % {"id": rollback_of.pk}
+                if rollback_of is not None
+                else comment
+            )
         workflow.apply_transition(
             release,
             move,
@@ -369,6 +460,47 @@ def _store_and_advance(release, environment, fields, actor, advance, existing) -
 def _from_state_allows(release: Release, name: str) -> bool:
     method = getattr(type(release), name)
     return method._django_fsm.has_transition(release.state)
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def link_causing_deployment(
+    deployment: Deployment, *, incident, actor, note: str = "", linked_via: str = ""
+) -> tuple[DeploymentIncident, bool]:
+    """Record that ``deployment`` caused ``incident`` (DORA: a failed change; the incident's
+    recovery ends the failed-deployment recovery time). Linking the same pair again returns
+    the existing link (``created`` False). Audited on the release and on the incident."""
+    with transaction.atomic():
+        link, created = DeploymentIncident.objects.get_or_create(
+            deployment=deployment,
+            incident=incident,
+            defaults={
+                "note": note,
+                "linked_by": actor if getattr(actor, "is_authenticated", False) else None,
+                "linked_via": linked_via,
+            },
+        )
+        if created:
+            data = {"deployment": deployment.pk, "incident": incident.number}
+            for subject in (deployment.release, incident):
+                record_event(
+                    subject,
+                    action="causing_deployment_linked",
+                    actor=actor,
+                    comment=note,
+                    data=data,
+                )
+    return link, created
+
+
+def unlink_causing_deployment(link: DeploymentIncident, *, actor) -> None:
+    """Remove a wrong incident ↔ deployment link; audited on both sides."""
+    data = {"deployment": link.deployment_id, "incident": link.incident.number}
+    with transaction.atomic():
+        for subject in (link.deployment.release, link.incident):
+            record_event(subject, action="causing_deployment_unlinked", actor=actor, data=data)
+        link.delete()
 
 
 # --------------------------------------------------------------------------- cadence

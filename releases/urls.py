@@ -10,4 +10,10 @@ urlpatterns = [
     path("new/", views.release_create, name="create"),
     path("<str:number>/", views.release_detail, name="detail"),
     path("<str:number>/deployments/", views.deployment_create, name="deployment_create"),
+    path("<str:number>/incidents/", views.causing_deployment_link, name="incident_link"),
+    path(
+        "<str:number>/incidents/<int:pk>/delete/",
+        views.causing_deployment_unlink,
+        name="incident_unlink",
+    ),
 ]

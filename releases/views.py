@@ -21,8 +21,8 @@ from itsm.core.models import Service
 
 from . import selectors, services
 from .choices import STRATEGY_COMPARISON, ReleaseType
-from .forms import DeploymentForm, ReleaseForm
-from .models import Release, ReleaseCadence
+from .forms import CausingDeploymentForm, DeploymentForm, ReleaseForm
+from .models import DeploymentIncident, Release, ReleaseCadence
 
 
 @login_required
@@ -62,10 +62,18 @@ def _month(value: str) -> dt.date:
         return today.replace(day=1)
 
 
+def _covering(windows: list, day: dt.date, tz) -> list:
+    """The windows that cover any part of ``day`` (local time)."""
+    day_start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    day_end = day_start + dt.timedelta(days=1)
+    return [w for w in windows if w.starts_at < day_end and w.ends_at > day_start]
+
+
 @login_required
 @permission_required("releases.view_release", raise_exception=True)
 def release_calendar(request):
-    """Month view of the planned release slots (§10.2) and the releases planned in them."""
+    """Month view of the planned release slots (§10.2), the releases planned in them and the
+    change calendar's freeze windows."""
     first = _month(request.GET.get("month", ""))
     if not 2000 <= first.year <= 2100:
         first = timezone.localdate().replace(day=1)
@@ -74,6 +82,7 @@ def release_calendar(request):
     start = dt.datetime.combine(grid[0][0], dt.time(0), tzinfo=tz)
     end = dt.datetime.combine(grid[-1][-1] + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     slots, releases = selectors.calendar_items(start, end)
+    freezes = list(selectors.freeze_windows(start, end))
     by_day: dict[dt.date, dict] = {}
     for slot in slots:
         by_day.setdefault(
@@ -92,6 +101,7 @@ def release_calendar(request):
                 "in_month": day.month == first.month,
                 "today": day == today,
                 "holiday": cal.holiday_name(day),
+                "freezes": _covering(freezes, day, tz),
                 **by_day.get(day, {"slots": [], "releases": []}),
             }
             for day in week
@@ -109,6 +119,7 @@ def release_calendar(request):
             "previous": previous.strftime("%Y-%m"),
             "following": following.strftime("%Y-%m"),
             "cadences": ReleaseCadence.objects.all(),
+            "freezes": freezes,
             "weekdays": [pycalendar.day_abbr[i] for i in range(7)],
         },
     )
@@ -119,6 +130,7 @@ def release_calendar(request):
 def release_detail(request, number: str):
     release = get_object_or_404(selectors.release_detail(number))
     can_report = request.user.has_perm("releases.add_deployment")
+    deployments_exist = bool(release.deployments.all())
     return render(
         request,
         "releases/release_detail.html",
@@ -129,6 +141,10 @@ def release_detail(request, number: str):
             "changes": release.changes.all(),
             "authorising": set(release.authorising_changes().values_list("pk", flat=True)),
             "deployment_form": DeploymentForm(release=release) if can_report else None,
+            "incident_links": selectors.release_incident_links(release),
+            "incident_form": CausingDeploymentForm(release=release)
+            if request.user.has_perm("releases.add_deploymentincident") and deployments_exist
+            else None,
             "strategies": STRATEGY_COMPARISON,
         },
     )
@@ -201,3 +217,50 @@ def deployment_create(request, number: str):
             _("The release stays where it is: %(reason)s") % {"reason": outcome.refusal.message},
         )
     return redirect(reverse("releases:detail", args=[release.number]) + "#pipeline")
+
+
+@login_required
+@permission_required("releases.add_deploymentincident", raise_exception=True)
+@require_POST
+def causing_deployment_link(request, number: str):
+    """Record that one of this release's deployments caused an incident."""
+    release = get_object_or_404(Release, number=number)
+    form = CausingDeploymentForm(request.POST, release=release)
+    if not form.is_valid():
+        details = "; ".join(
+            f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
+            for f, e in form.errors.items()
+        )
+        messages.error(
+            request, _("The incident was not linked: %(details)s") % {"details": details}
+        )
+    else:
+        link, created = services.link_causing_deployment(
+            form.cleaned_data["deployment"],
+            incident=form.cleaned_data["incident"],
+            note=form.cleaned_data["note"],
+            actor=request.user,
+        )
+        if created:
+            messages.success(
+                request,
+                _("%(incident)s is recorded as caused by deployment #%(id)s.")
+                % {"incident": link.incident.number, "id": link.deployment_id},
+            )
+        else:
+            messages.info(request, _("This incident was already linked to that deployment."))
+    return redirect(reverse("releases:detail", args=[release.number]) + "#incident-links")
+
+
+@login_required
+@permission_required("releases.delete_deploymentincident", raise_exception=True)
+@require_POST
+def causing_deployment_unlink(request, number: str, pk: int):
+    link = get_object_or_404(
+        DeploymentIncident.objects.select_related("deployment__release", "incident"),
+        pk=pk,
+        deployment__release__number=number,
+    )
+    services.unlink_causing_deployment(link, actor=request.user)
+    messages.success(request, _("Link removed."))
+    return redirect(reverse("releases:detail", args=[number]) + "#incident-links")

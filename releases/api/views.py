@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from itsm.core import workflow
@@ -17,6 +18,8 @@ from .. import selectors, services
 from ..filters import DeploymentFilter, ReleaseFilter
 from ..models import Deployment, Environment, Release, ReleaseSlot
 from .serializers import (
+    DeploymentIncidentInputSerializer,
+    DeploymentIncidentSerializer,
     DeploymentOutcomeSerializer,
     DeploymentReportSerializer,
     DeploymentSerializer,
@@ -138,6 +141,50 @@ class DeploymentViewSet(
         body = DeploymentOutcomeSerializer(deployment).data
         return Response(
             body, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        methods=["GET"],
+        responses=DeploymentIncidentSerializer(many=True),
+        summary="Incidents caused by this deployment",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=DeploymentIncidentInputSerializer,
+        responses={
+            201: DeploymentIncidentSerializer,
+            200: OpenApiResponse(DeploymentIncidentSerializer, description="Already linked"),
+            400: OpenApiResponse(description="Invalid input (field messages)"),
+        },
+        summary="Record that this deployment caused an incident",
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="incidents",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def incidents(self, request, pk=None):
+        deployment = self.get_object()
+        if request.method == "GET":
+            links = selectors.incident_links(deployment)
+            return Response(DeploymentIncidentSerializer(links, many=True).data)
+        if not request.user.has_perm("releases.add_deploymentincident"):
+            raise PermissionDenied()
+        data = DeploymentIncidentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        link, created = services.link_causing_deployment(
+            deployment,
+            incident=data.validated_data["incident"],
+            note=data.validated_data.get("note", ""),
+            actor=request.user,
+            linked_via=token.name if token else "",
+        )
+        return Response(
+            DeploymentIncidentSerializer(link).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 

@@ -227,6 +227,13 @@ def test_a_failed_deployment_is_recorded_only(pipeline):
         ),
         ({"commits": [{"sha": "abc1234"}]}, "commits"),
         ({"commits": "abc"}, "commits"),
+        ({"status": "done"}, "status"),
+        ({"result": "succeeded", "status": "failure"}, "status"),
+        ({"log_url": "ftp:/nowhere"}, "log_url"),
+        ({"repository_url": "git@github.com:x/y"}, "repository_url"),
+        ({"rollback_of": "no-such-run"}, "rollback_of"),
+        ({"release": "", "service": "no-such-service"}, "service"),
+        ({"release": ""}, "release"),
     ],
 )
 def test_bad_deployment_input_is_a_400_with_field_messages(pipeline, overrides, field):
@@ -278,3 +285,240 @@ def test_a_finish_time_without_start_time_is_accepted(pipeline):
     )
     assert response.status_code == 201
     assert response.json()["started_at"] == response.json()["finished_at"]
+
+
+# --------------------------------------------------------------------------- status vocabulary
+
+
+def status_report(rel, **overrides):
+    body = report(rel, **overrides)
+    body.pop("result", None) if "result" not in overrides else None
+    body.setdefault("status", "success")
+    return body
+
+
+def test_a_report_without_status_or_result_is_a_400(pipeline):
+    release = release_in("development")
+    body = report(release)
+    del body["result"]
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 400
+    assert "status" in response.json()["errors"]
+
+
+def test_status_success_advances_and_is_reported_in_both_vocabularies(pipeline):
+    release = release_in("development")
+    response = pipeline.post("/api/v1/deployments/", status_report(release), format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["status"], body["result"]) == ("success", "succeeded")
+    assert body["release_state"] == "testing"
+
+
+def test_a_run_reports_queued_then_in_progress_then_success_on_one_row(pipeline):
+    release = release_in("development")
+    queued = pipeline.post(
+        "/api/v1/deployments/", status_report(release, status="queued"), format="json"
+    )
+    assert queued.status_code == 201
+    assert queued.json()["finished_at"] is None and queued.json()["release_advanced"] is False
+    running = pipeline.post(
+        "/api/v1/deployments/", status_report(release, status="in_progress"), format="json"
+    )
+    assert running.status_code == 200 and running.json()["status"] == "in_progress"
+    release.refresh_from_db()
+    assert release.state == "development"
+    done = pipeline.post("/api/v1/deployments/", status_report(release), format="json")
+    assert done.json()["status"] == "success" and done.json()["release_state"] == "testing"
+    assert done.json()["finished_at"] is not None
+    assert Deployment.objects.count() == 1
+
+
+def test_a_late_interim_report_does_not_overwrite_the_final_status(pipeline):
+    release = release_in("development")
+    pipeline.post("/api/v1/deployments/", status_report(release), format="json")
+    late = pipeline.post(
+        "/api/v1/deployments/", status_report(release, status="in_progress"), format="json"
+    )
+    assert late.status_code == 200 and late.json()["status"] == "success"
+
+
+def test_failure_status_is_recorded_as_failed(pipeline):
+    release = release_in("testing")
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        status_report(release, environment="staging", status="failure"),
+        format="json",
+    )
+    assert response.json()["result"] == "failed" and response.json()["release_state"] == "testing"
+
+
+def test_an_in_progress_production_deployment_without_approved_change_is_409(pipeline):
+    release = release_in("canary")
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        status_report(release, environment="production", status="in_progress"),
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json()["guard"] == "has_approved_change_covering_now"
+    assert not Deployment.objects.exists()
+
+
+def test_an_in_progress_production_deployment_with_approved_change_waits_for_success(pipeline):
+    release = release_in("canary")
+    release.changes.add(approved_change())
+    running = pipeline.post(
+        "/api/v1/deployments/",
+        status_report(release, environment="production", status="in_progress"),
+        format="json",
+    )
+    assert running.status_code == 201 and running.json()["release_state"] == "canary"
+    done = pipeline.post(
+        "/api/v1/deployments/", status_report(release, environment="production"), format="json"
+    )
+    assert done.status_code == 200 and done.json()["release_state"] == "production"
+
+
+def test_the_release_can_be_named_by_service_and_version(pipeline):
+    release = release_in("development", version="3.1.0")
+    body = status_report(release, version="3.1.0")
+    body["release"] = ""
+    body["service"] = release.service.slug
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["release"] == release.number
+
+
+def test_an_unknown_version_of_a_service_is_a_400(pipeline):
+    release = release_in("development", version="3.1.0")
+    body = status_report(release, version="9.9.9", service=release.service.slug)
+    del body["release"]
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 400 and "release" in response.json()["errors"]
+
+
+def test_two_open_releases_with_the_same_version_are_ambiguous(pipeline):
+    release = release_in("development", version="3.1.0")
+    release_in("testing", version="3.1.0", service=release.service)
+    body = status_report(release, version="3.1.0", service=release.service.slug)
+    del body["release"]
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 400 and "release" in response.json()["errors"]
+
+
+def test_a_release_number_of_another_service_is_a_400(pipeline):
+    release = release_in("development")
+    other = ServiceFactory(slug="other")
+    response = pipeline.post(
+        "/api/v1/deployments/", status_report(release, service=other.slug), format="json"
+    )
+    assert response.status_code == 400 and "service" in response.json()["errors"]
+
+
+def test_repository_and_log_urls_are_stored(pipeline):
+    release = release_in("development")
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        status_report(
+            release,
+            repository_url="https://github.com/acme/shop",
+            log_url="https://ci.example.com/runs/1001/logs",
+        ),
+        format="json",
+    )
+    deployment = Deployment.objects.get(pk=response.json()["id"])
+    assert deployment.repository_url == "https://github.com/acme/shop"
+    assert deployment.log_url == "https://ci.example.com/runs/1001/logs"
+
+
+def test_deployments_filter_by_status(pipeline, leader_api):
+    release = release_in("development")
+    pipeline.post("/api/v1/deployments/", status_report(release, status="queued"), format="json")
+    assert leader_api.get("/api/v1/deployments/?status=queued").json()["count"] == 1
+    assert leader_api.get("/api/v1/deployments/?status=success").json()["count"] == 0
+    assert leader_api.get("/api/v1/deployments/?status=nope").status_code == 400
+
+
+# --------------------------------------------------------------------------- rollbacks
+
+
+@pytest.fixture
+def in_production(pipeline):
+    release = release_in("canary")
+    release.changes.add(approved_change())
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        status_report(release, environment="production", external_id="run-prod-1"),
+        format="json",
+    )
+    assert response.json()["release_state"] == "production"
+    return release, response.json()["id"]
+
+
+@pytest.mark.parametrize("by", ["external_id", "id"])
+def test_a_successful_rollback_run_rolls_the_release_back(pipeline, in_production, by):
+    release, original_id = in_production
+    reference = "run-prod-1" if by == "external_id" else str(original_id)
+    body = status_report(
+        release, environment="production", external_id="run-prod-2", rollback_of=reference
+    )
+    del body["release"]  # the rolled back deployment names the release
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["rollback_of"] == original_id
+    assert response.json()["release_state"] == "rolled_back"
+    assert Deployment.objects.get(pk=original_id).result == "rolled_back"
+
+
+def test_an_in_progress_rollback_changes_nothing_yet(pipeline, in_production):
+    release, original_id = in_production
+    body = status_report(
+        release,
+        environment="production",
+        external_id="run-prod-2",
+        rollback_of="run-prod-1",
+        status="in_progress",
+    )
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 201 and response.json()["release_state"] == "production"
+    assert Deployment.objects.get(pk=original_id).result == "succeeded"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"environment": "canary"},  # another environment
+        {"external_id": "run-prod-1"},  # itself
+    ],
+)
+def test_a_rollback_of_an_unrelated_deployment_is_a_400(pipeline, in_production, overrides):
+    release, _original = in_production
+    body = status_report(
+        release, environment="production", external_id="run-prod-2", rollback_of="run-prod-1"
+    )
+    body.update(overrides)
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert "rollback_of" in response.json()["errors"]
+
+
+def test_a_rollback_reported_on_another_release_is_a_400(pipeline, in_production):
+    _release, _original = in_production
+    other = release_in("production")
+    body = status_report(
+        other, environment="production", external_id="run-prod-2", rollback_of="run-prod-1"
+    )
+    response = pipeline.post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 400 and "rollback_of" in response.json()["errors"]
+
+
+def test_interim_production_reports_are_not_counted_as_deployments(pipeline, leader_api):
+    release = release_in("production")
+    pipeline.post(
+        "/api/v1/deployments/",
+        status_report(release, environment="production", status="queued"),
+        format="json",
+    )
+    data = leader_api.get("/api/v1/releases/dora/").json()
+    assert data["production_deployments"] == 0

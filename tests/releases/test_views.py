@@ -7,7 +7,7 @@ import time_machine
 from django.urls import reverse
 
 from releases import services
-from releases.models import Deployment, Release, ReleaseSlot
+from releases.models import Deployment, Environment, Release, ReleaseSlot
 
 from ..factories import ServiceFactory
 from .factories import approved_change, release_in
@@ -205,3 +205,41 @@ def test_promote_through_the_transitions_panel(leader_client):
     assert response.status_code == 302
     release.refresh_from_db()
     assert release.state == "staging"
+
+
+def test_the_history_links_a_rollback_to_the_deployment_it_rolled_back(leader_client, ops_leader):
+    release = release_in("production")
+    environment = Environment.objects.get(code="production")
+    original = services.record_deployment(
+        release=release,
+        environment=environment,
+        version=release.version,
+        result="succeeded",
+        actor=ops_leader,
+        log_url="https://ci.example.com/logs/1",
+        external_id="run-1",
+    ).deployment
+    services.record_deployment(
+        release=release,
+        environment=environment,
+        version="0.9.0",
+        result="succeeded",
+        actor=ops_leader,
+        external_id="run-2",
+        rollback_of=original,
+    )
+    release.refresh_from_db()
+    assert release.state == "rolled_back"
+    page = leader_client.get(release.get_absolute_url()).content.decode()
+    assert f'href="#deployment-{original.pk}"' in page
+    assert 'href="https://ci.example.com/logs/1"' in page
+
+
+def test_the_hand_entry_form_offers_only_final_results(leader_client):
+    release = release_in("development")
+    response = leader_client.post(
+        reverse("releases:deployment_create", args=[release.number]),
+        {"environment": "testing", "version": "1.0.0", "result": "queued"},
+    )
+    assert response.status_code == 302
+    assert not Deployment.objects.exists()
