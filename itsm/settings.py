@@ -224,6 +224,7 @@ SPECTACULAR_SETTINGS = {
         "PostmortemKindEnum": "incidents.choices.PostmortemKind",
         "ApprovalKindEnum": "changes.choices.ApprovalKind",
         "BackupJobKindEnum": "backups.choices.JobKind",
+        "DeploymentStatusEnum": "releases.choices.DeploymentStatus",
     },
 }
 
