@@ -199,7 +199,8 @@ def _restore_sqlite(plain: Path, target: Path) -> Path | None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f"{target.name}.restoring")
     shutil.copyfile(plain, staging)
-    check = sqlite3.connect(f"file:{staging}?mode=ro", uri=True)
+    # immutable: the check must not leave -wal/-shm files behind the staged copy.
+    check = sqlite3.connect(f"file:{staging}?mode=ro&immutable=1", uri=True)
     try:
         (status,) = check.execute("PRAGMA quick_check").fetchone()
     finally:

@@ -204,6 +204,7 @@ def test_encrypted_sqlite_backup_restores_into_a_scratch_file_with_the_same_rows
     output = _restore(encrypted_backup, f"sqlite:///{target}", yes=True)
     assert f"Restored {encrypted_backup.number} into sqlite:///{target}" in output
     assert _counts_sqlite(target) == at_backup
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch.sqlite3", "store"]
     assert _counts_here()["core_user"] == at_backup["core_user"] + 1
     event = AuditEvent.objects.get(action="restored", object_id=str(encrypted_backup.pk))
     assert event.data["target"] == f"sqlite:///{target}"
