@@ -6,6 +6,7 @@ app_name = "backups"
 
 urlpatterns = [
     path("", views.policy_list, name="list"),
+    path("board/", views.rpo_rto_board, name="board"),
     path("policies/<slug:slug>/", views.policy_detail, name="policy"),
     path("jobs/<str:number>/", views.job_detail, name="job"),
     path("restore-tests/", views.restore_test_list, name="restore_tests"),

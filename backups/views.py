@@ -63,9 +63,17 @@ def policy_detail(request, slug):
             "hours": range(0, 25, 3),
             "breaches": policy.rpo_breaches.select_related("incident")[:10],
             "restore_tests": policy.restore_tests.order_by("-due_on")[:10],
+            "chart": selectors.duration_chart(jobs),
             "kept": sum(1 for j in jobs if j.state in BackupJob.GOOD_STATES),
         },
     )
+
+
+@login_required
+@permission_required("backups.view_backuppolicy", raise_exception=True)
+def rpo_rto_board(request):
+    """§11.3 RPO/RTO: each target's objectives against its last backup and last restore."""
+    return render(request, "backups/board.html", {"rows": selectors.rpo_rto_board()})
 
 
 @login_required
