@@ -65,6 +65,10 @@ class BackupsConfig(AppConfig):
             "schedule": 3600.0,
         },
         "backups.plan_restore_tests": {"task": "backups.plan_restore_tests", "schedule": 3600.0},
+        "backups.notify_overdue_restore_tests": {
+            "task": "backups.notify_overdue_restore_tests",
+            "schedule": 3600.0,
+        },
     }
 
     def ready(self) -> None:

@@ -92,3 +92,20 @@ RPO_STATUS_COLORS = {
     "breached": "danger",
     "not_monitored": "secondary",
 }
+
+
+class BoardStatus(models.TextChoices):
+    """RPO/RTO board (§11.3): one colour per target from its RPO and its last measured restore."""
+
+    ON_TARGET = "on_target", _("On target")
+    ATTENTION = "attention", _("Needs attention")
+    OFF_TARGET = "off_target", _("Off target")
+    NOT_MONITORED = "not_monitored", _("Not monitored")
+
+
+BOARD_STATUS_COLORS = {
+    "on_target": "success",
+    "attention": "warning",
+    "off_target": "danger",
+    "not_monitored": "secondary",
+}

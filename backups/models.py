@@ -522,6 +522,8 @@ class RestoreTest(ConcurrentTransitionMixin, NumberedModel):
         related_name="+",
         verbose_name=_("performed by"),
     )
+    # Set by the overdue sweep once the policy owner has been told (once per test).
+    overdue_notified_at = models.DateTimeField(_("overdue notified at"), null=True, blank=True)
 
     class Meta:
         ordering = ["due_on", "id"]

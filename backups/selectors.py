@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from .choices import RpoStatus
+from .choices import BOARD_STATUS_COLORS, RPO_STATUS_COLORS, BoardStatus, RpoStatus
 from .models import BackupJob, BackupPolicy, BackupSchedule, RestoreTest
 
 DAY_MINUTES = 24 * 60
@@ -146,6 +147,134 @@ def backup_health(now: datetime | None = None) -> dict:
         "failed_jobs_7d": failed_jobs(now - timedelta(days=7)).count(),
         "last_good_backup_at": last,
     }
+
+
+def duration_chart(jobs) -> dict:
+    """Policy detail chart data: each finished run's duration (oldest first) and archive size.
+
+    Durations are in seconds while every run is short (the portal's own database), in minutes
+    otherwise, so the axis reads naturally either way.
+    """
+    runs = [j for j in jobs if j.duration is not None]
+    runs.sort(key=lambda j: (j.started_at, j.pk))
+    seconds = [j.duration.total_seconds() for j in runs]
+    in_minutes = bool(seconds) and max(seconds) >= 600
+    unit = gettext("min") if in_minutes else gettext("s")
+    return {
+        "labels": [timezone.localtime(j.started_at).strftime("%m/%d %H:%M") for j in runs],
+        "numbers": [j.number for j in runs],
+        "states": [j.state for j in runs],
+        "durations": [round(s / 60, 2) if in_minutes else round(s, 2) for s in seconds],
+        "sizes": [
+            round(j.size_bytes / 2**20, 3) if j.size_bytes is not None else None for j in runs
+        ],
+        "text": {
+            "duration": gettext("Duration (%(unit)s)") % {"unit": unit},
+            "size": gettext("Size (MiB)"),
+            "failed": gettext("Failed"),
+        },
+    }
+
+
+# --- RPO/RTO board (§11.3 RPO/RTO)
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One target on the RPO/RTO board: its objectives against what was last measured."""
+
+    policy: BackupPolicy
+    rpo_status: str
+    age: timedelta | None
+    last_restore: RestoreTest | None
+    restore_overdue: bool
+    status: str
+    reasons: tuple[str, ...]
+
+    @property
+    def rpo_label(self) -> str:
+        return RpoStatus(self.rpo_status).label
+
+    @property
+    def rpo_color(self) -> str:
+        return RPO_STATUS_COLORS[self.rpo_status]
+
+    @property
+    def status_label(self) -> str:
+        return BoardStatus(self.status).label
+
+    @property
+    def color(self) -> str:
+        return BOARD_STATUS_COLORS[self.status]
+
+    @property
+    def within_rto(self) -> bool | None:
+        if self.last_restore is None or not self.policy.rto_minutes:
+            return None
+        return self.last_restore.restore_minutes <= self.policy.rto_minutes
+
+
+def _board_status(policy, rpo_status, last_restore, overdue) -> tuple[str, tuple[str, ...]]:
+    """Off target: RPO breached, the last restore test failed or took longer than the RTO.
+    Needs attention: RPO at risk, no measured restore time yet, or the restore test is overdue."""
+    off, attention = [], []
+    if rpo_status == RpoStatus.BREACHED:
+        off.append(gettext("RPO breached"))
+    elif rpo_status == RpoStatus.AT_RISK:
+        attention.append(gettext("RPO at risk"))
+    if policy.rto_minutes:
+        if last_restore is None:
+            attention.append(gettext("restore time never measured"))
+        elif last_restore.restore_minutes > policy.rto_minutes:
+            off.append(
+                gettext("last restore took %(m)s min, RTO %(rto)s min")
+                % {"m": last_restore.restore_minutes, "rto": policy.rto_minutes}
+            )
+    if last_restore is not None and last_restore.state == RestoreTest.State.FAILED:
+        off.append(gettext("last restore test failed"))
+    if overdue:
+        attention.append(gettext("restore test overdue"))
+    if off:
+        return BoardStatus.OFF_TARGET, tuple(off + attention)
+    if attention:
+        return BoardStatus.ATTENTION, tuple(attention)
+    if rpo_status == RpoStatus.NOT_MONITORED and not policy.rto_minutes:
+        return BoardStatus.NOT_MONITORED, ()
+    return BoardStatus.ON_TARGET, ()
+
+
+def rpo_rto_board(now: datetime | None = None) -> list[BoardRow]:
+    """Each active target: RPO, age of the last good backup, RTO, the last measured restore
+    time (the latest executed restore test that recorded one) and a status colour."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    measured = RestoreTest.objects.filter(
+        state__in=(RestoreTest.State.PASSED, RestoreTest.State.FAILED),
+        restore_minutes__isnull=False,
+    ).order_by("policy_id", "-executed_at", "-id")
+    last_by_policy: dict[int, RestoreTest] = {}
+    for test in measured.only(
+        "id", "number", "policy_id", "state", "restore_minutes", "executed_at"
+    ):
+        last_by_policy.setdefault(test.policy_id, test)
+    overdue = set(overdue_restore_tests(today).values_list("policy_id", flat=True))
+    rows = []
+    for policy in policies():
+        rpo_status = policy.rpo_status(now)
+        last = last_by_policy.get(policy.pk)
+        status, reasons = _board_status(policy, rpo_status, last, policy.pk in overdue)
+        rows.append(
+            BoardRow(
+                policy=policy,
+                rpo_status=rpo_status,
+                age=now - policy.last_success_at if policy.last_success_at else None,
+                last_restore=last,
+                restore_overdue=policy.pk in overdue,
+                status=status,
+                reasons=reasons,
+            )
+        )
+    return rows
 
 
 # --- metrics (dashboard)

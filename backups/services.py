@@ -7,7 +7,11 @@
 - ``check_rpo``: sweep — a policy whose last good backup is older than its RPO opens one
   incident per breach (§11.3 RPO).
 - ``expire_old_generations``: sweep — retention by generations or days (§11.2 世代管理).
-- ``plan_restore_tests`` / ``record_restore_test``: quarterly restore tests (§11.3 リカバリテスト).
+- ``plan_restore_test`` / ``plan_restore_tests`` / ``record_restore_test``: quarterly restore
+  tests (§11.3 リカバリテスト).
+- ``notify_overdue_restore_tests``: sweep — an overdue restore test is notified to the policy
+  owner once (§11.3).
+- ``record_dr_drill``: the record of a DR drill (§11.4).
 - ``run_portal_backup`` / ``run_due_portal_backups``: the built-in executor for the portal's own
   database (SQLite backup API, or ``pg_dump --format=custom`` on PostgreSQL), encrypted when
   ``BACKUP_ENCRYPTION_KEY`` is set, checksummed and verified by a full read.
@@ -34,10 +38,19 @@ from django.utils.translation import gettext as _
 
 from itsm.core import workflow
 from itsm.core.audit import record_event
+from itsm.core.notifications import notify
 
 from . import crypto
 from .choices import JobKind, Method, RetentionUnit, TargetKind
-from .models import BackupJob, BackupPolicy, RestoreTest, RpoBreach, StorageLocation
+from .models import (
+    BackupJob,
+    BackupPolicy,
+    DRDrill,
+    DRScenario,
+    RestoreTest,
+    RpoBreach,
+    StorageLocation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -381,15 +394,25 @@ def _default_test_texts(policy: BackupPolicy) -> tuple[str, str]:
 
 
 def plan_restore_test(
-    policy: BackupPolicy, *, due_on: date, target: str = "", success_criteria: str = ""
+    policy: BackupPolicy,
+    *,
+    due_on: date,
+    target: str = "",
+    success_criteria: str = "",
+    actor=None,
 ) -> RestoreTest:
+    """§11.3 リカバリテスト: plan a test (target and criteria default from the policy's RTO)."""
     default_target, default_criteria = _default_test_texts(policy)
-    return RestoreTest.objects.create(
-        policy=policy,
-        due_on=due_on,
-        target=target or default_target,
-        success_criteria=success_criteria or default_criteria,
-    )
+    with transaction.atomic():
+        test = RestoreTest.objects.create(
+            policy=policy,
+            due_on=due_on,
+            target=target.strip() or default_target,
+            success_criteria=success_criteria.strip() or default_criteria,
+        )
+        if actor is not None:
+            record_event(test, action="planned", actor=actor, data={"due_on": due_on.isoformat()})
+    return test
 
 
 def plan_restore_tests(*, today: date | None = None) -> list[RestoreTest]:
@@ -475,6 +498,110 @@ def _fail_from_ui(test, *, actor, comment, data):
     return workflow.apply_transition(
         test, "fail_test", actor=actor, comment=comment, data=data, after=_plan_next_after
     )
+
+
+def notify_overdue_restore_tests(
+    *, today: date | None = None, batch: int = 200
+) -> list[RestoreTest]:
+    """§11.3 リカバリテスト: a test past its due date is notified to its policy's owner, once.
+
+    Swept by beat over the indexed ``due_on``; ``overdue_notified_at`` marks a test as told, and
+    the notification key (one per test) keeps a crash between the two from notifying twice.
+    A policy without an active owner is left for the sweep after an owner is set.
+    """
+    today = today or timezone.localdate()
+    due = (
+        RestoreTest.objects.filter(
+            state__in=RestoreTest.OPEN_STATES,
+            due_on__lt=today,
+            overdue_notified_at__isnull=True,
+            policy__owner__is_active=True,
+        )
+        .order_by("due_on", "id")
+        .values_list("pk", flat=True)[:batch]
+    )
+    notified = []
+    for pk in list(due):
+        with transaction.atomic():
+            test = (
+                RestoreTest.objects.select_for_update(of=("self",))
+                .select_related("policy__owner")
+                .filter(pk=pk, overdue_notified_at__isnull=True)
+                .first()
+            )
+            if test is None or test.state not in RestoreTest.OPEN_STATES:
+                continue
+            _notify_overdue(test, today)
+            test.overdue_notified_at = timezone.now()
+            RestoreTest.objects.filter(pk=pk).update(overdue_notified_at=test.overdue_notified_at)
+            notified.append(test)
+    return notified
+
+
+def _notify_overdue(test: RestoreTest, today: date) -> None:
+    owner = test.policy.owner
+    with translation.override(owner.language or settings.LANGUAGE_CODE):
+        title = _("Restore test %(number)s of %(policy)s is overdue") % {
+            "number": test.number,
+            "policy": test.policy.name,
+        }
+        body = _(
+            "It was due on %(due)s (%(days)s days ago): %(target)s. Run it and record the "
+            "result, or plan a new restore test."
+        ) % {
+            "due": test.due_on.isoformat(),
+            "days": (today - test.due_on).days,
+            "target": test.target,
+        }
+    notify(
+        [owner],
+        key=f"backups:restore-test-overdue:{test.number}",
+        title=title,
+        body=body,
+        url=test.get_absolute_url(),
+    )
+    record_event(
+        test,
+        action="overdue_notified",
+        actor_label=SYSTEM,
+        data={"owner": owner.username, "due_on": test.due_on.isoformat()},
+    )
+
+
+# --- DR drills (§11.4) -------------------------------------------------------------------
+
+
+def record_dr_drill(
+    scenario: DRScenario,
+    *,
+    held_on: date,
+    result: str,
+    actor,
+    measured_minutes: int | None = None,
+    findings: str = "",
+) -> DRDrill:
+    """§11.4 DR: record a drill of a switchover scenario and what it found."""
+    with transaction.atomic():
+        drill = DRDrill.objects.create(
+            scenario=scenario,
+            held_on=held_on,
+            result=result,
+            measured_minutes=measured_minutes,
+            findings=findings.strip(),
+            conducted_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        record_event(
+            drill,
+            action="recorded",
+            actor=actor,
+            data={
+                "scenario": scenario.name,
+                "result": result,
+                "measured_minutes": measured_minutes,
+                "within_target": drill.within_target,
+            },
+        )
+    return drill
 
 
 # --- the built-in executor for the portal's own database ----------------------------------

@@ -23,3 +23,8 @@ def plan_restore_tests() -> int:
 @shared_task(name="backups.run_due_portal_backups", acks_late=True)
 def run_due_portal_backups() -> list[str]:
     return [job.number for job in services.run_due_portal_backups()]
+
+
+@shared_task(name="backups.notify_overdue_restore_tests", acks_late=True)
+def notify_overdue_restore_tests() -> int:
+    return len(services.notify_overdue_restore_tests())

@@ -1,12 +1,16 @@
 """Backup & recovery screens (§11): policy table with compliance and the 24-hour timeline,
 policy detail with job history, restore tests and the DR plan."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from . import selectors
+from . import selectors, services
 from .choices import RPO_STATUS_COLORS, RpoStatus
+from .forms import DRDrillForm, RestoreTestPlanForm
 from .models import BackupJob, DRPlan, RestoreTest
 
 
@@ -63,9 +67,17 @@ def policy_detail(request, slug):
             "hours": range(0, 25, 3),
             "breaches": policy.rpo_breaches.select_related("incident")[:10],
             "restore_tests": policy.restore_tests.order_by("-due_on")[:10],
+            "chart": selectors.duration_chart(jobs),
             "kept": sum(1 for j in jobs if j.state in BackupJob.GOOD_STATES),
         },
     )
+
+
+@login_required
+@permission_required("backups.view_backuppolicy", raise_exception=True)
+def rpo_rto_board(request):
+    """§11.3 RPO/RTO: each target's objectives against its last backup and last restore."""
+    return render(request, "backups/board.html", {"rows": selectors.rpo_rto_board()})
 
 
 @login_required
@@ -96,3 +108,61 @@ def restore_test_detail(request, number):
 def dr_plans(request):
     plans = DRPlan.objects.prefetch_related("scenarios__drills__conducted_by")
     return render(request, "backups/dr.html", {"plans": plans})
+
+
+@login_required
+@permission_required("backups.add_restoretest", raise_exception=True)
+def restore_test_plan(request):
+    """§11.3 リカバリテスト: plan a restore test (besides the quarterly one planned by beat)."""
+    initial = {}
+    policy = selectors.policies().filter(slug=request.GET.get("policy", "")).first()
+    if policy is not None:
+        initial["policy"] = policy.pk
+    form = RestoreTestPlanForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        test = services.plan_restore_test(
+            data["policy"],
+            due_on=data["due_on"],
+            target=data["target"],
+            success_criteria=data["success_criteria"],
+            actor=request.user,
+        )
+        messages.success(request, _("%(number)s planned.") % {"number": test.number})
+        return redirect(test)
+    return render(
+        request,
+        "backups/restore_test_form.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@permission_required("backups.add_drdrill", raise_exception=True)
+def drill_record(request):
+    """§11.4: record a DR drill that was held."""
+    initial = {"held_on": timezone.localdate()}
+    scenario = request.GET.get("scenario", "")
+    if scenario.isdigit():
+        initial["scenario"] = int(scenario)
+    form = DRDrillForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        drill = services.record_dr_drill(
+            data["scenario"],
+            held_on=data["held_on"],
+            result=data["result"],
+            measured_minutes=data["measured_minutes"],
+            findings=data["findings"],
+            actor=request.user,
+        )
+        messages.success(
+            request,
+            _("Drill of %(scenario)s on %(date)s recorded.")
+            % {"scenario": drill.scenario.name, "date": drill.held_on.isoformat()},
+        )
+        return redirect(f"{reverse('backups:dr')}#scenario-{drill.scenario_id}")
+    return render(
+        request, "backups/drill_form.html", {"form": form}, status=400 if form.errors else 200
+    )

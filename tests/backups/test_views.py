@@ -88,3 +88,34 @@ def test_backup_health_counts():
     assert health["rpo"]["breached"] >= 1
     assert health["overdue_restore_tests"] == 1
     assert health["policies_not_321"] >= 1
+
+
+def test_rpo_rto_board_is_a_backups_tab_with_one_card_per_target(signed_in):
+    breached = BackupPolicyFactory(
+        name="Breached DB", rpo_due_at=timezone.now() - timedelta(hours=1)
+    )
+    html = signed_in.get("/backups/").content.decode()
+    assert 'href="/backups/board/"' in html
+    response = signed_in.get("/backups/board/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "RPO/RTOボード" in html
+    assert f'data-policy="{breached.slug}" data-status="off_target"' in html
+    assert "RPO超過" in html
+
+
+def test_rpo_rto_board_needs_the_view_permission(client, make_user):
+    client.force_login(make_user(None, username="guest"))
+    assert client.get("/backups/board/").status_code == 403
+
+
+def test_policy_detail_charts_durations_from_the_vendored_chart_js(signed_in):
+    policy = BackupPolicyFactory()
+    html = signed_in.get(policy.get_absolute_url()).content.decode()
+    assert "chart.umd.min.js" not in html  # nothing to chart yet
+    services.record_backup_job(
+        policy=policy, state="succeeded", started_at=timezone.now() - timedelta(minutes=3)
+    )
+    html = signed_in.get(policy.get_absolute_url()).content.decode()
+    assert "/static/vendor/chart.js/chart.umd.min.js" in html and "cdn" not in html.lower()
+    assert 'id="backup-duration-data"' in html and "/static/backups/policy_chart.js" in html
