@@ -27,6 +27,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/app
 WORKDIR /app
 
+# pg_dump / pg_restore for the portal's own backups (backups app, `manage.py restore_backup`).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 itsm \
  && useradd --system --uid 10001 --gid itsm --home-dir /app --shell /usr/sbin/nologin itsm
 
@@ -48,7 +53,7 @@ COPY --from=assets /src/static/vendor ./static/vendor
 # Hashed + compressed static files for WhiteNoise (ITSM_PRODUCTION=1 selects the manifest
 # storage). The SECRET_KEY here exists only for this build step; set the real one at run time.
 RUN SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput \
- && mkdir -p var/broker/queue var/broker/processed \
+ && mkdir -p var/broker/queue var/broker/processed var/backups \
  && chown -R itsm:itsm var
 
 USER itsm
