@@ -1,12 +1,13 @@
 """Serializers of the change API (DESIGN.md § REST API)."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
-from ..choices import Vote
+from ..choices import DeploymentEnvironment, GateReason, Vote
 from ..models import (
     Approval,
     CabVote,
@@ -203,3 +204,68 @@ class StandardChangeTemplateSerializer(serializers.ModelSerializer):
             "owner",
             "is_active",
         ]
+
+
+class GateQuerySerializer(serializers.Serializer):
+    service = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Service.objects.all(),
+        help_text="The service being deployed (its slug).",
+    )
+    environment = serializers.ChoiceField(
+        choices=DeploymentEnvironment.choices,
+        help_text="The target environment; only production is gated.",
+    )
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="When the deployment happens (ISO 8601); default now.",
+    )
+
+
+class GateWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class GateFreezeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
+class GateDecisionSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.ChoiceField(
+        choices=GateReason.choices, required=False, help_text="Only when refused."
+    )
+    detail = serializers.CharField()
+    change = serializers.CharField(allow_null=True, help_text="The change number (CHG-…).")
+    window = GateWindowSerializer(allow_null=True)
+    freeze = GateFreezeSerializer(required=False, help_text="Only when a freeze window refuses.")
+
+    def to_representation(self, decision):
+        change = decision.change
+        body = {
+            "allowed": decision.allowed,
+            "change": change.number if change else None,
+            "window": (
+                {
+                    "start": timezone.localtime(change.planned_start).isoformat(),
+                    "end": timezone.localtime(change.planned_end).isoformat(),
+                }
+                if change
+                else None
+            ),
+            "detail": decision.detail,
+        }
+        if not decision.allowed:
+            body["reason"] = decision.reason
+        if decision.freeze is not None:
+            body["freeze"] = {
+                "name": decision.freeze.name,
+                "start": timezone.localtime(decision.freeze.starts_at).isoformat(),
+                "end": timezone.localtime(decision.freeze.ends_at).isoformat(),
+                "reason": decision.freeze.reason,
+            }
+        return body

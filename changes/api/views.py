@@ -14,19 +14,22 @@ from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from itsm.core.api.authentication import BearerTokenAuthentication
 from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 
-from .. import ical, selectors, services
+from .. import gate, ical, selectors, services
 from ..filters import ChangeRequestFilter
-from ..models import FreezeWindow, StandardChangeTemplate
+from ..models import ChangeRequest, FreezeWindow, StandardChangeTemplate
 from .serializers import (
     CabVoteInputSerializer,
     CabVoteSerializer,
     ChangeRequestSerializer,
     FreezeWindowSerializer,
+    GateDecisionSerializer,
+    GateQuerySerializer,
     StandardChangeTemplateSerializer,
     VerificationInputSerializer,
     WorkLogEntrySerializer,
@@ -161,6 +164,30 @@ class StandardChangeTemplateViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["category"]
     search_fields = ["name"]
     ordering_fields = ["name"]
+
+
+class ChangeGateView(APIView):
+    """The change gate for CI/CD pipelines (ServiceNow's DevOps change gate pattern): may this
+    service be deployed to this environment now? Always 200 with ``allowed``; the pipeline fails
+    its deploy step when ``allowed`` is false and shows ``detail``. Bad parameters → 400."""
+
+    permission_classes = PERMISSIONS
+    queryset = ChangeRequest.objects.none()  # ModelPermissions: changes.view_changerequest
+
+    @extend_schema(
+        parameters=[GateQuerySerializer],
+        responses=GateDecisionSerializer,
+        summary="Change gate: is a deployment covered by an approved change?",
+    )
+    def get(self, request):
+        query = GateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        decision = gate.change_gate(
+            service=query.validated_data["service"],
+            environment=query.validated_data["environment"],
+            at=query.validated_data.get("at") or timezone.now(),
+        )
+        return Response(GateDecisionSerializer(decision).data)
 
 
 def _feed_user(request):
