@@ -177,6 +177,9 @@ def change_detail(request, number: str):
             "freeze_conflicts": list(change.freeze_conflicts()),
             "schedule_conflicts": list(change.schedule_conflicts()),
             "earliest_start": change.earliest_start() if change.change_class_id else None,
+            "is_failed": services.is_failed(change),
+            "caused_incident": services.caused_incident(change),
+            "may_open_incident": request.user.has_perm("incidents.add_incident"),
         },
     )
 
@@ -272,6 +275,32 @@ def verify(request, number: str):
         else:
             messages.success(request, _("Verification passed; the change can be closed."))
     return redirect(change)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_POST
+def open_incident(request, number: str):
+    """One click on a failed change: open (or show the already opened) caused-by incident."""
+    change = get_object_or_404(ChangeRequest, number=number)
+    try:
+        incident, created = services.open_incident_for_failed_change(change, actor=request.user)
+    except TransitionError as exc:
+        _error(request, exc)
+        return redirect(change)
+    if created:
+        messages.success(
+            request,
+            _("%(incident)s opened for the failed change %(change)s; triage it next.")
+            % {"incident": incident.number, "change": change.number},
+        )
+    else:
+        messages.info(
+            request,
+            _("%(incident)s was already opened for %(change)s.")
+            % {"incident": incident.number, "change": change.number},
+        )
+    return redirect(incident)
 
 
 @login_required

@@ -269,3 +269,16 @@ class GateDecisionSerializer(serializers.Serializer):
                 "reason": decision.freeze.reason,
             }
         return body
+
+
+class OpenedIncidentSerializer(serializers.Serializer):
+    """The incident a failed change opened (or had already opened)."""
+
+    incident = serializers.CharField(source="number", help_text="The incident number (INC-…).")
+    title = serializers.CharField()
+    state = serializers.CharField()
+    url = serializers.CharField(source="get_absolute_url")
+    created = serializers.SerializerMethodField()
+
+    def get_created(self, incident) -> bool:
+        return bool(self.context.get("created"))

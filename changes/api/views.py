@@ -30,6 +30,7 @@ from .serializers import (
     FreezeWindowSerializer,
     GateDecisionSerializer,
     GateQuerySerializer,
+    OpenedIncidentSerializer,
     StandardChangeTemplateSerializer,
     VerificationInputSerializer,
     WorkLogEntrySerializer,
@@ -138,6 +139,18 @@ class ChangeRequestViewSet(
         payload.is_valid(raise_exception=True)
         services.verify_change(change, actor=request.user, **payload.validated_data)
         return Response(self.get_serializer(change).data)
+
+    @extend_schema(
+        request=None,
+        responses={201: OpenedIncidentSerializer, 200: OpenedIncidentSerializer},
+        summary="A failed change opens its caused-by incident (200 when already opened)",
+    )
+    @action(detail=True, methods=["post"], url_path="incident")
+    def incident(self, request, number=None):
+        change = self.get_object()
+        incident, created = services.open_incident_for_failed_change(change, actor=request.user)
+        body = OpenedIncidentSerializer(incident, context={"created": created}).data
+        return Response(body, status=201 if created else 200)
 
 
 class FreezeWindowViewSet(viewsets.ModelViewSet):
