@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -322,9 +322,18 @@ def approvals(request):
     )
 
 
+def _feed_url(request) -> str:
+    feed = request.build_absolute_uri(reverse("api:changes-calendar-ics"))
+    return f"{feed}?user={request.user.username}&key={ical.feed_key(request.user)}"
+
+
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def calendar(request):
+    """The change calendar: a month (default) or, with ``?view=week&date=YYYY-MM-DD``, the week
+    containing that day — changes, registered entries (releases), freeze windows, conflicts."""
+    if request.GET.get("view") == "week":
+        return _week(request)
     today = timezone.localdate()
     try:
         year = int(request.GET.get("year", today.year))
@@ -337,19 +346,50 @@ def calendar(request):
     weeks, conflicts = selectors.month_grid(year, month, current_calendar())
     previous = date(year - (month == 1), (month - 2) % 12 + 1, 1)
     following = date(year + (month == 12), month % 12 + 1, 1)
-    feed = request.build_absolute_uri(reverse("api:changes-calendar-ics"))
     return render(
         request,
         "changes/calendar.html",
         {
+            "view": "month",
             "weeks": weeks,
             "conflicts": conflicts,
             "first": first,
             "previous": previous,
             "following": following,
-            "freezes": FreezeWindow.objects.filter(ends_at__gte=timezone.now()).prefetch_related(
-                "services"
-            )[:20],
-            "feed_url": f"{feed}?user={request.user.username}&key={ical.feed_key(request.user)}",
+            "week_of": first if (today.year, today.month) != (year, month) else today,
+            "freezes": _upcoming_freezes(),
+            "feed_url": _feed_url(request),
+        },
+    )
+
+
+def _upcoming_freezes():
+    return FreezeWindow.objects.filter(ends_at__gte=timezone.now()).prefetch_related("services")[
+        :20
+    ]
+
+
+def _week(request):
+    raw = request.GET.get("date") or timezone.localdate().isoformat()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise Http404 from None
+    if not 2000 <= day.year <= 2100:
+        raise Http404
+    days, conflicts = selectors.week_days(day, current_calendar())
+    return render(
+        request,
+        "changes/calendar.html",
+        {
+            "view": "week",
+            "days": days,
+            "conflicts": conflicts,
+            "first": days[0].day,
+            "last": days[-1].day,
+            "previous": days[0].day - timedelta(days=7),
+            "following": days[0].day + timedelta(days=7),
+            "freezes": _upcoming_freezes(),
+            "feed_url": _feed_url(request),
         },
     )

@@ -20,7 +20,7 @@ from itsm.core.api.authentication import BearerTokenAuthentication
 from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 
-from .. import gate, ical, selectors, services
+from .. import calendar, gate, ical, selectors, services
 from ..filters import ChangeRequestFilter
 from ..models import ChangeRequest, FreezeWindow, StandardChangeTemplate
 from .serializers import (
@@ -222,8 +222,8 @@ def _feed_user(request):
 
 
 def calendar_feed(request):
-    """``/api/v1/changes/calendar.ics``: scheduled changes and freeze windows, 90 days back and
-    a year ahead."""
+    """``/api/v1/changes/calendar.ics``: scheduled changes, freeze windows and registered entries
+    (releases), 90 days back and a year ahead."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
     user = _feed_user(request)
@@ -233,12 +233,12 @@ def calendar_feed(request):
     if not user.has_perm("changes.view_changerequest"):
         return HttpResponse(PermissionDenied().detail, status=403, content_type="text/plain")
     now = timezone.now()
-    changes, freezes = selectors.calendar_entries(
-        now - timedelta(days=90), now + timedelta(days=366)
-    )
+    start, end = now - timedelta(days=90), now + timedelta(days=366)
+    changes, freezes = selectors.calendar_entries(start, end)
     body = ical.render(
         changes,
         freezes,
+        entries=calendar.entries_between(start, end),
         base_url=request.build_absolute_uri("/").rstrip("/"),
         host=request.get_host(),
     )
