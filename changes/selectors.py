@@ -54,6 +54,26 @@ def awaiting_decision(user) -> QuerySet[ChangeRequest]:
     )
 
 
+def reviews_pending(user) -> QuerySet[ChangeRequest]:
+    """Emergency changes implemented without their post-implementation review, for the class's
+    approver role (never the requester's own) — §9.2 緊急変更, reviewed after the fact."""
+    if user is None or not user.is_authenticated:
+        return ChangeRequest.objects.none()
+    roles = [r for r in Role.values if has_role(user, r)]
+    return (
+        change_list()
+        .filter(
+            change_class__code=ClassCode.EMERGENCY,
+            change_class__approver_role__in=roles,
+            implementation_started_at__isnull=False,
+            post_implementation_reviewed_at__isnull=True,
+        )
+        .exclude(state=ChangeRequest.State.CANCELLED)
+        .exclude(requester=user)
+        .order_by("implementation_started_at", "id")
+    )
+
+
 def cab_agenda() -> QuerySet[ChangeRequest]:
     return (
         change_list()

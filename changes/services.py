@@ -11,6 +11,7 @@
 - ``roll_back_change``, ``close_change``, ``cancel_change``
 - ``link_incident``: an incident caused or fixed by a change
 - ``open_incident_for_failed_change``: a failed change opens its linked incident in one click
+- ``record_post_implementation_review``: the review of an emergency change after the fact
 """
 
 from __future__ import annotations
@@ -536,6 +537,60 @@ def open_incident_for_failed_change(change: ChangeRequest, *, actor) -> tuple[ob
         link_incident(locked, incident, relation=IncidentRelation.CAUSED_BY, actor=actor)
     change.refresh_from_db()
     return incident, True
+
+
+def may_review_after_the_fact(change: ChangeRequest, user) -> bool:
+    """The class's approver (ops manager), never the requester, once implementation started."""
+    return change.needs_post_implementation_review and is_class_approver(change, user)
+
+
+def record_post_implementation_review(
+    change: ChangeRequest, *, actor, review: str
+) -> ChangeRequest:
+    """§9.2 緊急変更: an emergency change is approved at once and reviewed after the fact. The
+    class's approver (not the requester) records the review once implementation has started;
+    until then the change shows "review pending". Recording again amends it (both audited)."""
+    review = (review or "").strip()
+    if not review:
+        raise _invalid("review", _("Write the review."), code="required")
+    if len(review) > 10000:
+        raise _invalid("review", _("At most 10000 characters."))
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        if not locked.is_emergency:
+            raise TransitionNotAllowed(
+                _("Only emergency changes are reviewed after implementation.")
+            )
+        if not locked.needs_post_implementation_review:
+            raise TransitionNotAllowed(
+                _("The post-implementation review is recorded once implementation has started.")
+            )
+        if not is_class_approver(locked, actor):
+            raise TransitionForbidden(
+                _("Only the class's approver (not the requester) records the review.")
+            )
+        amended = locked.post_implementation_reviewed_at is not None
+        locked.post_implementation_review = review
+        locked.post_implementation_reviewed_at = timezone.now()
+        locked.post_implementation_reviewed_by = actor
+        locked.save(
+            update_fields=[
+                "post_implementation_review",
+                "post_implementation_reviewed_at",
+                "post_implementation_reviewed_by",
+                "updated_at",
+            ]
+        )
+        record_event(
+            locked,
+            action="post_implementation_review_amended"
+            if amended
+            else "post_implementation_review",
+            actor=actor,
+            comment=review,
+        )
+    change.refresh_from_db()
+    return change
 
 
 def may_decide(change: ChangeRequest, user) -> bool:

@@ -25,6 +25,7 @@ from .forms import (
     ChangeRequestForm,
     DecisionForm,
     FromTemplateForm,
+    PostImplementationReviewForm,
     VerificationForm,
     VoteForm,
     WorkLogForm,
@@ -180,6 +181,10 @@ def change_detail(request, number: str):
             "is_failed": services.is_failed(change),
             "caused_incident": services.caused_incident(change),
             "may_open_incident": request.user.has_perm("incidents.add_incident"),
+            "may_review": services.may_review_after_the_fact(change, request.user),
+            "review_form": PostImplementationReviewForm(
+                initial={"review": change.post_implementation_review}
+            ),
         },
     )
 
@@ -280,6 +285,26 @@ def verify(request, number: str):
 @login_required
 @permission_required(VIEW, raise_exception=True)
 @require_POST
+def post_implementation_review(request, number: str):
+    change = get_object_or_404(ChangeRequest, number=number)
+    form = PostImplementationReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+        return redirect(change)
+    try:
+        services.record_post_implementation_review(
+            change, actor=request.user, review=form.cleaned_data["review"]
+        )
+    except TransitionError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, _("The post-implementation review is recorded."))
+    return redirect(change)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_POST
 def open_incident(request, number: str):
     """One click on a failed change: open (or show the already opened) caused-by incident."""
     change = get_object_or_404(ChangeRequest, number=number)
@@ -315,6 +340,7 @@ def approvals(request):
         "changes/approvals.html",
         {
             "pending": selectors.awaiting_decision(request.user),
+            "reviews_pending": selectors.reviews_pending(request.user)[:50],
             "agenda": agenda,
             "members": list(services.cab_members()),
             "is_cab_member": services.cab_members().filter(pk=request.user.pk).exists(),

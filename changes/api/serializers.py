@@ -83,6 +83,13 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
     pre_change_backup = serializers.SlugRelatedField(slug_field="number", read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
     earliest_start = serializers.SerializerMethodField()
+    post_implementation_review_pending = serializers.BooleanField(
+        read_only=True,
+        help_text="Emergency changes: implemented, the review after the fact not recorded yet.",
+    )
+    post_implementation_reviewed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ChangeRequest
@@ -116,6 +123,9 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "documentation_updated",
             "documentation_url",
             "post_implementation_review",
+            "post_implementation_review_pending",
+            "post_implementation_reviewed_at",
+            "post_implementation_reviewed_by",
             "outcome",
             "approvals",
             "submitted_at",
@@ -138,6 +148,7 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "documentation_updated",
             "documentation_url",
             "post_implementation_review",
+            "post_implementation_reviewed_at",
             "outcome",
             "submitted_at",
             "approved_at",
@@ -282,3 +293,7 @@ class OpenedIncidentSerializer(serializers.Serializer):
 
     def get_created(self, incident) -> bool:
         return bool(self.context.get("created"))
+
+
+class PostImplementationReviewInputSerializer(serializers.Serializer):
+    review = serializers.CharField(max_length=10000, help_text="The review after the fact.")

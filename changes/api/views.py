@@ -31,6 +31,7 @@ from .serializers import (
     GateDecisionSerializer,
     GateQuerySerializer,
     OpenedIncidentSerializer,
+    PostImplementationReviewInputSerializer,
     StandardChangeTemplateSerializer,
     VerificationInputSerializer,
     WorkLogEntrySerializer,
@@ -151,6 +152,21 @@ class ChangeRequestViewSet(
         incident, created = services.open_incident_for_failed_change(change, actor=request.user)
         body = OpenedIncidentSerializer(incident, context={"created": created}).data
         return Response(body, status=201 if created else 200)
+
+    @extend_schema(
+        request=PostImplementationReviewInputSerializer,
+        responses=ChangeRequestSerializer,
+        summary="Record (or amend) the post-implementation review of an emergency change",
+    )
+    @action(detail=True, methods=["post"], url_path="post-implementation-review")
+    def post_implementation_review(self, request, number=None):
+        change = self.get_object()
+        payload = PostImplementationReviewInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.record_post_implementation_review(
+            change, actor=request.user, review=payload.validated_data["review"]
+        )
+        return Response(self.get_serializer(change).data)
 
 
 class FreezeWindowViewSet(viewsets.ModelViewSet):
