@@ -193,7 +193,10 @@ def test_the_detail_page_offers_the_button_then_shows_the_incident(failed, clien
     assert f'action="/changes/{failed.number}/incident/"' not in page
     again = client.post(f"/changes/{failed.number}/incident/", follow=True)
     assert Incident.objects.count() == 1
-    assert f"{incident.number} was already opened for {failed.number}." in again.content.decode()
+    # the portal's default language is Japanese
+    assert f"{failed.number}については既に{incident.number}が起票されています。" in (
+        again.content.decode()
+    )
 
 
 def test_the_button_is_not_offered_on_a_change_that_did_not_fail(client, operator):
@@ -203,7 +206,7 @@ def test_the_button_is_not_offered_on_a_change_that_did_not_fail(client, operato
     assert 'data-testid="failure-incident"' not in page
     response = client.post(f"/changes/{change.number}/incident/", follow=True)
     assert not Incident.objects.exists()
-    assert "Only a failed change" in response.content.decode()
+    assert "インシデントを起票できるのは失敗した変更" in response.content.decode()
 
 
 def test_the_incident_view_only_accepts_post(failed, client, operator):
