@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from incidents.selectors import grouped_stats
 from itsm.core.roles import Role, has_role, ops_rank
@@ -96,10 +97,12 @@ def my_queue(user) -> dict:
 
 def my_open_items(user) -> list[dict]:
     """The home page's "my work" card (contract in itsm/views.py): decisions waiting for me
-    first, then my open changes by planned start."""
+    first, then post-implementation reviews I owe, then my open changes by planned start."""
     queue = my_queue(user)
+    reviews = list(reviews_pending(user)[:20])
+    review_ids = {c.pk for c in reviews}
     seen, items = set(), []
-    for change in [*queue["awaiting_my_decision"], *queue["my_changes"]]:
+    for change in [*queue["awaiting_my_decision"], *reviews, *queue["my_changes"]]:
         if change.pk in seen:
             continue
         seen.add(change.pk)
@@ -108,7 +111,9 @@ def my_open_items(user) -> list[dict]:
                 "number": change.number,
                 "title": change.title,
                 "url": change.get_absolute_url(),
-                "state_label": change.get_state_display(),
+                "state_label": str(_("Review pending"))
+                if change.pk in review_ids
+                else change.get_state_display(),
                 "due": change.planned_start,
             }
         )

@@ -58,6 +58,14 @@ def test_an_implemented_emergency_change_is_pending_review(operator, ops_manager
     assert list(selectors.reviews_pending(operator)) == []  # the requester does not review
 
 
+def test_the_pending_review_is_in_the_approvers_home_queue(operator, ops_manager):
+    change = emergency(operator, ops_manager)
+    items = selectors.my_open_items(ops_manager)
+    assert [(i["number"], i["state_label"]) for i in items] == [(change.number, "Review pending")]
+    services.record_post_implementation_review(change, actor=ops_manager, review="ok")
+    assert selectors.my_open_items(ops_manager) == []
+
+
 def test_a_normal_change_never_needs_the_review(operator):
     change = ChangeRequestFactory(requester=operator)
     ChangeRequest.objects.filter(pk=change.pk).update(implementation_started_at=NOW)
