@@ -79,3 +79,25 @@ VOTE_COLORS = {Vote.APPROVE: "success", Vote.REJECT: "danger"}
 class IncidentRelation(models.TextChoices):
     CAUSED_BY = "caused_by", _("Caused by this change")
     FIXED_BY = "fixed_by", _("Fixed by this change")
+
+
+class DeploymentEnvironment(models.TextChoices):
+    """§10.3 the environments a pipeline deploys to (the same codes as the releases app)."""
+
+    DEVELOPMENT = "development", _("Development environment")
+    TESTING = "testing", _("Test environment")
+    STAGING = "staging", _("Staging environment")
+    CANARY = "canary", _("Canary environment")
+    PRODUCTION = "production", _("Production environment")
+
+
+# §9.1: changes to production are under change management; the other environments are not gated.
+GATED_ENVIRONMENTS = (DeploymentEnvironment.PRODUCTION,)
+
+
+class GateReason(models.TextChoices):
+    """Why the change gate refused a deployment (a stable code pipelines may branch on)."""
+
+    NO_APPROVED_CHANGE = "no_approved_change", _("No approved change")
+    OUTSIDE_WINDOW = "outside_window", _("Outside the change window")
+    FREEZE_WINDOW = "freeze_window", _("Freeze window")

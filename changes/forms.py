@@ -165,3 +165,12 @@ class VerificationForm(forms.Form):
 
     def checks(self) -> dict[str, bool]:
         return {c.code: bool(self.cleaned_data[f"criterion_{c.code}"]) for c in self.criteria}
+
+
+class PostImplementationReviewForm(forms.Form):
+    review = forms.CharField(
+        label=_("post-implementation review"),
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}),
+        help_text=_("What happened, whether the emergency path was justified, what to improve."),
+    )

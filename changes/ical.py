@@ -50,7 +50,11 @@ def feed_key(user) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def render(changes: Iterable, freezes: Iterable, *, base_url: str, host: str) -> str:
+def render(
+    changes: Iterable, freezes: Iterable, *, base_url: str, host: str, entries: Iterable = ()
+) -> str:
+    """The feed: changes, freeze windows, and the entries other apps registered
+    (``changes.calendar``, e.g. releases)."""
     now = utc(timezone.now())
     lines = [
         "BEGIN:VCALENDAR",
@@ -89,6 +93,20 @@ def render(changes: Iterable, freezes: Iterable, *, base_url: str, host: str) ->
             "SUMMARY:" + escape_text(f"Freeze: {window.name}"),
             "DESCRIPTION:" + escape_text(window.reason),
             "TRANSP:TRANSPARENT",
+            "END:VEVENT",
+        ]
+    for entry in entries:
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{entry.kind}-{entry.number}@{host}",
+            f"DTSTAMP:{now}",
+            f"DTSTART:{utc(entry.start)}",
+            # An entry for a moment has no DTEND (RFC 5545 §3.6.1: it then ends at its start).
+            *([f"DTEND:{utc(entry.end)}"] if entry.end > entry.start else []),
+            "SUMMARY:" + escape_text(f"{entry.number} {entry.title}"),
+            *(["DESCRIPTION:" + escape_text(str(entry.service))] if entry.service else []),
+            "CATEGORIES:" + escape_text(entry.kind_label),
+            *(["URL:" + base_url + entry.url] if entry.url else []),
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")

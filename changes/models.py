@@ -468,6 +468,17 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
         blank=True,
         help_text=_("Emergency changes: the review recorded after the fact."),
     )
+    post_implementation_reviewed_at = models.DateTimeField(
+        _("post-implementation review recorded at"), null=True, blank=True
+    )
+    post_implementation_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("post-implementation review by"),
+    )
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -503,6 +514,21 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
     @property
     def is_emergency(self) -> bool:
         return self.change_class_id is not None and self.change_class.code == ClassCode.EMERGENCY
+
+    @property
+    def needs_post_implementation_review(self) -> bool:
+        """§9.2 緊急変更: approved at once, reviewed after the fact — once implementation started."""
+        return (
+            self.is_emergency
+            and self.implementation_started_at is not None
+            and self.state != self.State.CANCELLED
+        )
+
+    @property
+    def post_implementation_review_pending(self) -> bool:
+        return (
+            self.needs_post_implementation_review and self.post_implementation_reviewed_at is None
+        )
 
     @property
     def is_editable(self) -> bool:
@@ -727,12 +753,7 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
         custom={
             "label": _("Close"),
             "style": "success",
-            "fields": [
-                "result_report",
-                "documentation_updated",
-                "documentation_url",
-                "post_implementation_review",
-            ],
+            "fields": ["result_report", "documentation_updated", "documentation_url"],
         },
     )
     def close(self, **audit):

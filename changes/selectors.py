@@ -7,10 +7,12 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from incidents.selectors import grouped_stats
 from itsm.core.roles import Role, has_role, ops_rank
 
+from . import calendar as calendar_sources
 from .choices import ApprovalKind, ClassCode, Decision, Outcome
 from .models import Approval, CabVote, ChangeRequest, FreezeWindow
 
@@ -53,6 +55,26 @@ def awaiting_decision(user) -> QuerySet[ChangeRequest]:
     )
 
 
+def reviews_pending(user) -> QuerySet[ChangeRequest]:
+    """Emergency changes implemented without their post-implementation review, for the class's
+    approver role (never the requester's own) — §9.2 緊急変更, reviewed after the fact."""
+    if user is None or not user.is_authenticated:
+        return ChangeRequest.objects.none()
+    roles = [r for r in Role.values if has_role(user, r)]
+    return (
+        change_list()
+        .filter(
+            change_class__code=ClassCode.EMERGENCY,
+            change_class__approver_role__in=roles,
+            implementation_started_at__isnull=False,
+            post_implementation_reviewed_at__isnull=True,
+        )
+        .exclude(state=ChangeRequest.State.CANCELLED)
+        .exclude(requester=user)
+        .order_by("implementation_started_at", "id")
+    )
+
+
 def cab_agenda() -> QuerySet[ChangeRequest]:
     return (
         change_list()
@@ -75,10 +97,12 @@ def my_queue(user) -> dict:
 
 def my_open_items(user) -> list[dict]:
     """The home page's "my work" card (contract in itsm/views.py): decisions waiting for me
-    first, then my open changes by planned start."""
+    first, then post-implementation reviews I owe, then my open changes by planned start."""
     queue = my_queue(user)
+    reviews = list(reviews_pending(user)[:20])
+    review_ids = {c.pk for c in reviews}
     seen, items = set(), []
-    for change in [*queue["awaiting_my_decision"], *queue["my_changes"]]:
+    for change in [*queue["awaiting_my_decision"], *reviews, *queue["my_changes"]]:
         if change.pk in seen:
             continue
         seen.add(change.pk)
@@ -87,7 +111,9 @@ def my_open_items(user) -> list[dict]:
                 "number": change.number,
                 "title": change.title,
                 "url": change.get_absolute_url(),
-                "state_label": change.get_state_display(),
+                "state_label": str(_("Review pending"))
+                if change.pk in review_ids
+                else change.get_state_display(),
                 "due": change.planned_start,
             }
         )
@@ -105,10 +131,15 @@ class CalendarDay:
     changes: list = field(default_factory=list)
     freezes: list = field(default_factory=list)
     holiday: str | None = None
+    entries: list = field(default_factory=list)  # other apps' items (changes.calendar)
 
     @property
     def is_today(self) -> bool:
         return self.day == timezone.localdate()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.changes or self.freezes or self.entries)
 
 
 def calendar_entries(start: datetime, end: datetime):
@@ -144,34 +175,47 @@ def conflicting_ids(changes) -> set[int]:
     return ids
 
 
+def _days(first: date, last: date, *, month: int | None, calendar):
+    """Calendar days ``first`` ≤ day < ``last`` with the changes, freeze windows and registered
+    entries (releases, …) overlapping each, and the ids of conflicting changes."""
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(first, time(0), tzinfo=tz)
+    end = datetime.combine(last, time(0), tzinfo=tz)
+    changes, freezes = calendar_entries(start, end)
+    others = calendar_sources.entries_between(start, end)
+    days, day = [], first
+    while day < last:
+        lo = datetime.combine(day, time(0), tzinfo=tz)
+        hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+        days.append(
+            CalendarDay(
+                day=day,
+                in_month=month is None or day.month == month,
+                changes=[c for c in changes if c.planned_start < hi and c.planned_end > lo],
+                freezes=[f for f in freezes if f.starts_at < hi and f.ends_at > lo],
+                holiday=calendar.holiday_name(day),
+                entries=[e for e in others if e.overlaps(lo, hi)],
+            )
+        )
+        day += timedelta(days=1)
+    return days, conflicting_ids(changes)
+
+
+def week_days(day: date, calendar) -> tuple[list[CalendarDay], set[int]]:
+    """The week (Mon–Sun) containing ``day``, each day with its changes, freeze windows and
+    registered entries."""
+    monday = day - timedelta(days=day.weekday())
+    return _days(monday, monday + timedelta(days=7), month=None, calendar=calendar)
+
+
 def month_grid(year: int, month: int, calendar) -> tuple[list[list[CalendarDay]], set[int]]:
     """Weeks (Mon–Sun) covering the month, each day with its changes and freeze windows."""
     first = date(year, month, 1)
     grid_start = first - timedelta(days=first.weekday())
     next_month = date(year + (month == 12), month % 12 + 1, 1)
     grid_end = next_month + timedelta(days=(7 - next_month.weekday()) % 7)
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(grid_start, time(0), tzinfo=tz)
-    end = datetime.combine(grid_end, time(0), tzinfo=tz)
-    changes, freezes = calendar_entries(start, end)
-    conflicts = conflicting_ids(changes)
-    weeks, day = [], grid_start
-    while day < grid_end:
-        week = []
-        for _ in range(7):
-            lo = datetime.combine(day, time(0), tzinfo=tz)
-            hi = lo + timedelta(days=1)
-            week.append(
-                CalendarDay(
-                    day=day,
-                    in_month=day.month == month,
-                    changes=[c for c in changes if c.planned_start < hi and c.planned_end > lo],
-                    freezes=[f for f in freezes if f.starts_at < hi and f.ends_at > lo],
-                    holiday=calendar.holiday_name(day),
-                )
-            )
-            day += timedelta(days=1)
-        weeks.append(week)
+    days, conflicts = _days(grid_start, grid_end, month=month, calendar=calendar)
+    weeks = [days[i : i + 7] for i in range(0, len(days), 7)]
     return weeks, conflicts
 
 

@@ -10,12 +10,15 @@
 - ``verify_change``: the rollback criteria checklist (§9.5)
 - ``roll_back_change``, ``close_change``, ``cancel_change``
 - ``link_incident``: an incident caused or fixed by a change
+- ``open_incident_for_failed_change``: a failed change opens its linked incident in one click
+- ``record_post_implementation_review``: the review of an emergency change after the fact
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +34,15 @@ from itsm.core.workflow import (
     apply_transition,
 )
 
-from .choices import ApprovalKind, ClassCode, Decision, VerificationResult, Vote
+from .choices import (
+    ApprovalKind,
+    ClassCode,
+    Decision,
+    IncidentRelation,
+    Outcome,
+    VerificationResult,
+    Vote,
+)
 from .models import (
     Approval,
     CabVote,
@@ -456,6 +467,130 @@ def link_incident(change: ChangeRequest, incident, *, relation: str, actor) -> I
             data={"incident": incident.number, "relation": relation},
         )
     return link
+
+
+FAILED_STATES = ("rolled_back", "cause_analysis")
+
+
+def is_failed(change: ChangeRequest) -> bool:
+    """Rolled back, in cause analysis, or closed as failed (§9.5)."""
+    return change.state in FAILED_STATES or (
+        change.state == ChangeRequest.State.CLOSED and change.outcome == Outcome.FAILED
+    )
+
+
+def caused_incident(change: ChangeRequest):
+    """The incident this change is recorded as having caused (the first, if several)."""
+    link = (
+        change.links.filter(relation=IncidentRelation.CAUSED_BY)
+        .select_related("incident")
+        .order_by("pk")
+        .first()
+    )
+    return link.incident if link else None
+
+
+def open_incident_for_failed_change(change: ChangeRequest, *, actor) -> tuple[object, bool]:
+    """§9.5 → §8.3.1: a failed change opens an incident, linked as caused by the change, in one
+    click. Idempotent: when the change already has a caused-by incident, that one is returned
+    (``created`` False) — the change row is locked, so two clicks at once open one incident.
+    The incident waits for triage like any other (§8.3.2)."""
+    from incidents.choices import Source
+    from incidents.services import open_incident
+
+    if actor is None or not actor.has_perm("incidents.add_incident"):
+        raise TransitionForbidden(_("You may not open incidents."))
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        existing = caused_incident(locked)
+        if existing is not None:
+            return existing, False
+        if not is_failed(locked):
+            raise TransitionNotAllowed(
+                _("Only a failed change (rolled back or in cause analysis) opens an incident.")
+            )
+        details = [
+            _("%(number)s “%(title)s” failed and was rolled back.")
+            % {"number": locked.number, "title": locked.title}
+        ]
+        if locked.rollback_steps:
+            details.append(_("Rollback steps taken:") + "\n" + locked.rollback_steps)
+        if locked.cause_findings:
+            details.append(_("Cause analysis findings:") + "\n" + locked.cause_findings)
+        try:
+            incident = open_incident(
+                title=_("Failed change %(number)s: %(title)s")
+                % {"number": locked.number, "title": locked.title},
+                description="\n\n".join(details),
+                source=Source.OPS_DISCOVERY,
+                service=locked.services.order_by("name").first(),
+                actor=actor,
+            )
+        except ValidationError as exc:
+            raise TransitionInvalid(
+                _("The incident could not be opened."),
+                errors={
+                    field: [{"message": m, "code": "invalid"} for m in messages]
+                    for field, messages in exc.message_dict.items()
+                },
+            ) from exc
+        link_incident(locked, incident, relation=IncidentRelation.CAUSED_BY, actor=actor)
+    change.refresh_from_db()
+    return incident, True
+
+
+def may_review_after_the_fact(change: ChangeRequest, user) -> bool:
+    """The class's approver (ops manager), never the requester, once implementation started."""
+    return change.needs_post_implementation_review and is_class_approver(change, user)
+
+
+def record_post_implementation_review(
+    change: ChangeRequest, *, actor, review: str
+) -> ChangeRequest:
+    """§9.2 緊急変更: an emergency change is approved at once and reviewed after the fact. The
+    class's approver (not the requester) records the review once implementation has started;
+    until then the change shows "review pending". Recording again amends it (both audited)."""
+    review = (review or "").strip()
+    if not review:
+        raise _invalid("review", _("Write the review."), code="required")
+    if len(review) > 10000:
+        raise _invalid("review", _("At most 10000 characters."))
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        if not locked.is_emergency:
+            raise TransitionNotAllowed(
+                _("Only emergency changes are reviewed after implementation.")
+            )
+        if not locked.needs_post_implementation_review:
+            raise TransitionNotAllowed(
+                _("The post-implementation review is recorded once implementation has started.")
+            )
+        if not is_class_approver(locked, actor):
+            raise TransitionForbidden(
+                _("Only the class's approver (not the requester) records the review.")
+            )
+        amended = locked.post_implementation_reviewed_at is not None
+        locked.post_implementation_review = review
+        locked.post_implementation_reviewed_at = timezone.now()
+        locked.post_implementation_reviewed_by = actor
+        locked.save(
+            update_fields=[
+                "post_implementation_review",
+                "post_implementation_reviewed_at",
+                "post_implementation_reviewed_by",
+                "updated_at",
+            ]
+        )
+        record_event(
+            locked,
+            action="post_implementation_review_amended"
+            if amended
+            else "post_implementation_review",
+            actor=actor,
+            comment=review,
+        )
+    change.refresh_from_db()
+    return change
 
 
 def may_decide(change: ChangeRequest, user) -> bool:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("<str:number>/vote/", views.vote, name="vote"),
     path("<str:number>/work-log/", views.work_log, name="work_log"),
     path("<str:number>/verify/", views.verify, name="verify"),
+    path("<str:number>/incident/", views.open_incident, name="open_incident"),
+    path("<str:number>/review/", views.post_implementation_review, name="review"),
 ]

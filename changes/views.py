@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -25,6 +25,7 @@ from .forms import (
     ChangeRequestForm,
     DecisionForm,
     FromTemplateForm,
+    PostImplementationReviewForm,
     VerificationForm,
     VoteForm,
     WorkLogForm,
@@ -177,6 +178,13 @@ def change_detail(request, number: str):
             "freeze_conflicts": list(change.freeze_conflicts()),
             "schedule_conflicts": list(change.schedule_conflicts()),
             "earliest_start": change.earliest_start() if change.change_class_id else None,
+            "is_failed": services.is_failed(change),
+            "caused_incident": services.caused_incident(change),
+            "may_open_incident": request.user.has_perm("incidents.add_incident"),
+            "may_review": services.may_review_after_the_fact(change, request.user),
+            "review_form": PostImplementationReviewForm(
+                initial={"review": change.post_implementation_review}
+            ),
         },
     )
 
@@ -276,6 +284,52 @@ def verify(request, number: str):
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
+@require_POST
+def post_implementation_review(request, number: str):
+    change = get_object_or_404(ChangeRequest, number=number)
+    form = PostImplementationReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+        return redirect(change)
+    try:
+        services.record_post_implementation_review(
+            change, actor=request.user, review=form.cleaned_data["review"]
+        )
+    except TransitionError as exc:
+        _error(request, exc)
+    else:
+        messages.success(request, _("The post-implementation review is recorded."))
+    return redirect(change)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_POST
+def open_incident(request, number: str):
+    """One click on a failed change: open (or show the already opened) caused-by incident."""
+    change = get_object_or_404(ChangeRequest, number=number)
+    try:
+        incident, created = services.open_incident_for_failed_change(change, actor=request.user)
+    except TransitionError as exc:
+        _error(request, exc)
+        return redirect(change)
+    if created:
+        messages.success(
+            request,
+            _("%(incident)s opened for the failed change %(change)s; triage it next.")
+            % {"incident": incident.number, "change": change.number},
+        )
+    else:
+        messages.info(
+            request,
+            _("%(incident)s was already opened for %(change)s.")
+            % {"incident": incident.number, "change": change.number},
+        )
+    return redirect(incident)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
 def approvals(request):
     """What awaits my decision (reviews, CAB votes) and the CAB agenda with votes so far."""
     agenda = []
@@ -286,6 +340,7 @@ def approvals(request):
         "changes/approvals.html",
         {
             "pending": selectors.awaiting_decision(request.user),
+            "reviews_pending": selectors.reviews_pending(request.user)[:50],
             "agenda": agenda,
             "members": list(services.cab_members()),
             "is_cab_member": services.cab_members().filter(pk=request.user.pk).exists(),
@@ -293,9 +348,18 @@ def approvals(request):
     )
 
 
+def _feed_url(request) -> str:
+    feed = request.build_absolute_uri(reverse("api:changes-calendar-ics"))
+    return f"{feed}?user={request.user.username}&key={ical.feed_key(request.user)}"
+
+
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def calendar(request):
+    """The change calendar: a month (default) or, with ``?view=week&date=YYYY-MM-DD``, the week
+    containing that day — changes, registered entries (releases), freeze windows, conflicts."""
+    if request.GET.get("view") == "week":
+        return _week(request)
     today = timezone.localdate()
     try:
         year = int(request.GET.get("year", today.year))
@@ -308,19 +372,50 @@ def calendar(request):
     weeks, conflicts = selectors.month_grid(year, month, current_calendar())
     previous = date(year - (month == 1), (month - 2) % 12 + 1, 1)
     following = date(year + (month == 12), month % 12 + 1, 1)
-    feed = request.build_absolute_uri(reverse("api:changes-calendar-ics"))
     return render(
         request,
         "changes/calendar.html",
         {
+            "view": "month",
             "weeks": weeks,
             "conflicts": conflicts,
             "first": first,
             "previous": previous,
             "following": following,
-            "freezes": FreezeWindow.objects.filter(ends_at__gte=timezone.now()).prefetch_related(
-                "services"
-            )[:20],
-            "feed_url": f"{feed}?user={request.user.username}&key={ical.feed_key(request.user)}",
+            "week_of": first if (today.year, today.month) != (year, month) else today,
+            "freezes": _upcoming_freezes(),
+            "feed_url": _feed_url(request),
+        },
+    )
+
+
+def _upcoming_freezes():
+    return FreezeWindow.objects.filter(ends_at__gte=timezone.now()).prefetch_related("services")[
+        :20
+    ]
+
+
+def _week(request):
+    raw = request.GET.get("date") or timezone.localdate().isoformat()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise Http404 from None
+    if not 2000 <= day.year <= 2100:
+        raise Http404
+    days, conflicts = selectors.week_days(day, current_calendar())
+    return render(
+        request,
+        "changes/calendar.html",
+        {
+            "view": "week",
+            "days": days,
+            "conflicts": conflicts,
+            "first": days[0].day,
+            "last": days[-1].day,
+            "previous": days[0].day - timedelta(days=7),
+            "following": days[0].day + timedelta(days=7),
+            "freezes": _upcoming_freezes(),
+            "feed_url": _feed_url(request),
         },
     )

@@ -1,12 +1,13 @@
 """Serializers of the change API (DESIGN.md § REST API)."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
-from ..choices import Vote
+from ..choices import DeploymentEnvironment, GateReason, Vote
 from ..models import (
     Approval,
     CabVote,
@@ -82,6 +83,13 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
     pre_change_backup = serializers.SlugRelatedField(slug_field="number", read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
     earliest_start = serializers.SerializerMethodField()
+    post_implementation_review_pending = serializers.BooleanField(
+        read_only=True,
+        help_text="Emergency changes: implemented, the review after the fact not recorded yet.",
+    )
+    post_implementation_reviewed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ChangeRequest
@@ -115,6 +123,9 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "documentation_updated",
             "documentation_url",
             "post_implementation_review",
+            "post_implementation_review_pending",
+            "post_implementation_reviewed_at",
+            "post_implementation_reviewed_by",
             "outcome",
             "approvals",
             "submitted_at",
@@ -137,6 +148,7 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "documentation_updated",
             "documentation_url",
             "post_implementation_review",
+            "post_implementation_reviewed_at",
             "outcome",
             "submitted_at",
             "approved_at",
@@ -203,3 +215,85 @@ class StandardChangeTemplateSerializer(serializers.ModelSerializer):
             "owner",
             "is_active",
         ]
+
+
+class GateQuerySerializer(serializers.Serializer):
+    service = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Service.objects.all(),
+        help_text="The service being deployed (its slug).",
+    )
+    environment = serializers.ChoiceField(
+        choices=DeploymentEnvironment.choices,
+        help_text="The target environment; only production is gated.",
+    )
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="When the deployment happens (ISO 8601); default now.",
+    )
+
+
+class GateWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class GateFreezeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
+class GateDecisionSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.ChoiceField(
+        choices=GateReason.choices, required=False, help_text="Only when refused."
+    )
+    detail = serializers.CharField()
+    change = serializers.CharField(allow_null=True, help_text="The change number (CHG-…).")
+    window = GateWindowSerializer(allow_null=True)
+    freeze = GateFreezeSerializer(required=False, help_text="Only when a freeze window refuses.")
+
+    def to_representation(self, decision):
+        change = decision.change
+        body = {
+            "allowed": decision.allowed,
+            "change": change.number if change else None,
+            "window": (
+                {
+                    "start": timezone.localtime(change.planned_start).isoformat(),
+                    "end": timezone.localtime(change.planned_end).isoformat(),
+                }
+                if change
+                else None
+            ),
+            "detail": decision.detail,
+        }
+        if not decision.allowed:
+            body["reason"] = decision.reason
+        if decision.freeze is not None:
+            body["freeze"] = {
+                "name": decision.freeze.name,
+                "start": timezone.localtime(decision.freeze.starts_at).isoformat(),
+                "end": timezone.localtime(decision.freeze.ends_at).isoformat(),
+                "reason": decision.freeze.reason,
+            }
+        return body
+
+
+class OpenedIncidentSerializer(serializers.Serializer):
+    """The incident a failed change opened (or had already opened)."""
+
+    incident = serializers.CharField(source="number", help_text="The incident number (INC-…).")
+    title = serializers.CharField()
+    state = serializers.CharField()
+    url = serializers.CharField(source="get_absolute_url")
+    created = serializers.SerializerMethodField()
+
+    def get_created(self, incident) -> bool:
+        return bool(self.context.get("created"))
+
+
+class PostImplementationReviewInputSerializer(serializers.Serializer):
+    review = serializers.CharField(max_length=10000, help_text="The review after the fact.")

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .views import (
+    ChangeGateView,
     ChangeRequestViewSet,
     FreezeWindowViewSet,
     StandardChangeTemplateViewSet,
@@ -15,5 +16,6 @@ router.register("change-templates", StandardChangeTemplateViewSet, basename="cha
 
 urlpatterns = [
     path("changes/calendar.ics", calendar_feed, name="changes-calendar-ics"),
+    path("changes/gate/", ChangeGateView.as_view(), name="changes-gate"),
     *router.urls,
 ]

@@ -14,19 +14,24 @@ from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from itsm.core.api.authentication import BearerTokenAuthentication
 from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 
-from .. import ical, selectors, services
+from .. import calendar, gate, ical, selectors, services
 from ..filters import ChangeRequestFilter
-from ..models import FreezeWindow, StandardChangeTemplate
+from ..models import ChangeRequest, FreezeWindow, StandardChangeTemplate
 from .serializers import (
     CabVoteInputSerializer,
     CabVoteSerializer,
     ChangeRequestSerializer,
     FreezeWindowSerializer,
+    GateDecisionSerializer,
+    GateQuerySerializer,
+    OpenedIncidentSerializer,
+    PostImplementationReviewInputSerializer,
     StandardChangeTemplateSerializer,
     VerificationInputSerializer,
     WorkLogEntrySerializer,
@@ -136,6 +141,33 @@ class ChangeRequestViewSet(
         services.verify_change(change, actor=request.user, **payload.validated_data)
         return Response(self.get_serializer(change).data)
 
+    @extend_schema(
+        request=None,
+        responses={201: OpenedIncidentSerializer, 200: OpenedIncidentSerializer},
+        summary="A failed change opens its caused-by incident (200 when already opened)",
+    )
+    @action(detail=True, methods=["post"], url_path="incident")
+    def incident(self, request, number=None):
+        change = self.get_object()
+        incident, created = services.open_incident_for_failed_change(change, actor=request.user)
+        body = OpenedIncidentSerializer(incident, context={"created": created}).data
+        return Response(body, status=201 if created else 200)
+
+    @extend_schema(
+        request=PostImplementationReviewInputSerializer,
+        responses=ChangeRequestSerializer,
+        summary="Record (or amend) the post-implementation review of an emergency change",
+    )
+    @action(detail=True, methods=["post"], url_path="post-implementation-review")
+    def post_implementation_review(self, request, number=None):
+        change = self.get_object()
+        payload = PostImplementationReviewInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.record_post_implementation_review(
+            change, actor=request.user, review=payload.validated_data["review"]
+        )
+        return Response(self.get_serializer(change).data)
+
 
 class FreezeWindowViewSet(viewsets.ModelViewSet):
     """Freeze windows: no changes may be scheduled inside one, except emergency changes."""
@@ -163,6 +195,30 @@ class StandardChangeTemplateViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name"]
 
 
+class ChangeGateView(APIView):
+    """The change gate for CI/CD pipelines (ServiceNow's DevOps change gate pattern): may this
+    service be deployed to this environment now? Always 200 with ``allowed``; the pipeline fails
+    its deploy step when ``allowed`` is false and shows ``detail``. Bad parameters → 400."""
+
+    permission_classes = PERMISSIONS
+    queryset = ChangeRequest.objects.none()  # ModelPermissions: changes.view_changerequest
+
+    @extend_schema(
+        parameters=[GateQuerySerializer],
+        responses=GateDecisionSerializer,
+        summary="Change gate: is a deployment covered by an approved change?",
+    )
+    def get(self, request):
+        query = GateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        decision = gate.change_gate(
+            service=query.validated_data["service"],
+            environment=query.validated_data["environment"],
+            at=query.validated_data.get("at") or timezone.now(),
+        )
+        return Response(GateDecisionSerializer(decision).data)
+
+
 def _feed_user(request):
     """Session, Bearer token, or ``?user=<username>&key=<per-user secret>`` for calendar apps."""
     if request.user.is_authenticated:
@@ -182,8 +238,8 @@ def _feed_user(request):
 
 
 def calendar_feed(request):
-    """``/api/v1/changes/calendar.ics``: scheduled changes and freeze windows, 90 days back and
-    a year ahead."""
+    """``/api/v1/changes/calendar.ics``: scheduled changes, freeze windows and registered entries
+    (releases), 90 days back and a year ahead."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
     user = _feed_user(request)
@@ -193,12 +249,12 @@ def calendar_feed(request):
     if not user.has_perm("changes.view_changerequest"):
         return HttpResponse(PermissionDenied().detail, status=403, content_type="text/plain")
     now = timezone.now()
-    changes, freezes = selectors.calendar_entries(
-        now - timedelta(days=90), now + timedelta(days=366)
-    )
+    start, end = now - timedelta(days=90), now + timedelta(days=366)
+    changes, freezes = selectors.calendar_entries(start, end)
     body = ical.render(
         changes,
         freezes,
+        entries=calendar.entries_between(start, end),
         base_url=request.build_absolute_uri("/").rstrip("/"),
         host=request.get_host(),
     )
