@@ -15,6 +15,8 @@ from django.db.models import (
     Expression,
     ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -180,6 +182,14 @@ class PercentileCont(Aggregate):
         super().__init__(expression, fraction=fraction, output_field=DurationField(), **extra)
 
 
+class EpochSeconds(Func):
+    """PostgreSQL: a duration as float seconds (``date_part('epoch', interval)``), narrower and
+    cheaper to sort than the interval, and the same arithmetic as the Python interpolation."""
+
+    template = "date_part('epoch', %(expressions)s)"
+    output_field = FloatField()
+
+
 def percentile_cont(values: list[float], fraction: float) -> float | None:
     """The same interpolation as PostgreSQL's percentile_cont, for the other databases."""
     if not values:
@@ -336,18 +346,21 @@ def _window_figures(
     (2) the same aggregates per local day, one index range scan per day (``LATERAL``), so no
     sort by day is needed. Durations are compared as float seconds, the same arithmetic as the
     interpolation in Python used for the other databases, which read the window's rows once."""
-    pairs = {name: F(end) - F(start) for name, (end, start) in INCIDENT_DURATIONS.items()}
+    connection = connections[cohort.db]
+    postgres = connection.vendor == "postgresql"
+    pairs = {
+        name: EpochSeconds(F(end) - F(start)) if postgres else F(end) - F(start)
+        for name, (end, start) in INCIDENT_DURATIONS.items()
+    }
     flags = _flags(now)
     rows = cohort.annotate(day=day, **flags, **{f"{n}_d": e for n, e in pairs.items()})
     columns = ["priority", "day", "state", *flags, *(f"{n}_d" for n in pairs)]
-    connection = connections[cohort.db]
-    if connection.vendor != "postgresql":
+    if not postgres:
         return _aggregate_in_python(rows.values_list(*columns).order_by(), list(pairs))
     inner, params = rows.values(*columns, "detected_at").order_by().query.sql_with_params()
     fractions = ", ".join(str(float(f)) for f in PERCENTILES.values())
     percentiles = ", ".join(
-        f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP "
-        f"(ORDER BY date_part('epoch', {n}_d))"
+        f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {n}_d)"
         for n in pairs
     )
     counts = ", ".join(
