@@ -185,6 +185,8 @@ def _generate(start: int, count: int, services: list[int], user_id: int, fixture
             "created_at": "t",
         },
     )
+    # Bulk-loaded rows: set the visibility map and the statistics now, as autovacuum does on a
+    # real database soon after such a load, so the covering indexes answer index-only.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("VACUUM ANALYZE")
@@ -192,14 +194,22 @@ def _generate(start: int, count: int, services: list[int], user_id: int, fixture
             cursor.execute("ANALYZE")
 
 
-def _queries_of(call) -> list[str]:
-    # Not CaptureQueriesContext: request_started resets the query log it reads.
-    queries: list[str] = []
-    with connection.execute_wrapper(
-        lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)
-    ):
+def _queries_of(call) -> list[tuple[float, str]]:
+    """Each query of one call with its time (ms), slowest first.
+
+    Not CaptureQueriesContext: request_started resets the query log it reads."""
+    queries: list[tuple[float, str]] = []
+
+    def timed(execute, sql, *args):
+        started = time.perf_counter()
+        try:
+            return execute(sql, *args)
+        finally:
+            queries.append(((time.perf_counter() - started) * 1000, sql))
+
+    with connection.execute_wrapper(timed):
         call()
-    return queries
+    return sorted(queries, key=lambda q: -q[0])
 
 
 def run() -> list[dict]:
@@ -282,4 +292,6 @@ def run() -> list[dict]:
             },
         ]
         print(f"  {label}: selectors p95 {_p95(selectors):.1f} ms, page p95 {_p95(pages):.1f} ms")
+        for ms, sql in queries[:5]:  # where the time goes (docs/metrics.md § Performance)
+            print(f"    {ms:7.1f} ms  {' '.join(sql.split())[:110]}")
     return results

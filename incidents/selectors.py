@@ -8,11 +8,15 @@ from datetime import datetime, timedelta
 from django.db import connections
 from django.db.models import (
     Aggregate,
+    BooleanField,
     Case,
     Count,
     DurationField,
     Expression,
+    ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -186,6 +190,14 @@ class PercentileCont(Aggregate):
         super().__init__(expression, fraction=fraction, output_field=DurationField(), **extra)
 
 
+class EpochSeconds(Func):
+    """PostgreSQL: a duration as float seconds (``date_part('epoch', interval)``), narrower and
+    cheaper to sort than the interval, and the same arithmetic as the Python interpolation."""
+
+    template = "date_part('epoch', %(expressions)s)"
+    output_field = FloatField()
+
+
 def percentile_cont(values: list[float], fraction: float) -> float | None:
     """The same interpolation as PostgreSQL's percentile_cont, for the other databases."""
     if not values:
@@ -273,13 +285,18 @@ def _sla_counts(now: datetime) -> dict[str, Q]:
         | Q(response_started_at__isnull=True, response_due_at__lt=now),
         "on_track": Q(response_started_at__isnull=True, response_due_at__gte=now),
         "untriaged": Q(response_due_at__isnull=True),
-        "open": ~Q(state=IncidentState.CLOSED),
     }
+
+
+# The SLA counts of each group; "open" is every state but closed.
+SLA_FIELDS = ("total", "open", "met", "breached", "on_track", "untriaged", "mtta_n", "mttr_n")
+# The groups the figures are reported for: per priority, per local day, and the whole window.
+ALL = ("all", None)
 
 
 def _sla_row(row: dict) -> dict:
     judged = row["met"] + row["breached"]
-    return {
+    result = {
         "total": row["total"],
         "open": row["open"],
         "met": row["met"],
@@ -287,90 +304,197 @@ def _sla_row(row: dict) -> dict:
         "on_track": row["on_track"],
         "untriaged": row["untriaged"],
         "compliance": _share(row["met"], judged),
-        "mtta_p50": row["mtta_p50"],
-        "mtta_p90": row["mtta_p90"],
-        "mtta_n": row["mtta_n"],
-        "mttr_p50": row["mttr_p50"],
-        "mttr_p90": row["mttr_p90"],
-        "mttr_n": row["mttr_n"],
     }
+    for name in INCIDENT_DURATIONS:
+        for label in PERCENTILES:
+            result[f"{name}_{label}"] = row.get(f"{name}_{label}")
+        result[f"{name}_n"] = row[f"{name}_n"]
+    return result
+
+
+def _flags(now: datetime) -> dict[str, ExpressionWrapper]:
+    """Per incident, whether it counts in each SLA figure (a boolean column per figure)."""
+    conditions = {
+        **{k: q for k, q in _sla_counts(now).items() if k != "total"},
+        "open": ~Q(state=IncidentState.CLOSED),
+        **{f"{n}_n": Q(**{f"{end}__isnull": False}) for n, (end, _s) in INCIDENT_DURATIONS.items()},
+    }
+    return {
+        f"is_{k}": ExpressionWrapper(conditions[k], output_field=BooleanField())
+        for k in SLA_FIELDS
+        if k != "total"
+    }
+
+
+def _local_days(since: datetime, until: datetime) -> list[tuple]:
+    """``(day, start, end)`` for each local calendar day of [since, until), clipped to it."""
+    tz = timezone.get_current_timezone()
+    days, current = [], timezone.localtime(since, tz).date()
+    while True:
+        start = datetime.combine(current, datetime.min.time(), tzinfo=tz)
+        if start >= until:
+            return days
+        end = datetime.combine(current + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        days.append((current, max(start, since), min(end, until)))
+        current += timedelta(days=1)
+
+
+def _window_figures(
+    cohort: QuerySet[Incident], day: Expression, now: datetime, since: datetime, until: datetime
+) -> tuple:
+    """Everything incident_metrics reports, in two queries on PostgreSQL and one elsewhere.
+
+    Returns ``(groups, cells)``: ``groups`` maps ``("priority", p)``, ``("day", d)`` and
+    :data:`ALL` to the SLA counts and the MTTA/MTTR percentiles (minutes); ``cells`` maps
+    ``("state", priority, state)`` and ``("day", priority, day)`` to incident counts.
+
+    PostgreSQL (docs/metrics.md § Performance): (1) ``GROUPING SETS ((priority), ())`` over the
+    window with the counts as ``FILTER`` aggregates and the percentiles as
+    ``percentile_cont(ARRAY[…])`` (one sort of a group's durations serves every fraction);
+    (2) the same aggregates per local day, one index range scan per day (``LATERAL``), so no
+    sort by day is needed. Durations are compared as float seconds, the same arithmetic as the
+    interpolation in Python used for the other databases, which read the window's rows once."""
+    connection = connections[cohort.db]
+    postgres = connection.vendor == "postgresql"
+    pairs = {
+        name: EpochSeconds(F(end) - F(start)) if postgres else F(end) - F(start)
+        for name, (end, start) in INCIDENT_DURATIONS.items()
+    }
+    flags = _flags(now)
+    rows = cohort.annotate(day=day, **flags, **{f"{n}_d": e for n, e in pairs.items()})
+    columns = ["priority", "day", "state", *flags, *(f"{n}_d" for n in pairs)]
+    if not postgres:
+        return _aggregate_in_python(rows.values_list(*columns).order_by(), list(pairs))
+    inner, params = rows.values(*columns, "detected_at").order_by().query.sql_with_params()
+    fractions = ", ".join(str(float(f)) for f in PERCENTILES.values())
+    percentiles = ", ".join(
+        f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {n}_d)"
+        for n in pairs
+    )
+    counts = ", ".join(
+        "count(*)" if field == "total" else f"count(*) FILTER (WHERE is_{field})"
+        for field in SLA_FIELDS
+    )
+    states = [s.value for s in IncidentState]
+    priorities = ["", *(p.value for p in Priority)]
+
+    def split(values: list) -> tuple[dict, list]:
+        row = dict(zip(SLA_FIELDS, values, strict=False))
+        found = values[len(SLA_FIELDS) : len(SLA_FIELDS) + len(pairs)]
+        for name, result in zip(pairs, found, strict=True):
+            for i, label in enumerate(PERCENTILES):
+                row[f"{name}_{label}"] = None if result is None else _minutes(result[i])
+        return row, values[len(SLA_FIELDS) + len(pairs) :]
+
+    # Built from constants around the ORM's own SQL; every value is a bound parameter.
+    by_state = ", ".join(["count(*) FILTER (WHERE state = %s)"] * len(states))
+    first = (
+        f"SELECT GROUPING(priority), priority, {counts}, {percentiles}, {by_state} "  # noqa: S608
+        f"FROM ({inner}) AS cohort GROUP BY GROUPING SETS ((priority), ())"
+    )
+    by_priority = ", ".join(["count(*) FILTER (WHERE priority = %s)"] * len(priorities))
+    second = (
+        f"SELECT d.day, p.* FROM unnest(%s::timestamptz[], %s::timestamptz[], %s::date[]) "  # noqa: S608
+        f"AS d(starts, ends, day) CROSS JOIN LATERAL (SELECT {counts}, {percentiles}, "
+        f"{by_priority} FROM ({inner}) AS cohort "
+        "WHERE detected_at >= d.starts AND detected_at < d.ends) AS p"
+    )
+    days = _local_days(since, until)
+    groups, cells = {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(first, [*states, *params])
+        for grouping, priority, *values in cursor.fetchall():
+            row, per_state = split(values)
+            groups[ALL if grouping else ("priority", priority)] = row
+            if not grouping:
+                for state, n in zip(states, per_state, strict=True):
+                    if n:
+                        cells[("state", priority, state)] = n
+        starts, ends, dates = ([d[i] for d in days] for i in (1, 2, 0))
+        cursor.execute(second, [starts, ends, dates, *priorities, *params])
+        for day_value, *values in cursor.fetchall():
+            row, per_priority = split(values)
+            if row["total"]:
+                groups[("day", day_value)] = row
+            for priority, n in zip(priorities, per_priority, strict=True):
+                if n:
+                    cells[("day", priority, day_value)] = n
+    return groups, cells
+
+
+def _aggregate_in_python(rows, durations: list[str]) -> tuple:
+    """:func:`_window_figures` from the window's rows, for databases without percentile_cont."""
+    flags = [f for f in SLA_FIELDS if f != "total"]
+    groups: dict = {}
+    samples: dict = {}
+    cells: dict = {}
+    for priority, day_value, state, *values in rows:
+        marks, times = values[: len(flags)], values[len(flags) :]
+        for key in (("priority", priority), ("day", day_value), ALL):
+            row = groups.setdefault(key, dict.fromkeys(SLA_FIELDS, 0))
+            row["total"] += 1
+            for field, mark in zip(flags, marks, strict=True):
+                row[field] += bool(mark)
+            bucket = samples.setdefault(key, {n: [] for n in durations})
+            for name, value in zip(durations, times, strict=True):
+                if value is not None:
+                    bucket[name].append(value.total_seconds())
+        for key in (("state", priority, state), ("day", priority, day_value)):
+            cells[key] = cells.get(key, 0) + 1
+    for key, bucket in samples.items():
+        for name in durations:
+            for label, fraction in PERCENTILES.items():
+                groups[key][f"{name}_{label}"] = _minutes(percentile_cont(bucket[name], fraction))
+    return groups, cells
 
 
 def incident_metrics(
     *, since: datetime, until: datetime, service: str = "", now: datetime | None = None
 ) -> dict:
     """Incidents by priority and state, response SLA compliance, MTTA/MTTR (median, p90) per
-    priority and overall, and the daily trend; docs/metrics.md § Incidents."""
+    priority and overall, and the daily trend; docs/metrics.md § Incidents.
+
+    A constant number of queries whatever the period (docs/metrics.md § Performance)."""
     now = now or timezone.now()
     cohort = detected_in(since, until, service)
-    counts = _sla_counts(now)
-    by_priority = {
-        row["priority"]: _sla_row(row)
-        for row in grouped_stats(
-            cohort,
-            group={"priority": "priority"},
-            counts=counts,
-            durations=INCIDENT_DURATIONS,
-            counted=COUNTED,
-        )
-    }
-    (overall,) = grouped_stats(cohort, counts=counts, durations=INCIDENT_DURATIONS, counted=COUNTED)
-    empty = _sla_row({**dict.fromkeys(counts, 0), **_empty_durations()})
-    priorities = {p.value: by_priority.get(p.value, empty) for p in Priority}
-    state_rows = cohort.values("priority", "state").annotate(n=Count(COUNTED)).order_by()
+    day = TruncDate("detected_at", tzinfo=timezone.get_current_timezone())
+    groups, cells = _window_figures(cohort, day, now, since, until)
+    empty = dict.fromkeys(SLA_FIELDS, 0)
     states = {s.value: 0 for s in IncidentState}
     by_priority_state = {p.value: dict(states) for p in Priority}
-    for row in state_rows:
-        states[row["state"]] += row["n"]
-        if row["priority"] in by_priority_state:
-            by_priority_state[row["priority"]][row["state"]] += row["n"]
+    per_day_priority: dict = {}
+    for key, n in cells.items():
+        if key[0] == "state":
+            _kind, priority, state = key
+            states[state] = states.get(state, 0) + n
+            if priority in by_priority_state:
+                by_priority_state[priority][state] += n
+        else:
+            _kind, priority, day_value = key
+            per_day_priority.setdefault(day_value, {})[priority or "untriaged"] = n
     return {
-        "overall": _sla_row(overall),
-        "by_priority": priorities,
-        "untriaged_total": by_priority.get("", empty)["total"],
+        "overall": _sla_row(groups.get(ALL, empty)),
+        "by_priority": {
+            p.value: _sla_row(groups.get(("priority", p.value), empty)) for p in Priority
+        },
+        "untriaged_total": groups.get(("priority", ""), empty)["total"],
         "by_state": states,
         "by_priority_state": by_priority_state,
-        "trend": incident_trend(cohort, since=since, until=until, now=now),
+        "trend": incident_trend(since=since, until=until, groups=groups, counts=per_day_priority),
     }
 
 
-def _empty_durations() -> dict:
-    row = {}
-    for name in INCIDENT_DURATIONS:
-        row[f"{name}_n"] = 0
-        for label in PERCENTILES:
-            row[f"{name}_{label}"] = None
-    return row
-
-
-def incident_trend(
-    cohort: QuerySet[Incident], *, since: datetime, until: datetime, now: datetime
-) -> list[dict]:
+def incident_trend(*, since: datetime, until: datetime, groups: dict, counts: dict) -> list[dict]:
     """One point per local calendar day of the period (days without incidents included):
     MTTA/MTTR medians, compliance, and the number detected per priority (stacked bars)."""
     tz = timezone.get_current_timezone()
-    day = TruncDate("detected_at", tzinfo=tz)
-    stats = {
-        row["day"]: row
-        for row in grouped_stats(
-            cohort,
-            group={"day": day},
-            counts={k: v for k, v in _sla_counts(now).items() if k in ("met", "breached")},
-            durations=INCIDENT_DURATIONS,
-            counted=COUNTED,
-        )
-    }
-    per_priority: dict = {}
-    rows = cohort.annotate(day=day).values("day", "priority").annotate(n=Count(COUNTED)).order_by()
-    for row in rows:
-        per_priority.setdefault(row["day"], {})[row["priority"] or "untriaged"] = row["n"]
     points = []
     current, last = timezone.localtime(since, tz).date(), timezone.localtime(until, tz).date()
     if timezone.localtime(until, tz).time() == datetime.min.time():
         last -= timedelta(days=1)  # until is exclusive
     while current <= last:
-        row = stats.get(current, {})
-        counts = per_priority.get(current, {})
+        row = groups.get(("day", current), {})
+        per_priority = counts.get(current, {})
         points.append(
             {
                 "day": current.isoformat(),
@@ -378,7 +502,7 @@ def incident_trend(
                 "mtta_p50": row.get("mtta_p50"),
                 "mttr_p50": row.get("mttr_p50"),
                 "by_priority": {
-                    p: counts.get(p, 0) for p in [*(x.value for x in Priority), "untriaged"]
+                    p: per_priority.get(p, 0) for p in [*(x.value for x in Priority), "untriaged"]
                 },
             }
         )
