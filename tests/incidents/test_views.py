@@ -176,6 +176,28 @@ def test_generic_transition_view_closes_and_opens_postmortem(client, ops_leader,
     assert incident.postmortem.mandatory
 
 
+def test_close_button_is_usable_before_the_summary_exists_and_refuses_an_empty_one(
+    client, ops_leader, incident_in
+):
+    """The close form carries the resolution summary its guard asks for, so its button is not
+    disabled by that guard (the hint stays); an empty summary is refused with the guard's text."""
+    incident = incident_in("verifying", priority="P1")
+    client.force_login(ops_leader)
+    body = client.get(incident.get_absolute_url()).content.decode()
+    close_form = body[body.index('data-transition="close"') :].split("</form>")[0]
+    assert 'name="resolution_summary"' in close_form
+    assert "disabled" not in close_form
+    assert 'data-guard="has_resolution_summary"' in close_form
+    url = reverse("core:transition", args=["incidents", "incident", incident.pk])
+    response = client.post(url, {"transition": "close", "resolution_summary": "  "}, follow=True)
+    incident.refresh_from_db()
+    assert incident.state == "verifying"
+    page = response.content.decode()
+    alerts = page[page.index('class="messages"') :].split("</div>\n</div>")[0]
+    assert "alert-danger" in alerts
+    assert "クローズ前に対応結果の要約が必要です。" in alerts  # the guard's message (ja UI)
+
+
 def test_postmortem_editor_saves_whys_and_action_items(client, ops_leader, incident_in):
     incident = incident_in("verifying", priority="P2")
     services.close_incident(incident, actor=ops_leader, resolution_summary="Restarted")
