@@ -12,8 +12,14 @@ from .models import Incident, Postmortem
 
 
 class IncidentFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(label=_("state"), choices=IncidentState.choices)
-    priority = django_filters.MultipleChoiceFilter(label=_("priority"), choices=Priority.choices)
+    # distinct=False: plain columns, no joins to duplicate rows, and SELECT DISTINCT would sort
+    # whole rows instead of walking the list's index (issue 3 §9).
+    state = django_filters.MultipleChoiceFilter(
+        label=_("state"), choices=IncidentState.choices, distinct=False
+    )
+    priority = django_filters.MultipleChoiceFilter(
+        label=_("priority"), choices=Priority.choices, distinct=False
+    )
     source = django_filters.ChoiceFilter(label=_("source"), choices=Source.choices)
     service = django_filters.ModelChoiceFilter(
         label=_("service"), queryset=Service.objects.all(), to_field_name="slug"

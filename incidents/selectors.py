@@ -44,17 +44,37 @@ def incidents() -> QuerySet[Incident]:
     return Incident.objects.select_related(*LIST_RELATED)
 
 
-def by_response_urgency(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+URGENCY_BUCKET = Case(
+    When(state=IncidentState.DETECTED, then=Value(0)),
+    When(state=IncidentState.CLOSED, then=Value(2)),
+    default=Value(1),
+    output_field=IntegerField(),
+)
+URGENCY_DUE = Case(
+    When(state=IncidentState.CLOSED, then=Value(None)),
+    default=F("response_due_at"),
+)
+
+
+def _bucket_of(state: str) -> int:
+    if state == IncidentState.DETECTED:
+        return 0
+    return 2 if state == IncidentState.CLOSED else 1
+
+
+def by_response_urgency(qs: QuerySet[Incident], states=()) -> QuerySet[Incident]:
     """Open incidents first, the nearest response deadline first; untriaged ones lead (they
-    have no deadline yet and need a person now); closed ones last, newest first."""
-    return qs.annotate(
-        _bucket=Case(
-            When(state=IncidentState.DETECTED, then=Value(0)),
-            When(state=IncidentState.CLOSED, then=Value(2)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-    ).order_by("_bucket", F("response_due_at").asc(nulls_last=True), "-id")
+    have no deadline yet and need a person now); closed ones last, newest first.
+
+    The three sort keys are exactly the expression index ``incident_list_urgency``
+    (migrations/0006_list_indexes.py), so a page is an index walk at any table size: change
+    one, change the other (tests/incidents/test_views.py checks the plan on PostgreSQL).
+    ``states`` (the list's state filter) lets the walk start at its bucket: with only closed
+    states it skips the open incidents instead of reading and discarding each of them."""
+    buckets = {_bucket_of(state) for state in states}
+    if len(buckets) == 1:
+        qs = qs.alias(_bucket=URGENCY_BUCKET).filter(_bucket=buckets.pop())
+    return qs.order_by(URGENCY_BUCKET.asc(), URGENCY_DUE.asc(nulls_last=True), F("id").desc())
 
 
 def filter_sla(qs: QuerySet[Incident], status: str, now=None) -> QuerySet[Incident]:

@@ -79,8 +79,12 @@ def incident_list(request):
     if not any(k in data for k in ("state", "open", "q", "priority", "sla")):
         data["open"] = "true"  # default view: what is still open
     filterset = IncidentFilter(data, queryset=selectors.incidents())
-    qs = filterset.qs if filterset.is_valid() else selectors.incidents().none()
-    rows, page, has_next = _page(request, selectors.by_response_urgency(qs))
+    if filterset.is_valid():
+        qs, chosen = filterset.qs, filterset.form.cleaned_data
+        states = chosen.get("state") or ([Incident.State.CLOSED] if chosen["open"] is False else [])
+    else:
+        qs, states = selectors.incidents().none(), []
+    rows, page, has_next = _page(request, selectors.by_response_urgency(qs, states))
     return render(
         request,
         "incidents/incident_list.html",

@@ -274,3 +274,21 @@ def test_overdue_postmortems_are_listable(api_as, operator, ops_leader, incident
     Postmortem.objects.filter(pk=pm.pk).update(due_at=pm.due_at - datetime.timedelta(days=30))
     body = api_as(operator).get(PM, {"overdue": "true"}).json()
     assert [r["number"] for r in body["results"]] == [pm.number]
+
+
+API_LIST_QUERIES = 5
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_api_list_query_count_does_not_grow_with_rows(
+    api_as, ops_leader, count, django_assert_max_num_queries
+):
+    from .test_views import populate
+
+    populate(count, ops_leader)
+    client = api_as(ops_leader)
+    for params in ({}, {"priority": ["P1", "P2"], "open": "true"}):
+        with django_assert_max_num_queries(API_LIST_QUERIES):
+            response = client.get(URL, params)
+        assert response.status_code == 200
+    assert len(client.get(URL).json()["results"]) == count

@@ -176,6 +176,28 @@ def test_generic_transition_view_closes_and_opens_postmortem(client, ops_leader,
     assert incident.postmortem.mandatory
 
 
+def test_close_button_is_usable_before_the_summary_exists_and_refuses_an_empty_one(
+    client, ops_leader, incident_in
+):
+    """The close form carries the resolution summary its guard asks for, so its button is not
+    disabled by that guard (the hint stays); an empty summary is refused with the guard's text."""
+    incident = incident_in("verifying", priority="P1")
+    client.force_login(ops_leader)
+    body = client.get(incident.get_absolute_url()).content.decode()
+    close_form = body[body.index('data-transition="close"') :].split("</form>")[0]
+    assert 'name="resolution_summary"' in close_form
+    assert "disabled" not in close_form
+    assert 'data-guard="has_resolution_summary"' in close_form
+    url = reverse("core:transition", args=["incidents", "incident", incident.pk])
+    response = client.post(url, {"transition": "close", "resolution_summary": "  "}, follow=True)
+    incident.refresh_from_db()
+    assert incident.state == "verifying"
+    page = response.content.decode()
+    alerts = page[page.index('class="messages"') :].split("</div>\n</div>")[0]
+    assert "alert-danger" in alerts
+    assert "クローズ前に対応結果の要約が必要です。" in alerts  # the guard's message (ja UI)
+
+
 def test_postmortem_editor_saves_whys_and_action_items(client, ops_leader, incident_in):
     incident = incident_in("verifying", priority="P2")
     services.close_incident(incident, actor=ops_leader, resolution_summary="Restarted")
@@ -253,3 +275,124 @@ def test_list_filters_by_detection_period_like_the_dashboard_links(op_client):
     body = response.content.decode()
     assert recent.number in body
     assert old.number not in body
+
+
+# --------------------------------------------------------------------------- query counts
+# Issue 3 §9: the pages cost the same number of queries with 1 or 30 incidents (no N+1), each
+# row with its own service, team, assignee, escalation level and a mix of states.
+
+LIST_QUERIES = 9
+TRIAGE_QUEUE_QUERIES = 7
+DETAIL_QUERIES = 23
+
+
+def populate(count: int, actor) -> list[Incident]:
+    """``count`` incidents, each with a distinct service, team and assignee; every third one
+    untriaged, every fourth one investigating, every fifth one escalated to L2."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import ServiceFactory, TeamFactory, UserFactory
+
+    from .conftest import advance
+
+    made = []
+    for i in range(count):
+        priority = "" if i % 3 == 2 else ["P1", "P2", "P3", "P4"][i % 4]
+        incident = services.open_incident(
+            title=f"Load incident {i}",
+            source="monitoring",
+            priority=priority or None,
+            service=ServiceFactory(),
+        )
+        services.assign_incident(incident, actor=actor, assignee=UserFactory(), team=TeamFactory())
+        if priority and i % 4 == 1:
+            advance(incident, "start_response")
+        if i % 5 == 0:
+            Incident.objects.filter(pk=incident.pk).update(
+                escalation_level=2, next_deadline_at=timezone.now() + timedelta(minutes=9)
+            )
+        made.append(incident)
+    return made
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_list_query_count_does_not_grow_with_rows(
+    client, ops_leader, count, django_assert_max_num_queries
+):
+    populate(count, ops_leader)
+    client.force_login(ops_leader)
+    for params in ({}, {"priority": ["P1", "P2"], "state": "triaged", "q": "Load"}):
+        with django_assert_max_num_queries(LIST_QUERIES):
+            response = client.get(reverse("incidents:list"), params)
+        assert response.status_code == 200
+    assert response.content.decode().count('data-number="INC-') >= 1
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_triage_queue_query_count_does_not_grow_with_rows(
+    client, ops_leader, count, django_assert_max_num_queries
+):
+    populate(count, ops_leader)
+    services.open_incident(title="Waiting for triage", source="user_report")
+    client.force_login(ops_leader)
+    with django_assert_max_num_queries(TRIAGE_QUEUE_QUERIES):
+        response = client.get(reverse("incidents:triage_queue"))
+    assert "Waiting for triage" in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_detail_query_count_does_not_grow_with_timeline_or_checklist(
+    client, ops_leader, count, django_assert_max_num_queries
+):
+    from tests.factories import UserFactory
+
+    (incident,) = populate(1, ops_leader)
+    services.attach_runbook(incident, actor=ops_leader, runbook=Runbook.objects.get())
+    for i in range(count):
+        services.add_timeline_entry(incident, actor=UserFactory(), text=f"update {i}")
+    for item in incident.runbooks.get().items.all()[:count]:
+        services.set_checklist_item(item, actor=UserFactory(), done=True)
+    client.force_login(ops_leader)
+    with django_assert_max_num_queries(DETAIL_QUERIES):
+        response = client.get(incident.get_absolute_url())
+    assert f"update {count - 1}" in response.content.decode()
+
+
+def test_list_puts_closed_incidents_last_newest_first(client, ops_leader, incident_in):
+    older = incident_in("closed", title="Closed first")
+    newer = incident_in("closed", title="Closed second")
+    working = incident_in("investigating", title="Still open")
+    client.force_login(ops_leader)
+    every_state = client.get(reverse("incidents:list"), {"open": ""}).content.decode()
+    assert every_state.index(working.number) < every_state.index(newer.number)
+    assert every_state.index(newer.number) < every_state.index(older.number)
+    closed = client.get(reverse("incidents:list"), {"state": "closed"}).content.decode()
+    assert closed.index(newer.number) < closed.index(older.number)
+    assert working.number not in closed
+    # one state of a bucket narrows to it; a mix of buckets still shows all of them
+    mixed = client.get(reverse("incidents:list"), {"state": ["closed", "investigating"]})
+    assert working.number in mixed.content.decode() and older.number in mixed.content.decode()
+    only_closed = client.get(reverse("incidents:list"), {"open": "false"}).content.decode()
+    assert newer.number in only_closed and working.number not in only_closed
+
+
+@pytest.mark.postgres
+def test_list_order_is_an_index_walk_on_postgresql(ops_leader):
+    """The sort keys of by_response_urgency match the expression index of migration 0006:
+    with sequential scans off, the plan reads that index and sorts nothing."""
+    from django.db import connection
+
+    from incidents import selectors
+
+    populate(3, ops_leader)
+    for states in ([], ["closed"]):
+        qs = selectors.by_response_urgency(selectors.incidents().open(), states)[:51]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            sql, params = qs.query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "incident_list_urgency" in plan, plan
+        assert "Sort" not in plan, plan
