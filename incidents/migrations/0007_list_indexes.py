@@ -62,6 +62,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("incidents", "0005_metrics_indexes")]
+    dependencies = [("incidents", "0006_alert_group_latest_index")]
 
     operations = [migrations.RunPython(create, drop)]
