@@ -410,8 +410,12 @@ def dora_tier(metric: str, value: float | None) -> str | None:
 def _production_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") -> dict:
     """The figures of :func:`dora_inputs` the dashboard shows, computed the same way from plain
     column values (no model instances: ~1,000 deployments a month at the benchmark's scale)."""
+    # Queued and in-progress reports are not outcomes yet: they count neither way.
     deployments = Deployment.objects.filter(
-        environment__code=Stage.PRODUCTION, started_at__gte=since, started_at__lt=until
+        environment__code=Stage.PRODUCTION,
+        started_at__gte=since,
+        started_at__lt=until,
+        result__in=FINISHED_RESULTS,
     )
     if service:
         deployments = deployments.filter(release__service__slug=service)
@@ -446,7 +450,10 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
     each with its tier (report year :data:`DORA_REPORT_YEAR`)."""
     inputs = _production_inputs(since=since, until=until, service=service)
     production = Deployment.objects.filter(
-        environment__code=Stage.PRODUCTION, started_at__gte=since, started_at__lt=until
+        environment__code=Stage.PRODUCTION,
+        started_at__gte=since,
+        started_at__lt=until,
+        result__in=FINISHED_RESULTS,
     )
     if service:
         production = production.filter(release__service__slug=service)
@@ -474,7 +481,7 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
         frame=RowRange(start=None, end=-1),
     )
     since_start = Deployment.objects.filter(
-        environment__code=Stage.PRODUCTION, started_at__gte=since
+        environment__code=Stage.PRODUCTION, started_at__gte=since, result__in=FINISHED_RESULTS
     )
     if service:
         since_start = since_start.filter(release__service__slug=service)

@@ -11,7 +11,7 @@ from backups.models import BackupPolicy
 from changes import selectors as change_selectors
 from changes.models import Approval
 from releases import selectors as release_selectors
-from releases.models import Deployment, Environment, ReleaseCadence, ReleaseSlot
+from releases.models import Deployment, Environment, Release, ReleaseCadence, ReleaseSlot
 from tests.backups.factories import BackupPolicyFactory, RestoreTestFactory
 from tests.changes.factories import ChangeRequestFactory, change_class
 from tests.factories import ServiceFactory, UserFactory
@@ -136,6 +136,22 @@ def test_dora_metrics_and_their_tiers(deployments):
     # lead time: 10 h for REL-1's commit, 3 days 12 h from REL-3's creation → median 47 h
     assert m["change_lead_time"]["value"] == 47.0
     assert m["change_lead_time"]["tier"] == "high"
+
+
+def test_deployments_still_in_progress_count_neither_way(deployments):
+    """A pipeline's queued / in_progress report is not an outcome: the figures do not move."""
+    before = release_selectors.dora_metrics(since=SINCE, until=UNTIL)
+    release = Release.objects.filter(state="completed").first()
+    Deployment.objects.create(
+        release=release,
+        environment=Environment.objects.get(code="production"),
+        version="9.9.9",
+        result="in_progress",
+        started_at=jst(2025, 6, 5, 9),
+    )
+    after = release_selectors.dora_metrics(since=SINCE, until=UNTIL)
+    assert after["production_deployments"] == before["production_deployments"] == 3
+    assert after["metrics"] == before["metrics"]
 
 
 def test_dora_tier_boundaries():
