@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 
 from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -195,11 +196,16 @@ class Integration(models.Model):
         if not isinstance(raw, str) or len(raw) < SECRET_PREFIX_LENGTH + 8 or len(raw) > 200:
             return None
         key = cls.auth_cache_key(raw[:SECRET_PREFIX_LENGTH])
-        found = cache.get(key)
+        # The entry carries the time it was read, so the age limit holds in this process's
+        # clock whatever the cache backend does with its own expiry.
+        entry = cache.get(key)
+        found = None
+        if entry is not None and time.time() - entry[1] <= AUTH_CACHE_SECONDS:
+            found = entry[0]
         if found is None:
             found = cls.objects.filter(secret_prefix=raw[:SECRET_PREFIX_LENGTH]).first()
             if found is not None:
-                cache.set(key, found, AUTH_CACHE_SECONDS)
+                cache.set(key, (found, time.time()), AUTH_CACHE_SECONDS)
         if found is None or not hmac.compare_digest(found.secret_digest, cls.hash(raw)):
             return None
         if not found.is_active or found.secret_revoked_at is not None or found.kind not in kinds:
