@@ -94,7 +94,7 @@ assets: $(VENDOR_STAMP) ## npm ci (when needed) and copy vendor files to static/
 # --- Django / Celery --------------------------------------------------------
 
 dirs: # var/ (SQLite) and the filesystem broker folders used when REDIS_URL is unset
-	@mkdir -p var/broker/queue var/broker/processed
+	@mkdir -p var/broker/queue var/broker/processed var/broker/control
 
 migrate: install dirs ## apply database migrations
 	$(MANAGE) migrate --noinput
