@@ -203,30 +203,7 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
     - lead time for changes: median from each shipped commit's time to its production
       deployment's finish; when a deployment lists no commits, from the release's creation.
     """
-    deployments = Deployment.objects.filter(
-        environment__code=Stage.PRODUCTION,
-        started_at__gte=since,
-        started_at__lt=until,
-        result__in=FINISHED_RESULTS,  # queued / in-progress reports are not deployments yet
-    ).select_related("release")
-    if service:
-        deployments = deployments.filter(release__service__slug=service)
-    total = failed = succeeded = 0
-    lead_times: list[float] = []
-    for d in deployments:
-        total += 1
-        if d.result == DeploymentResult.SUCCEEDED:
-            succeeded += 1
-            done = d.finished_at or d.started_at
-            commit_times = [
-                _parse_time(c.get("committed_at")) for c in d.commits if isinstance(c, dict)
-            ]
-            commit_times = [t for t in commit_times if t is not None]
-            for t in commit_times or [d.release.created_at]:
-                lead_times.append(max((done - t).total_seconds(), 0) / 3600)
-        else:
-            failed += 1
-    days = max((until - since).total_seconds() / 86400, 1)
+    figures = _production_inputs(since=since, until=until, service=service)
     rollbacks = Release.objects.filter(rolled_back_at__gte=since, rolled_back_at__lt=until)
     hotfixes = Release.objects.filter(
         release_type="hotfix", production_at__gte=since, production_at__lt=until
@@ -238,13 +215,7 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
         "since": since,
         "until": until,
         "service": service or None,
-        "production_deployments": total,
-        "successful_production_deployments": succeeded,
-        "failed_production_deployments": failed,
-        "deployments_per_day": round(succeeded / days, 3),
-        "change_failure_rate": round(failed / total, 3) if total else None,
-        "lead_time_hours_median": round(statistics.median(lead_times), 2) if lead_times else None,
-        "lead_time_samples": len(lead_times),
+        **figures,
         "releases_rolled_back": rollbacks.count(),
         "hotfixes_in_production": hotfixes.count(),
     }
@@ -408,8 +379,9 @@ def dora_tier(metric: str, value: float | None) -> str | None:
 
 
 def _production_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") -> dict:
-    """The figures of :func:`dora_inputs` the dashboard shows, computed the same way from plain
-    column values (no model instances: ~1,000 deployments a month at the benchmark's scale)."""
+    """Production deployment figures (frequency, failure rate, lead time) as :func:`dora_inputs`
+    defines them, read as plain column values (no model instances: ~1,000 deployments a month at
+    the benchmark's scale). The one place these definitions are computed."""
     # Queued and in-progress reports are not outcomes yet: they count neither way.
     deployments = Deployment.objects.filter(
         environment__code=Stage.PRODUCTION,
