@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from itsm.core import workflow
 from itsm.core.audit import record_event
+from itsm.core.cache import count_hit
 
 from . import services
 from .choices import PRIORITY_ORDER, IncidentState, Priority, Source, TimelineKind
@@ -62,6 +64,10 @@ MAX_ATTEMPTS = 10
 BATCH_DELIVERIES = 50  # deliveries applied per transaction by the processor
 BATCH_ALERTS = 5000  # … and at most this many alerts (one delivery may carry more)
 BELL_SECONDS = 10  # a queued processor run covers the deliveries stored meanwhile (see _ring)
+BELL_LINGER = 0.5  # a doorbell run keeps looking for deliveries this long after it starts …
+BELL_QUIET = 0.25  # … so a process that saw the bell rung skips ringing this long (< linger)
+BELL_POLL = 0.05
+_bell_seen: dict[int, float] = {}  # integration id → when this process last saw the bell set
 KEY_MAX = 255
 
 # Events v2 severities and the default rules every new integration starts with (data afterwards).
@@ -148,13 +154,7 @@ def check_rate_limit(integration: Integration, *, now: float | None = None) -> i
         return None
     now = now if now is not None else timezone.now().timestamp()
     window = int(now // 60)
-    key = f"intake-rate:{integration.pk}:{integration.secret_prefix}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr: start the window again
-        cache.set(key, 1, timeout=120)
-        count = 1
+    count = count_hit(f"intake-rate:{integration.pk}:{integration.secret_prefix}:{window}", 120)
     if count > limit:
         return max(1, 60 - int(now % 60))
     return None
@@ -425,20 +425,37 @@ def parse_event(data) -> EventIn:
 
 def record_rejected_delivery(
     integration: Integration, *, fmt: str, body: bytes, errors: list[str]
-) -> Delivery:
-    """Keep an invalid body in the log so the sender's owner can see why nothing opened."""
-    return Delivery.objects.create(
-        integration=integration,
-        format=fmt,
-        body=body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
-        result=DeliveryResult.REJECTED,
-        processed_at=timezone.now(),
-        error="\n".join(errors),
-    )
+) -> Delivery | None:
+    """Keep an invalid body in the log so the sender's owner can see why nothing opened (not
+    when the integration was deleted meanwhile: see ``accept_delivery``)."""
+    try:
+        return Delivery.objects.create(
+            integration=integration,
+            format=fmt,
+            body=body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
+            result=DeliveryResult.REJECTED,
+            processed_at=timezone.now(),
+            error="\n".join(errors),
+        )
+    except IntegrityError:
+        integration.forget()
+        return None
 
 
-def accept_delivery(integration: Integration, *, fmt: str, body: bytes, message) -> Delivery:
-    """Store the validated delivery (pending) and ring the processor's doorbell after commit.
+# The request's one statement, written out: ``Delivery.objects.create`` (compiling the INSERT,
+# building the instance, the save signals) cost a quarter of the endpoint's time (issue 5 budget,
+# docs/benchmarks.md). The columns not named take their defaults in the model (processed_at NULL).
+_INSERT_PENDING = (
+    'INSERT INTO "incidents_delivery" ("integration_id", "format", "body", "received_at", '
+    '"result", "attempts", "error", "alert_count", "incidents") '
+    "VALUES (%s, %s, %s, %s, 'pending', 0, '', %s, '[]') RETURNING \"id\""
+)
+
+
+def accept_delivery(integration: Integration, *, fmt: str, body: bytes, message) -> int | None:
+    """Store the validated delivery (pending), ring the processor's doorbell after commit and
+    return the delivery's id — None when the integration was deleted since this process cached
+    it (``Integration.authenticate``): the sender is then answered as for an unknown secret.
 
     This is all a request does (fast acknowledgement): one INSERT. The delivery is safe in the
     database from here on; ``process_deliveries`` applies it, and if the broker is down the
@@ -450,15 +467,17 @@ def accept_delivery(integration: Integration, *, fmt: str, body: bytes, message)
         # when the trigger had none), so the processor — and any retry — acts on the same key.
         stored = {**json.loads(text), "routing_key": "<redacted>", "dedup_key": message.dedup_key}
         text = json.dumps(stored, ensure_ascii=False)
-    delivery = Delivery.objects.create(
-        integration=integration,
-        format=fmt,
-        body=text,
-        received_at=timezone.now(),
-        alert_count=len(message.alerts) if isinstance(message, GroupIn) else 1,
-    )
+    alert_count = len(message.alerts) if isinstance(message, GroupIn) else 1
+    received_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_PENDING, [integration.pk, fmt, text, received_at, alert_count])
+            (delivery_id,) = cursor.fetchone()
+    except IntegrityError:  # the foreign key: the integration is gone
+        integration.forget()
+        return None
     transaction.on_commit(lambda pk=integration.pk: _ring(pk))
-    return delivery
+    return delivery_id
 
 
 def _bell_key(integration_id: int) -> str:
@@ -472,11 +491,25 @@ def _ring(integration_id: int) -> None:
     see the key and do not, because the queued run clears the key *before* it reads the pending
     deliveries, so it sees every delivery that found the key set. (Without a shared cache the
     bell key may outlive the run; the sweep then picks the deliveries up within seconds.)
+
+    And coalesced in the process, so a burst costs one cache round trip per ``BELL_QUIET``
+    seconds rather than one per delivery: once this process has seen the key set at time t, a
+    run starts after t (the key is cleared only by a starting run) and keeps looking for
+    deliveries until ``BELL_LINGER`` seconds after its start, so a delivery committed before
+    t + ``BELL_QUIET`` is seen by it without ringing again.
     """
+    now = time.time()
+    if 0 <= now - _bell_seen.get(integration_id, -BELL_QUIET) < BELL_QUIET:
+        return
+    if cache.add(_bell_key(integration_id), 1, timeout=BELL_SECONDS):  # none queued: queue one
+        if not _enqueue(integration_id):
+            return
+    _bell_seen[integration_id] = now
+
+
+def _enqueue(integration_id: int) -> bool:
     from .tasks_intake import process_deliveries as task
 
-    if not cache.add(_bell_key(integration_id), 1, timeout=BELL_SECONDS):
-        return
     try:
         task.delay(integration_id)
     except Exception:  # noqa: BLE001 - broker down: the pending sweep processes it from the DB
@@ -485,36 +518,56 @@ def _ring(integration_id: int) -> None:
             "intake: broker unavailable, deliveries of integration %s left for the sweep",
             integration_id,
         )
+        return False
+    return True
 
 
 def process_deliveries(
-    integration_id: int, *, batch_size: int = BATCH_DELIVERIES, max_seconds: float = 60.0
+    integration_id: int,
+    *,
+    batch_size: int = BATCH_DELIVERIES,
+    max_seconds: float = 60.0,
+    linger: float = 0.0,
 ) -> int:
     """Apply the pending deliveries of one integration, oldest first; returns how many.
 
     Order per integration is kept (a resolve is never applied before its trigger): only the
     holder of the integration row's lock processes, in id order, and stops at a delivery whose
-    processing failed (the sweep retries it, then the ones behind it). A caller that finds the
-    lock taken returns at once; the holder looks for pending deliveries again after releasing
-    it, so nothing committed meanwhile waits for the sweep. Several deliveries share one
-    transaction (``batch_size``, at most ``BATCH_ALERTS`` alerts), so alert storms are cheap.
+    processing failed (the sweep retries it, then the ones behind it). The holder looks for
+    pending deliveries again after releasing the lock, so nothing committed meanwhile waits for
+    the sweep. Several deliveries share one transaction (``batch_size``, at most
+    ``BATCH_ALERTS`` alerts), so alert storms are cheap.
+
+    ``linger``: keep looking (every ``BELL_POLL`` seconds, also while another processor holds
+    the lock) until that many seconds after the start — the doorbell task passes
+    ``BELL_LINGER``, which lets requests skip ringing (see ``_ring``). A failure ends the run
+    at once: the deliveries behind it wait for the sweep's retry anyway.
     """
     cache.delete(_bell_key(integration_id))  # deliveries stored from now on ring again
+    started, wall_started = time.monotonic(), timezone.now()
     done = 0
-    started = timezone.now()
     while True:
-        count, more = _process_batch(integration_id, batch_size)
+        last_look = time.monotonic() - started >= linger  # decided before looking
+        count, outcome = _process_batch(integration_id, batch_size)
         done += count
-        if not more:
+        if outcome == _FAILED or (outcome == _IDLE and last_look):
             return done
-        if (timezone.now() - started).total_seconds() > max_seconds:
-            cache.delete(_bell_key(integration_id))
-            _ring(integration_id)  # hand the rest to the next run instead of hogging a worker
+        if outcome == _IDLE:
+            time.sleep(BELL_POLL)
+        elif (timezone.now() - wall_started).total_seconds() > max_seconds:
+            # Hand the rest to the next run instead of hogging a worker.
+            cache.set(_bell_key(integration_id), 1, timeout=BELL_SECONDS)
+            _enqueue(integration_id)
             return done
 
 
-def _process_batch(integration_id: int, batch_size: int) -> tuple[int, bool]:
-    """One transaction under the integration's lock: ``(processed, worth another round)``."""
+_MORE, _IDLE, _FAILED = "more", "idle", "failed"  # what _process_batch leaves behind
+
+
+def _process_batch(integration_id: int, batch_size: int) -> tuple[int, str]:
+    """One transaction under the integration's lock: ``(processed, outcome)`` — ``_MORE``
+    pending, ``_IDLE`` (none pending, or another processor holds the lock and will look again
+    after releasing it) or ``_FAILED`` (stopped at a failed delivery to keep the order)."""
     with transaction.atomic():
         # FOR NO KEY UPDATE: serializes processors of the integration but does not block the
         # requests INSERTing deliveries (their foreign key takes only FOR KEY SHARE).
@@ -524,7 +577,7 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, bool]:
             .first()
         )
         if integration is None:
-            return 0, False  # another processor holds it (and looks again after), or deleted
+            return 0, _IDLE  # another processor holds it (and looks again after), or deleted
         batch, alerts = [], 0
         for delivery in Delivery.objects.filter(
             integration_id=integration_id, result=DeliveryResult.PENDING
@@ -534,7 +587,7 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, bool]:
             batch.append(delivery)
             alerts += delivery.alert_count
         if not batch:
-            return 0, False
+            return 0, _IDLE
         context = _Context(integration)
         processed = []
         for delivery in batch:
@@ -550,10 +603,9 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, bool]:
         if integration.last_delivery_at is None or integration.last_delivery_at < last:
             Integration.objects.filter(pk=integration.pk).update(last_delivery_at=last)
     if not ok:
-        return len(processed), False  # keep the order: the sweep retries the failed one first
-    return len(processed), Delivery.objects.filter(
-        integration_id=integration_id, result=DeliveryResult.PENDING
-    ).exists()
+        return len(processed), _FAILED  # keep the order: the sweep retries the failed one first
+    pending = Delivery.objects.filter(integration_id=integration_id, result=DeliveryResult.PENDING)
+    return len(processed), _MORE if pending.exists() else _IDLE
 
 
 class _Context:

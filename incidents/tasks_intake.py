@@ -8,8 +8,9 @@ from . import intake
 
 @shared_task(name="incidents.process_deliveries", acks_late=True)
 def process_deliveries(integration_id: int) -> int:
-    """The doorbell rung after a delivery is stored: apply the integration's pending ones."""
-    return intake.process_deliveries(integration_id)
+    """The doorbell rung after a delivery is stored: apply the integration's pending ones, and
+    linger briefly for those stored meanwhile (their requests may not ring: see ``_ring``)."""
+    return intake.process_deliveries(integration_id, linger=intake.BELL_LINGER)
 
 
 @shared_task(name="incidents.process_pending_deliveries", acks_late=True)

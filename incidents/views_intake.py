@@ -79,7 +79,8 @@ def integration_detail(request, pk: int):
 @_can("change_integration")
 @require_POST
 def integration_rotate(request, pk: int):
-    """Issue a new secret (the old one stops at once); it is shown once on the next page."""
+    """Issue a new secret (the old one stops within ``AUTH_CACHE_SECONDS``); it is shown once on
+    the next page."""
     integration = get_object_or_404(Integration, pk=pk)
     raw = intake.rotate_secret(integration, actor=request.user)
     request.session[SECRET_SESSION_KEY] = {"pk": integration.pk, "secret": raw}
@@ -93,7 +94,7 @@ def integration_rotate(request, pk: int):
 def integration_revoke(request, pk: int):
     integration = get_object_or_404(Integration, pk=pk)
     intake.revoke_secret(integration, actor=request.user)
-    messages.success(request, _("Secret revoked: deliveries with it are refused."))
+    messages.success(request, _("Secret revoked: deliveries with it are refused within 5 seconds."))
     return redirect(integration.get_absolute_url())
 
 

@@ -8,9 +8,9 @@ from itsm.core.api import views as core_api
 app_name = "api"
 
 urlpatterns = [
+    path("", include("incidents.api.urls")),  # first: the monitoring intake
     path("", core_api.api_root, name="root"),
     path("me/", core_api.me, name="me"),
-    path("", include("incidents.api.urls")),
     path("", include("backups.api.urls")),
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),

@@ -14,6 +14,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    # Before the catch-all "" include: monitoring deliveries resolve in few steps.
+    path("api/v1/", include("itsm.api_urls")),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("itsm.core.urls")),
@@ -25,7 +27,6 @@ urlpatterns = [
     path("dashboard/export.csv", dashboard.dashboard_csv, name="dashboard_csv"),
     path("dashboard/print/", dashboard.dashboard_print, name="dashboard_print"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("itsm.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(

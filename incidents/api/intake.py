@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,10 +37,24 @@ def _body(request) -> bytes | None:
     return None if len(body) > intake.MAX_BODY_BYTES else body
 
 
+class _AlwaysJSON(BaseContentNegotiation):
+    """Monitoring senders get JSON whatever their Accept header says (never a 406), and the
+    renderer is not negotiated on every delivery."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class _IntakeView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+    parser_classes = [JSONParser]  # the body is read raw (size first); this names it in the schema
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _AlwaysJSON
 
 
 _AlertIn = inline_serializer(
@@ -89,6 +106,17 @@ _ErrorOut = inline_serializer(
 )
 
 
+def _not_authenticated() -> Response:
+    return Response(
+        {
+            "code": "not_authenticated",
+            "detail": "Authorization: Bearer <integration secret> is missing or invalid.",
+        },
+        status=status.HTTP_401_UNAUTHORIZED,
+        headers={"WWW-Authenticate": 'Bearer realm="integrations"'},
+    )
+
+
 class AlertmanagerWebhookView(_IntakeView):
     """Prometheus Alertmanager webhook (version 4), also Grafana's webhook contact point."""
 
@@ -117,14 +145,7 @@ class AlertmanagerWebhookView(_IntakeView):
         kinds = (IntegrationKind.ALERTMANAGER, IntegrationKind.GENERIC)
         integration = Integration.authenticate(raw, kinds=kinds) if raw else None
         if integration is None:
-            return Response(
-                {
-                    "code": "not_authenticated",
-                    "detail": "Authorization: Bearer <integration secret> is missing or invalid.",
-                },
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": 'Bearer realm="integrations"'},
-            )
+            return _not_authenticated()
         body = _body(request)
         if body is None:
             return Response(
@@ -147,14 +168,16 @@ class AlertmanagerWebhookView(_IntakeView):
                 {"code": "invalid", "detail": "Invalid webhook body.", "errors": exc.errors},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        delivery = intake.accept_delivery(
+        delivery_id = intake.accept_delivery(
             integration, fmt=IntegrationKind.ALERTMANAGER, body=body, message=message
         )
+        if delivery_id is None:
+            return _not_authenticated()
         return Response(
             {
                 "status": "success",
                 "message": "Delivery queued",
-                "delivery": delivery.pk,
+                "delivery": delivery_id,
                 "incidents": [],
             },
             status=status.HTTP_202_ACCEPTED,
@@ -203,6 +226,12 @@ def _event_error(message: str, errors: list[str], code: int = 400) -> Response:
     return Response(
         {"status": "invalid event", "message": message, "errors": errors, "code": "invalid"},
         status=code,
+    )
+
+
+def _unknown_routing_key() -> Response:
+    return _event_error(
+        "Event object is invalid", ["“routing_key” is missing, unknown or revoked."]
     )
 
 
@@ -258,10 +287,7 @@ class EventsV2View(_IntakeView):
             else None
         )
         if integration is None:
-            return _event_error(
-                "Event object is invalid",
-                ["“routing_key” is missing, unknown or revoked."],
-            )
+            return _unknown_routing_key()
         retry = intake.check_rate_limit(integration)
         if retry is not None:
             return Response(
@@ -282,7 +308,13 @@ class EventsV2View(_IntakeView):
             )
             return _event_error("Event object is invalid", exc.errors)
         # Stored with the routing key redacted and the dedup_key as decided (intake.accept_delivery).
-        intake.accept_delivery(integration, fmt=IntegrationKind.EVENTS_V2, body=body, message=event)
+        if (
+            intake.accept_delivery(
+                integration, fmt=IntegrationKind.EVENTS_V2, body=body, message=event
+            )
+            is None
+        ):
+            return _unknown_routing_key()
         return Response(
             {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
             status=status.HTTP_202_ACCEPTED,

@@ -10,7 +10,6 @@ router.register("incidents", IncidentViewSet, basename="incident")
 router.register("postmortems", PostmortemViewSet, basename="postmortem")
 
 urlpatterns = [
-    *router.urls,
     path(
         "integrations/alertmanager/",
         intake.AlertmanagerWebhookView.as_view(),
@@ -23,6 +22,7 @@ urlpatterns = [
         intake.EventsV2EnqueueView.as_view(),
         name="intake-events-enqueue",
     ),
+    *router.urls,
     path(
         "incidents/<str:number>/escalation/",
         IncidentEscalationView.as_view(),

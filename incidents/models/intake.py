@@ -13,7 +13,6 @@ import hmac
 import secrets
 import time
 
-from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -58,10 +57,12 @@ DELIVERY_RESULT_COLORS = {
 }
 
 SECRET_PREFIX_LENGTH = 8
-# The endpoints look the integration up by its secret's prefix on every delivery; the row is
-# cached this briefly, so a revocation or edit made anywhere takes effect within these seconds
-# (at once where the cache is shared, e.g. Redis: saving the integration drops the entry).
+# The endpoints look the integration up by its secret's prefix on every delivery; each web
+# process keeps the row this briefly, so a revocation or edit takes effect within these seconds
+# everywhere (at once in the process that saved it). In memory rather than in the shared cache:
+# a Redis round trip per delivery cost as much as the rest of the lookup and the check together.
 AUTH_CACHE_SECONDS = 5
+_auth_cache: dict[str, tuple[Integration, float]] = {}  # secret prefix → (row, time read)
 
 
 class Integration(models.Model):
@@ -167,10 +168,6 @@ class Integration(models.Model):
         self.secret_revoked_at = None
         return raw
 
-    @staticmethod
-    def auth_cache_key(prefix: str) -> str:
-        return f"intake-auth:{prefix}"
-
     def save(self, *args, **kwargs):
         old_prefix = None
         if self.pk:
@@ -181,31 +178,36 @@ class Integration(models.Model):
                 .first()
             )
         super().save(*args, **kwargs)
-        cache.delete_many([self.auth_cache_key(p) for p in {old_prefix, self.secret_prefix} if p])
+        for prefix in (old_prefix, self.secret_prefix):
+            _auth_cache.pop(prefix, None)
 
     def delete(self, *args, **kwargs):
-        cache.delete(self.auth_cache_key(self.secret_prefix))
+        self.forget()
         return super().delete(*args, **kwargs)
+
+    def forget(self) -> None:
+        """Drop this process's cached copy (``authenticate``)."""
+        _auth_cache.pop(self.secret_prefix, None)
 
     @classmethod
     def authenticate(cls, raw: str, *, kinds) -> Integration | None:
         """The active integration whose secret is ``raw`` and whose kind is in ``kinds``.
 
-        The row found by the secret's prefix is cached for ``AUTH_CACHE_SECONDS``; the digest
-        is compared (in constant time) and the revocation checked on every call."""
+        The row found by the secret's prefix is kept in this process for ``AUTH_CACHE_SECONDS``
+        (callers must not change it); the digest is compared (in constant time) and the
+        revocation checked on every call."""
         if not isinstance(raw, str) or len(raw) < SECRET_PREFIX_LENGTH + 8 or len(raw) > 200:
             return None
-        key = cls.auth_cache_key(raw[:SECRET_PREFIX_LENGTH])
-        # The entry carries the time it was read, so the age limit holds in this process's
-        # clock whatever the cache backend does with its own expiry.
-        entry = cache.get(key)
-        found = None
-        if entry is not None and time.time() - entry[1] <= AUTH_CACHE_SECONDS:
+        prefix = raw[:SECRET_PREFIX_LENGTH]
+        entry = _auth_cache.get(prefix)
+        if entry is not None and 0 <= time.time() - entry[1] <= AUTH_CACHE_SECONDS:
             found = entry[0]
-        if found is None:
-            found = cls.objects.filter(secret_prefix=raw[:SECRET_PREFIX_LENGTH]).first()
-            if found is not None:
-                cache.set(key, (found, time.time()), AUTH_CACHE_SECONDS)
+        else:
+            found = cls.objects.filter(secret_prefix=prefix).first()
+            if found is None:
+                _auth_cache.pop(prefix, None)
+            else:
+                _auth_cache[prefix] = (found, time.time())
         if found is None or not hmac.compare_digest(found.secret_digest, cls.hash(raw)):
             return None
         if not found.is_active or found.secret_revoked_at is not None or found.kind not in kinds:
@@ -391,6 +393,7 @@ class Delivery(models.Model):
         on_delete=models.CASCADE,
         related_name="deliveries",
         verbose_name=_("integration"),
+        db_index=False,  # led by the delivery_integration index
     )
     format = models.CharField(_("format"), max_length=20, choices=IntegrationKind.choices)
     body = models.TextField(_("raw body"))
@@ -409,8 +412,10 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         indexes = [
+            # What the processor reads (pending, per integration, in id order) and the sweep
+            # scans; small, as pending rows are few.
             models.Index(
-                fields=["received_at"],
+                fields=["integration", "id"],
                 condition=Q(result="pending"),
                 name="delivery_pending",
             ),

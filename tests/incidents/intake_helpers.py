@@ -65,7 +65,9 @@ def integration_fixture(db):
     found.raw_secret = raw
     found.rate_limit_per_minute = 0
     found.save()
-    cache.delete(intake._bell_key(found.pk))  # ids repeat across tests; the cache outlives them
+    # Ids repeat across tests; the cache and the process's bell memory outlive them.
+    cache.delete(intake._bell_key(found.pk))
+    intake._bell_seen.pop(found.pk, None)
     return found
 
 
@@ -83,10 +85,12 @@ def intake_worker_fixture(monkeypatch):
     rung = []
     # A bell key left in the cache by an earlier test (same integration id) must not mute ours.
     monkeypatch.setattr(intake, "_bell_key", lambda pk: f"intake-bell:{id(rung)}:{pk}")
+    # The run below does not linger (it runs inside the request), so every delivery rings.
+    monkeypatch.setattr(intake, "BELL_QUIET", 0)
 
     def run_now(integration_id):
         rung.append(integration_id)
-        return tasks_intake.process_deliveries.run(integration_id)
+        return intake.process_deliveries(integration_id)
 
     monkeypatch.setattr(tasks_intake.process_deliveries, "delay", run_now)
     return rung

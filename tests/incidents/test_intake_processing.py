@@ -5,6 +5,7 @@ safety net when the broker is down, and the hot paths have bounded query counts.
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -35,19 +36,21 @@ def _english():
 
 def accept_event(integration, body):
     raw = json.dumps(body).encode()
-    return intake.accept_delivery(
+    delivery_id = intake.accept_delivery(
         integration, fmt="events_v2", body=raw, message=intake.parse_event(json.loads(raw))
     )
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def accept_am(integration, body):
     raw = json.dumps(body).encode()
-    return intake.accept_delivery(
+    delivery_id = intake.accept_delivery(
         integration,
         fmt="alertmanager",
         body=raw,
         message=intake.parse_alertmanager(json.loads(raw)),
     )
+    return Delivery.objects.get(pk=delivery_id)
 
 
 # ---------------------------------------------------------------------------- acknowledgement
@@ -85,9 +88,77 @@ def test_doorbells_coalesce_until_the_queued_run_starts(
             client.post(EV_URL, event(integration.raw_secret, dedup_key=dedup_key), format="json")
     assert rung == [integration.pk]  # one queued run covers the three deliveries
     assert process(integration) == 3
-    with django_capture_on_commit_callbacks(execute=True):
+    # The run started (the bell key is cleared); the next delivery after the quiet window rings
+    # again. (Within it, the queued run's linger covers the delivery: see the next tests.)
+    later = timezone.now() + timedelta(seconds=intake.BELL_QUIET + 0.1)
+    with time_machine.travel(later), django_capture_on_commit_callbacks(execute=True):
         client.post(EV_URL, event(integration.raw_secret, dedup_key="d"), format="json")
-    assert rung == [integration.pk, integration.pk]  # the run started: the next one rings again
+    assert rung == [integration.pk, integration.pk]
+
+
+def test_within_the_quiet_window_a_delivery_does_not_touch_the_cache(
+    integration, monkeypatch, django_capture_on_commit_callbacks
+):
+    rung, adds = [], []
+    monkeypatch.setattr(tasks_intake.process_deliveries, "delay", rung.append)
+    real_add = intake.cache.add
+    monkeypatch.setattr(intake.cache, "add", lambda *a, **k: adds.append(a) or real_add(*a, **k))
+    client = APIClient()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for dedup_key in ("a", "b"):
+            with django_capture_on_commit_callbacks(execute=True):
+                client.post(
+                    EV_URL, event(integration.raw_secret, dedup_key=dedup_key), format="json"
+                )
+        assert (len(rung), len(adds)) == (1, 1)  # the second one trusted the queued run
+        clock.shift(intake.BELL_QUIET + 0.01)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(EV_URL, event(integration.raw_secret, dedup_key="c"), format="json")
+        assert (len(rung), len(adds)) == (1, 2)  # looked again: the run is still queued
+
+
+def test_a_doorbell_run_lingers_and_applies_what_arrives_meanwhile(integration, monkeypatch):
+    """A request that skipped ringing (quiet window) relies on the queued run looking again
+    until BELL_LINGER after its start."""
+    key = integration.raw_secret
+    accept_event(integration, event(key, dedup_key="first"))
+    real_sleep = intake.time.sleep
+    naps = []
+
+    def nap(seconds):  # a delivery arrives while the run lingers
+        if not naps:
+            accept_event(integration, event(key, dedup_key="meanwhile"))
+        naps.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(intake.time, "sleep", nap)
+    started = time.monotonic()
+    assert intake.process_deliveries(integration.pk, linger=0.3) == 2
+    assert naps and time.monotonic() - started >= 0.3  # it kept looking for the linger
+    assert Delivery.objects.filter(result=DeliveryResult.PROCESSED).count() == 2
+    assert Incident.objects.count() == 2
+
+
+def test_a_failure_ends_a_lingering_run_at_once(integration, monkeypatch):
+    def boom(*args):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(intake, "_apply_event", boom)
+    monkeypatch.setattr(intake.time, "sleep", lambda s: pytest.fail("lingered after a failure"))
+    delivery = accept_event(integration, event(integration.raw_secret))
+    assert intake.process_deliveries(integration.pk, linger=5) == 1
+    delivery.refresh_from_db()
+    assert delivery.result == DeliveryResult.PENDING and delivery.attempts == 1  # for the sweep
+
+
+def test_the_doorbell_task_lingers(integration, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        intake, "process_deliveries", lambda pk, **kw: seen.append((pk, kw["linger"])) or 0
+    )
+    tasks_intake.process_deliveries.run(integration.pk)
+    assert seen == [(integration.pk, intake.BELL_LINGER)]
+    assert 0 < intake.BELL_QUIET < intake.BELL_LINGER
 
 
 def test_acknowledgement_is_one_insert_once_the_integration_is_cached(integration):
@@ -157,6 +228,22 @@ def test_revoking_or_rotating_through_the_portal_takes_effect_at_once(integratio
     assert APIClient().post(EV_URL, event(new), format="json").status_code == 202
     intake.revoke_secret(integration, actor=None)
     assert APIClient().post(EV_URL, event(new), format="json").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked as in production
+@pytest.mark.parametrize("body", [{}, {"payload": {}}], ids=["valid", "invalid"])
+def test_an_integration_deleted_by_another_process_is_refused_not_a_500(integration, body):
+    raw = integration.raw_secret
+    client = APIClient()
+    assert client.post(EV_URL, event(raw), format="json").status_code == 202  # cached here
+    Integration.objects.filter(pk=integration.pk).delete()  # elsewhere: our copy is stale
+    assert client.post(EV_URL, {**event(raw), **body}, format="json").status_code == 400
+    response = client.post(EV_URL, event(raw), format="json")  # forgotten: looked up again
+    assert response.status_code == 400
+    assert "routing_key" in response.json()["errors"][0]
+    am = APIClient()
+    am.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert am.post(AM_URL, am_body(am_alert()), format="json").status_code == 401
 
 
 def test_deactivating_in_admin_takes_effect_at_once(integration):

@@ -38,14 +38,14 @@ def _english():
 def deliver_am(integration, body):
     """Accept a delivery as the endpoint does, then run the processor as the worker does."""
     raw = json.dumps(body).encode()
-    delivery = intake.accept_delivery(
+    delivery_id = intake.accept_delivery(
         integration,
         fmt="alertmanager",
         body=raw,
         message=intake.parse_alertmanager(json.loads(raw)),
     )
     process(integration)
-    return delivery
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def deliver_event(integration, body):
