@@ -609,10 +609,12 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, str]:
 
 
 class _Context:
-    """What a batch reads once: the integration's mapping rules."""
+    """What a batch reads once: the integration's mapping rules, and during an alert storm the
+    storm incident (found once, not once per new group: a storm is when groups pour in)."""
 
     def __init__(self, integration: Integration):
         self.rules = list(integration.rules.select_related("service"))
+        self.storm: Incident | None = None
 
 
 def _parse_stored(delivery: Delivery):
@@ -641,6 +643,7 @@ def _process(delivery: Delivery, integration: Integration, *, context: _Context)
                 else _apply_event(integration, message, context)
             )
     except Exception as exc:  # noqa: BLE001 - the delivery is kept and retried by the sweep
+        context.storm = None  # it may have been opened in the savepoint just rolled back
         log.exception("intake: delivery %s failed, left pending", delivery.pk)
         delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
         if delivery.attempts >= MAX_ATTEMPTS:
@@ -726,7 +729,7 @@ def _triage_inputs(integration: Integration, mappings: list[dict]) -> dict:
 # ---------------------------------------------------------------------------- groups & incidents
 
 
-def _open_group(integration, key, *, opener) -> AlertGroup | None:
+def _open_group(integration, key, *, opener, context: _Context) -> AlertGroup | None:
     """The open group for ``key``, locked; a new one (with its incident) when ``opener`` is given.
 
     The processor holds the integration's lock, so deliveries of one integration are applied
@@ -752,8 +755,10 @@ def _open_group(integration, key, *, opener) -> AlertGroup | None:
     except IntegrityError:
         return _locked_open_group(integration, key, wait=True)
     group.is_new = True
-    if _storming(integration):
-        group.incident = _storm_incident(integration, opener)
+    if context.storm is None and _storming(integration):
+        context.storm = _storm_incident(integration, opener)
+    if context.storm is not None:
+        group.incident = context.storm
         AlertGroup.objects.filter(pk=group.pk).update(incident=group.incident)
         return group
     incident = services.open_incident(
@@ -984,7 +989,7 @@ def _apply_group(integration: Integration, message: GroupIn, context: _Context) 
             "detected_at": min([*starts, now]),
             **_triage_inputs(integration, mappings),
         }
-    group = _open_group(integration, message.key, opener=opener)
+    group = _open_group(integration, message.key, opener=opener, context=context)
     if group is None:
         # Resolutions for an episode that was closed by a person: record them on its alerts.
         last = (
@@ -1151,7 +1156,7 @@ def _apply_event(integration: Integration, event: EventIn, context: _Context) ->
         }
     else:
         opener = None
-    group = _open_group(integration, event.dedup_key, opener=opener)
+    group = _open_group(integration, event.dedup_key, opener=opener, context=context)
     if group is None:
         return []  # acknowledge/resolve with nothing open: accepted and dropped, like PagerDuty
     incident = group.incident

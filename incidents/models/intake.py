@@ -279,7 +279,11 @@ class AlertGroup(models.Model):
     (``is_storm``, empty key) collects the new groups of an integration during an alert storm."""
 
     integration = models.ForeignKey(
-        Integration, on_delete=models.CASCADE, related_name="groups", verbose_name=_("integration")
+        Integration,
+        on_delete=models.CASCADE,
+        related_name="groups",
+        verbose_name=_("integration"),
+        db_index=False,  # led by alert_group_latest
     )
     key = models.CharField(_("group key"), max_length=255)
     is_storm = models.BooleanField(_("storm group"), default=False)
@@ -335,8 +339,14 @@ class Alert(models.Model):
 
     STATUS_COLORS = ALERT_STATUS_COLORS
 
+    # Both led by a composite index below (alert_once_per_group, alert_incident_status): a storm
+    # inserts thousands of alerts, and every index costs each of them.
     group = models.ForeignKey(
-        AlertGroup, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("group")
+        AlertGroup,
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        verbose_name=_("group"),
+        db_index=False,
     )
     incident = models.ForeignKey(
         Incident,
@@ -344,6 +354,7 @@ class Alert(models.Model):
         null=True,
         related_name="alerts",
         verbose_name=_("incident"),
+        db_index=False,
     )
     fingerprint = models.CharField(_("fingerprint"), max_length=255)
     status = models.CharField(

@@ -230,7 +230,7 @@ def test_revoking_or_rotating_through_the_portal_takes_effect_at_once(integratio
     assert APIClient().post(EV_URL, event(new), format="json").status_code == 400
 
 
-@pytest.mark.django_db(transaction=True)  # the foreign key is checked as in production
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # FK checked as in production
 @pytest.mark.parametrize("body", [{}, {"payload": {}}], ids=["valid", "invalid"])
 def test_an_integration_deleted_by_another_process_is_refused_not_a_500(integration, body):
     raw = integration.raw_secret
