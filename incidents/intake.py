@@ -147,16 +147,33 @@ def revoke_secret(integration: Integration, *, actor) -> Integration:
 # ---------------------------------------------------------------------------- rate limit
 
 
+RATE_LEASE_PARTS = 100  # a web process takes the minute's budget in 1 % leases
+_rate_leases: dict[int, tuple[str, int]] = {}  # integration id → (window key, requests left)
+
+
 def check_rate_limit(integration: Integration, *, now: float | None = None) -> int | None:
-    """Count one request in the integration's current minute; the seconds to wait when over."""
+    """Count one request in the integration's current minute; the seconds to wait when over.
+
+    The count is shared (the cache), but each web process leases the budget in parts of 1 % of
+    the limit and spends a lease without asking again, so a busy integration costs one cache
+    round trip per lease instead of per request. Never more than the limit is accepted in a
+    minute; refusals may start a little early while other processes still hold unspent parts
+    (at most one lease each)."""
     limit = integration.rate_limit_per_minute
     if not limit:
         return None
     now = now if now is not None else timezone.now().timestamp()
-    window = int(now // 60)
-    count = count_hit(f"intake-rate:{integration.pk}:{integration.secret_prefix}:{window}", 120)
-    if count > limit:
+    key = f"intake-rate:{integration.pk}:{integration.secret_prefix}:{int(now // 60)}"
+    lease_key, left = _rate_leases.get(integration.pk, ("", 0))
+    if lease_key == key and left > 0:
+        _rate_leases[integration.pk] = (key, left - 1)
+        return None
+    part = max(1, limit // RATE_LEASE_PARTS)
+    granted = min(part, limit - (count_hit(key, 120, part) - part))
+    if granted <= 0:
+        _rate_leases.pop(integration.pk, None)
         return max(1, 60 - int(now % 60))
+    _rate_leases[integration.pk] = (key, granted - 1)
     return None
 
 

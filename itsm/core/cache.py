@@ -33,23 +33,23 @@ class RedisCache(DjangoRedisCache):
         return ReusingRedisCacheClient(self._servers, **self._options)
 
 
-def count_hit(key: str, window: int) -> int:
-    """Count one hit on ``key``, a counter that expires ``window`` seconds after its first hit;
+def count_hit(key: str, window: int, hits: int = 1) -> int:
+    """Count ``hits`` on ``key``, a counter that expires ``window`` seconds after its first hit;
     returns the count so far (the intake rate limits).
 
-    On Redis one round trip: ``SET key 0 EX window NX`` and ``INCR key``, pipelined (Django's
-    ``add`` + ``incr`` take three). Elsewhere ``add`` + ``incr``, starting again when the entry
-    was evicted in between."""
+    On Redis one round trip: ``SET key 0 EX window NX`` and ``INCRBY key hits``, pipelined
+    (Django's ``add`` + ``incr`` take three). Elsewhere ``add`` + ``incr``, starting again when
+    the entry was evicted in between."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         redis_key = backend.make_and_validate_key(key)
         pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=False)
         pipe.set(redis_key, 0, ex=window, nx=True)
-        pipe.incr(redis_key)
+        pipe.incrby(redis_key, hits)
         return pipe.execute()[1]
     backend.add(key, 0, window)
     try:
-        return backend.incr(key)
+        return backend.incr(key, hits)
     except ValueError:
-        backend.set(key, 1, window)
-        return 1
+        backend.set(key, hits, window)
+        return hits

@@ -113,6 +113,24 @@ def test_rate_limit_counts_per_minute_and_says_when_to_retry(integration):
     assert intake.check_rate_limit(integration, now=now + 60) is None  # next minute
 
 
+def test_rate_limit_leases_parts_of_the_budget_and_never_accepts_more(integration, monkeypatch):
+    integration.rate_limit_per_minute = 250  # leases of 2 requests
+    integration.save()
+    counted = []
+    real = intake.count_hit
+    monkeypatch.setattr(intake, "count_hit", lambda *a: counted.append(a) or real(*a))
+    now = 1_699_999_990.0
+    answers = [intake.check_rate_limit(integration, now=now) for _ in range(260)]
+    assert answers.count(None) == 250 and set(answers[250:]) == {50}
+    assert len(counted) == 125 + 10  # one cache round trip per lease, then per refusal
+    # Another process holds a lease it has not spent: refusals start early, never late.
+    later = now + 60
+    assert intake.check_rate_limit(integration, now=later) is None  # leased 2, spent 1
+    intake._rate_leases.clear()  # from here on, "another process"
+    answers = [intake.check_rate_limit(integration, now=later) for _ in range(250)]
+    assert answers.count(None) == 248  # 1 + 248 < 250 accepted in the minute
+
+
 # ---------------------------------------------------------------------------- Alertmanager
 
 
