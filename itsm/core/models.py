@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -94,14 +94,15 @@ class Sequence(models.Model):
     @classmethod
     def next_value(cls, name: str) -> int:
         table = connection.ops.quote_name(cls._meta.db_table)
-        with transaction.atomic():
-            cls.objects.get_or_create(name=name)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value",  # noqa: S608
-                    [name],
-                )
-                return cursor.fetchone()[0]
+        increment = f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(increment, [name])  # one statement, row-locked: no gaps, no doubles
+            row = cursor.fetchone()
+            if row is None:  # the series' first number
+                cls.objects.get_or_create(name=name)
+                cursor.execute(increment, [name])
+                row = cursor.fetchone()
+        return row[0]
 
 
 class NumberedModel(models.Model):
