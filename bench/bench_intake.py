@@ -325,7 +325,7 @@ def run() -> list[dict]:
     am, am_secret = intake.create_integration(name="bench alertmanager", kind="alertmanager")
     storm, storm_secret = intake.create_integration(name="bench storm", kind="alertmanager")
     for integration in (events, am, storm):
-        # Counted like in production (one Redis round trip), but high enough never to refuse.
+        # Counted as in production (leases of 1 %), but high enough never to refuse.
         integration.rate_limit_per_minute = 10_000_000
         integration.save()
     events.storm_threshold = 10_000  # measure the plain trigger path, not the storm join
@@ -395,10 +395,10 @@ def run() -> list[dict]:
         repeat_s, repeat_left = _drained(events, started)
 
         bearer = f"Authorization: Bearer {am_secret}\r\n".encode()
-        batch_rounds, batch_left = [], 0
+        batch_rounds, batch_left, batch_err = [], 0, 0
         for r in range(ROUNDS):
             started = time.perf_counter()
-            batch_rps, batch_ok, batch_err, batch_s = _load(
+            batch_rps, batch_ok, errors, _ = _load(
                 port,
                 "/api/v1/integrations/alertmanager/",
                 _alertmanager_batch(f"b{r}-@N@"),
@@ -407,6 +407,7 @@ def run() -> list[dict]:
             )
             batch_e2e_s, left_over = _drained(am, started)
             batch_left += left_over
+            batch_err += errors
             batch_rounds.append((batch_rps * BATCH_SIZE, batch_ok * BATCH_SIZE / batch_e2e_s))
         stored_alerts = Alert.objects.filter(group__integration=am).count()
 
@@ -511,7 +512,7 @@ def run() -> list[dict]:
             "name": "Alertmanager 100-alert batches, acknowledged",
             "figure": round(batch_ack, 1),
             "unit": "alerts/s",
-            "note": f"{rounds(ack for ack, _ in batch_rounds)} of {BATCHES} batches, last "
+            "note": f"{rounds(ack for ack, _ in batch_rounds)} of {BATCHES} batches, "
             f"errors={batch_err}; budget ≥ 5,000 {met(batch_ack >= 5000)}",
         },
         {

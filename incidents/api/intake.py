@@ -308,12 +308,10 @@ class EventsV2View(_IntakeView):
             )
             return _event_error("Event object is invalid", exc.errors)
         # Stored with the routing key redacted and the dedup_key as decided (intake.accept_delivery).
-        if (
-            intake.accept_delivery(
-                integration, fmt=IntegrationKind.EVENTS_V2, body=body, message=event
-            )
-            is None
-        ):
+        delivery_id = intake.accept_delivery(
+            integration, fmt=IntegrationKind.EVENTS_V2, body=body, message=event
+        )
+        if delivery_id is None:
             return _unknown_routing_key()
         return Response(
             {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
