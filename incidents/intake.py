@@ -295,6 +295,9 @@ def _short_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+_ALERT_STATUSES = frozenset(AlertStatus.values)  # (``.values`` builds a list on every use)
+
+
 def parse_alertmanager(data) -> GroupIn:
     """Alertmanager webhook (version 4) or Grafana's webhook, which adds fields to the same
     shape; unknown fields are ignored."""
@@ -318,7 +321,7 @@ def parse_alertmanager(data) -> GroupIn:
             errors.append(_("%(where)s must be an object.") % {"where": where})
             continue
         status = raw.get("status")
-        if status not in AlertStatus.values:
+        if status not in _ALERT_STATUSES:
             errors.append(_("%(where)s.status must be “firing” or “resolved”.") % {"where": where})
             continue
         labels = _str_map(raw.get("labels"), f"{where}.labels", errors)
@@ -767,15 +770,19 @@ def _open_group(integration, key, *, opener, context: _Context) -> AlertGroup | 
     try:
         with transaction.atomic():
             group = AlertGroup.objects.create(
-                integration=integration, key=key, previous=previous, labels=opener["labels"]
+                integration=integration,
+                key=key,
+                previous=previous,
+                labels=opener["labels"],
+                incident=context.storm,  # known storming: the new group joins at once
             )
     except IntegrityError:
         return _locked_open_group(integration, key, wait=True)
     group.is_new = True
-    if context.storm is None and _storming(integration):
-        context.storm = _storm_incident(integration, opener)
     if context.storm is not None:
-        group.incident = context.storm
+        return group
+    if _storming(integration):
+        context.storm = group.incident = _storm_incident(integration, opener)
         AlertGroup.objects.filter(pk=group.pk).update(incident=group.incident)
         return group
     incident = services.open_incident(
