@@ -151,6 +151,18 @@ def test_a_failure_ends_a_lingering_run_at_once(integration, monkeypatch):
     assert delivery.result == DeliveryResult.PENDING and delivery.attempts == 1  # for the sweep
 
 
+def test_a_long_run_hands_the_rest_to_a_new_run(integration, monkeypatch):
+    rung = []
+    monkeypatch.setattr(tasks_intake.process_deliveries, "delay", rung.append)
+    for n in range(3):
+        accept_event(integration, event(integration.raw_secret, dedup_key=f"k{n}"))
+    rung.clear()  # the acceptances' own doorbells
+    assert intake.process_deliveries(integration.pk, batch_size=1, max_seconds=0) == 1
+    assert rung == [integration.pk]  # queued again instead of hogging the worker
+    assert not intake.cache.add(intake._bell_key(integration.pk), 1)  # and the bell says so
+    assert Delivery.objects.filter(result=DeliveryResult.PENDING).count() == 2
+
+
 def test_the_doorbell_task_lingers(integration, monkeypatch):
     seen = []
     monkeypatch.setattr(
