@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from incidents.demo import can_travel, travel
+
 from . import services
 from .choices import DrillResult, JobKind
 from .models import BackupJob, BackupPolicy, DRDrill, DRScenario, RestoreTest
@@ -96,7 +98,8 @@ def seed(users: dict) -> None:
 
 
 # policy slug, job key (restored from), passed, minutes, notes: this quarter's planned restore
-# test of the policy carried out today and recorded through the service (which plans the next).
+# test of the policy carried out half an hour ago (after its backup finished) and recorded through
+# the service (which plans the next).
 RESTORE_TESTS = [
     ("database", "db-full-1", True, 95, "件数・チェックサム一致、RTO内に完了"),
     ("logs", "logs-1", True, 12, "直近1時間分を復元し検索可能を確認"),
@@ -105,8 +108,11 @@ RESTORE_TESTS = [
 
 
 def _restore_tests(policies: dict, users: dict) -> None:
+    if not can_travel():
+        return
     actor = users.get("operator")
-    today = timezone.localdate()
+    executed = timezone.now() - timedelta(minutes=30)
+    today = timezone.localdate(executed)
     for slug, job_key, passed, minutes, notes in RESTORE_TESTS:
         policy = policies.get(slug)
         job = BackupJob.objects.filter(external_id=f"demo-{job_key}").first()
@@ -119,12 +125,13 @@ def _restore_tests(policies: dict, users: dict) -> None:
             .order_by("due_on")
             .first()
         ) or services.plan_restore_test(policy, due_on=services.end_of_quarter(today))
-        services.record_restore_test(
-            test,
-            passed=passed,
-            actor=actor,
-            restore_minutes=minutes,
-            notes=notes,
-            comment="" if passed else notes,
-            backup_job=job,
-        )
+        with travel(executed):
+            services.record_restore_test(
+                test,
+                passed=passed,
+                actor=actor,
+                restore_minutes=minutes,
+                notes=notes,
+                comment="" if passed else notes,
+                backup_job=job,
+            )

@@ -4,11 +4,16 @@ a major change decided by the CAB's votes, a failed change rolled back, successf
 emergency changes — the dashboard's success rate, emergency ratio and CAB throughput.
 
 Idempotent: each demo change is keyed by its title and only created when missing.
+
+Every moment is planned from the business calendar, never from fixed calendar-day offsets: a
+change starts a given number of days after its class's earliest start (``planned_start``), and a
+past change was submitted early enough for its lead time (``submitted_before``), so the demo
+seeds on a Thursday afternoon, across the year-end closure and in Golden Week alike.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -31,11 +36,32 @@ def _service(slug: str, name: str) -> Service:
     return Service.objects.get_or_create(slug=slug, defaults={"name": name})[0]
 
 
+# Submitting takes a few seconds after planning; an hour of margin keeps a planned start clear
+# of the lead-time limit whatever the moment the demo is seeded.
+MARGIN = timedelta(hours=1)
+
+
+def planned_start(change_class: ChangeClass, *, days_after: int = 0) -> datetime:
+    """The first full hour at least an hour after the class's earliest start for a change
+    submitted now, ``days_after`` calendar days later (§9.2 lead times)."""
+    earliest = timezone.localtime(change_class.earliest_start(timezone.now())) + MARGIN
+    start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return start + timedelta(days=days_after)
+
+
+def submitted_before(change_class: ChangeClass, start: datetime, latest: datetime) -> datetime:
+    """``latest``, or whole days earlier, so that the class's lead time ends by ``start``."""
+    submitted = latest
+    while change_class.earliest_start(submitted) > start - MARGIN:
+        submitted -= timedelta(days=1)
+    return submitted
+
+
 def seed(users: dict) -> None:
     web = _service("web-portal", "Webポータル")
     db = _service("customer-db", "顧客DB")
     classes = {c.code: c for c in ChangeClass.objects.all()}
-    now = timezone.localtime().replace(minute=0, second=0, microsecond=0)
+    now = timezone.localtime().replace(minute=0, second=0, microsecond=0)  # the freeze window
     requester, manager, leader = users["operator"], users["manager"], users["leader"]
     cab = [users[k] for k in ("cab1", "cab2", "cab3") if k in users]
 
@@ -61,10 +87,11 @@ def seed(users: dict) -> None:
         },
     )
 
-    def make(title, cls, start_in_days, steps, *, service=web, risk=RiskLevel.MEDIUM):
+    def make(title, cls, days_after, steps, *, service=web, risk=RiskLevel.MEDIUM):
+        """A change starting ``days_after`` days after its class's earliest start."""
         if ChangeRequest.objects.filter(title=title).exists():
             return
-        start = now + timedelta(days=start_in_days)
+        start = planned_start(classes[cls], days_after=days_after)
         change = services.create_change(
             actor=requester,
             services=[service],
@@ -124,36 +151,34 @@ def seed(users: dict) -> None:
             data={"rollback_steps": "v1 を再デプロイ"},
         )
 
-    make("ログ出力設定の変更", "normal", 10, [])
-    make("APIゲートウェイのタイムアウト変更", "normal", 10, [submit])
+    make("ログ出力設定の変更", "normal", 7, [])
+    make("APIゲートウェイのタイムアウト変更", "normal", 7, [submit])
     make("決済モジュールの緊急修正", "emergency", 1, [submit])
-    make("データベースのメジャーバージョンアップ", "major", 14, [submit], service=db, risk="high")
-    make("検索インデックスの再構築", "normal", 10, [submit, approve])
-    make("キャッシュ容量の拡張", "normal", 12, [submit, approve, schedule])
-    make("通知サービスのデプロイ", "normal", 5, [submit, approve, schedule, implement])
-    make("画像変換サービスの更新", "normal", 6, [submit, approve, schedule, implement, verifying])
-    make("管理画面の文言修正", "normal", 7,
+    make("データベースのメジャーバージョンアップ", "major", 7, [submit], service=db, risk="high")
+    make("検索インデックスの再構築", "normal", 7, [submit, approve])
+    make("キャッシュ容量の拡張", "normal", 9, [submit, approve, schedule])
+    make("通知サービスのデプロイ", "normal", 2, [submit, approve, schedule, implement])
+    make("画像変換サービスの更新", "normal", 3, [submit, approve, schedule, implement, verifying])
+    make("管理画面の文言修正", "normal", 4,
          [submit, approve, schedule, implement, verifying, passed, close])  # fmt: skip
-    make("セッションストアの移行", "normal", 8,
+    make("セッションストアの移行", "normal", 5,
          [submit, approve, schedule, implement, verifying, failed, roll_back])  # fmt: skip
-    make("CDN設定の変更", "normal", 9, [submit, approve, schedule, implement, verifying, failed,
+    make("CDN設定の変更", "normal", 6, [submit, approve, schedule, implement, verifying, failed,
          roll_back, lambda c: services.perform_transition(c, "start_cause_analysis",
                                                             actor=requester)])  # fmt: skip
-    make("メール送信ライブラリの更新", "normal", 10,
+    make("メール送信ライブラリの更新", "normal", 7,
          [submit, lambda c: services.decide_change(c, actor=manager, decision="rejected",
                                                    comment="影響評価が不十分")])  # fmt: skip
-    make("旧APIの廃止", "normal", 11,
+    make("旧APIの廃止", "normal", 8,
          [lambda c: services.cancel_change(c, actor=requester, comment="計画変更")])  # fmt: skip
     if len(cab) >= 2:
-        make("ストレージ基盤の刷新", "major", 20,
+        make("ストレージ基盤の刷新", "major", 13,
              [submit, lambda c: services.cast_cab_vote(c, member=cab[0], vote="approve",
                                                        comment="計画妥当")])  # fmt: skip
     if not ChangeRequest.objects.filter(template=template).exists():
+        start = planned_start(classes["standard"], days_after=2)
         change = services.create_from_template(
-            template,
-            actor=requester,
-            planned_start=now + timedelta(days=2),
-            planned_end=now + timedelta(days=2, hours=1),
+            template, actor=requester, planned_start=start, planned_end=start + timedelta(hours=1)
         )
         services.submit_change(change, actor=requester)
     seed_history(users)
@@ -224,8 +249,8 @@ def seed_history(users: dict) -> None:
     for title, cls, (slug, name), submitted, implemented, outcome, fixes in HISTORY:
         if ChangeRequest.objects.filter(title=title).exists():
             continue
-        submitted_at = days_ago(*submitted)
         start = days_ago(*implemented) + timedelta(minutes=5 if cls == "emergency" else 0)
+        submitted_at = submitted_before(classes[cls], start, days_ago(*submitted))
         with best_effort(title), travel(submitted_at) as clock:
             change = services.create_change(
                 actor=requester,

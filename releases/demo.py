@@ -12,6 +12,7 @@ import datetime as dt
 from django.utils import timezone
 
 from changes import services as change_services
+from changes.demo import submitted_before
 from changes.models import ChangeClass, ChangeRequest, RollbackCriterion
 from incidents.demo import best_effort, can_travel, travel
 from itsm.core.models import Service
@@ -210,14 +211,16 @@ def _ship(users, slot, name, slug, version, strategy, fails_once) -> None:
     service = Service.objects.get(slug=slug)
     envs = {e.code: e for e in Environment.objects.all()}
     at = slot.starts_at
-    with travel(at - dt.timedelta(days=8)) as clock:
+    normal = ChangeClass.objects.get(code="normal")
+    submitted = submitted_before(normal, at, latest=at - dt.timedelta(days=8))
+    with travel(submitted) as clock:
         change = change_services.create_change(
             actor=requester,
             services=[service],
             title=f"{name} ({service.name}) の本番リリース / production release",
             description=f"{name} {version}（デモデータ：過去のリリース）",
             category="application_deployment",
-            change_class=ChangeClass.objects.get(code="normal"),
+            change_class=normal,
             affected_users="全ユーザー：無停止デプロイ",
             risk_level="low",
             implementation_plan="1. カナリアで確認\n2. 本番へ段階的に展開",
@@ -227,7 +230,7 @@ def _ship(users, slot, name, slug, version, strategy, fails_once) -> None:
             implementer=requester,
         )
         change_services.submit_change(change, actor=requester)
-        clock.move_to(at - dt.timedelta(days=7))
+        clock.move_to(submitted + dt.timedelta(days=1))
         change_services.decide_change(change, actor=manager, decision="approved")
         change.refresh_from_db()
         change_services.schedule_change(

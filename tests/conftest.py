@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -15,6 +17,34 @@ from itsm.core.roles import Role
 from .factories import UserFactory
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def pytest_configure(config):
+    """``ITSM_TEST_NOW=2026-12-09T15:23:00+09:00`` runs the whole suite on that day: the clock
+    starts there and ticks (CI runs the suite once on a Wednesday afternoon and once on a Sunday,
+    so a test that passes or fails by the day it runs shows up)."""
+    start = os.environ.get("ITSM_TEST_NOW")
+    if not start:
+        return
+    import time_machine
+
+    moment = datetime.fromisoformat(start)
+    if moment.tzinfo is None:
+        raise pytest.UsageError("ITSM_TEST_NOW needs a UTC offset, e.g. 2026-12-09T15:23:00+09:00")
+    config._itsm_clock = time_machine.travel(moment, tick=True)
+    config._itsm_clock.start()
+
+
+def pytest_report_header(config):
+    if getattr(config, "_itsm_clock", None) is not None:
+        return f"clock: the suite runs from {os.environ['ITSM_TEST_NOW']} (ITSM_TEST_NOW)"
+    return None
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_itsm_clock", None) is not None:
+        config._itsm_clock.stop()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -67,6 +97,16 @@ def _fresh_throttles(monkeypatch):
     monkeypatch.setattr(core_views, "cache", fresh)
     yield
     fresh.clear()
+
+
+@pytest.fixture
+def demo_clock():
+    """The moment the demo once failed at: Thursday 15:23:58 JST, seconds before a normal change's
+    3-business-day lead time would have ended on a calendar-day plan (issue 13). Frozen."""
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 10, 15, 23, 58, tzinfo=JST), tick=False) as clock:
+        yield clock
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 from backups import demo
 from backups.models import BackupJob, RestoreTest, RpoBreach
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clock")]
 
 
 def test_demo_seed_is_idempotent(make_user):

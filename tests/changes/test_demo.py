@@ -6,7 +6,7 @@ from changes import demo
 from changes.models import ChangeRequest
 from itsm.core.roles import Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_clock")]
 
 
 def test_demo_seed_covers_every_state_and_class(make_user):

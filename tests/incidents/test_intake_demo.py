@@ -7,6 +7,7 @@ from incidents.models import Integration
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("demo_clock")
 def test_demo_seed_is_idempotent():
     demo_intake.seed({})
     demo_intake.seed({})

@@ -374,6 +374,7 @@ def test_inactive_or_edited_cadences_are_respected():
     assert all(d.weekday() in (4, 0) for d in starts("minor"))  # Friday, or shifted to Monday
 
 
+@pytest.mark.usefixtures("demo_clock")
 def test_demo_data_has_releases_at_every_stage_and_is_idempotent(make_user):
     from itsm.management.commands.seed_demo import SERVICES
     from releases import demo
