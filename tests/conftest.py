@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,6 +34,31 @@ def pytest_configure(config):
         raise pytest.UsageError("ITSM_TEST_NOW needs a UTC offset, e.g. 2026-12-09T15:23:00+09:00")
     config._itsm_clock = time_machine.travel(moment, tick=True)
     config._itsm_clock.start()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock(request):
+    """Tests marked ``real_clock`` talk to processes that keep the machine's time (a real
+    Alertmanager, a Celery worker in a subprocess): under ITSM_TEST_NOW they run on the real clock,
+    and the suite's clock then carries on from where it was."""
+    config = request.config
+    clock = getattr(config, "_itsm_clock", None)
+    if clock is None or request.node.get_closest_marker("real_clock") is None:
+        yield
+        return
+    import time
+
+    import time_machine
+
+    shifted = datetime.now(JST)
+    clock.stop()
+    started = time.time()
+    try:
+        yield
+    finally:
+        resumed = shifted + timedelta(seconds=time.time() - started)
+        config._itsm_clock = time_machine.travel(resumed, tick=True)
+        config._itsm_clock.start()
 
 
 def pytest_report_header(config):

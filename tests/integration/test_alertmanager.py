@@ -32,6 +32,7 @@ pytestmark = [
         reason="needs Prometheus Alertmanager and amtool (apt-get install prometheus-alertmanager)",
     ),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.real_clock,  # Alertmanager checks startsAt against the machine's clock
 ]
 
 

@@ -137,6 +137,7 @@ def _backend_waiting_on_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
+@pytest.mark.real_clock  # the workers run in subprocesses, on the machine's clock
 def test_worker_killed_mid_escalation_applies_the_step_once_after_restart(
     ladder, celery_app, tmp_path
 ):
