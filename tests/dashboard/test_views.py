@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 import time_machine
 from django.urls import reverse
 
 from itsm.core.roles import Role
+from releases.models import Deployment, Environment
+from releases.services import link_causing_deployment
+from tests.incidents.factories import IncidentFactory
+from tests.releases.factories import ReleaseFactory
 
-from .conftest import NOW
+from .conftest import NOW, jst
 
 pytestmark = pytest.mark.django_db
 WEEK = {"days": "custom", "since": "2025-06-02", "until": "2025-06-08"}
@@ -154,3 +159,45 @@ def test_page_query_count_is_constant(client, ops_manager, week, django_assert_m
     client.force_login(ops_manager)
     with django_assert_max_num_queries(40):
         client.get(reverse("dashboard"), WEEK)
+
+
+def _dora_cell(html: str, metric: str) -> str:
+    row = re.search(rf'<tr data-metric="{metric}">(.*?)</tr>', html, re.S).group(1)
+    return re.search(r'data-value="([^"]*)"', row).group(1)
+
+
+def test_linking_an_incident_to_a_production_deployment_moves_the_change_fail_rate(
+    client, api_as, ops_manager, ops_leader
+):
+    """The page, the API and the CSV read the incident → deployment links (DORA: a
+    deployment that caused an incident is a failed change)."""
+    release = ReleaseFactory()
+    production = Environment.objects.get(code="production")
+    first, _second = (
+        Deployment.objects.create(
+            release=release,
+            environment=production,
+            version=release.version,
+            result="succeeded",
+            started_at=jst(2025, 6, day, 10),
+            finished_at=jst(2025, 6, day, 10, 20),
+        )
+        for day in (3, 5)
+    )
+    client.force_login(ops_manager)
+    api = api_as(ops_manager)
+
+    def figures():
+        html = client.get(reverse("dashboard"), WEEK).content.decode()
+        family = api.get("/api/v1/metrics/dora/", WEEK).json()["data"]
+        exported = _csv(client.get(reverse("dashboard_csv"), WEEK))
+        return (
+            _dora_cell(html, "change_fail_rate"),
+            family["metrics"]["change_fail_rate"]["value"],
+            exported[("dora", "metrics.change_fail_rate.value")],
+        )
+
+    assert figures() == ("0.0", 0.0, "0.0")
+    incident = IncidentFactory(detected_at=jst(2025, 6, 3, 11))
+    link_causing_deployment(first, incident=incident, actor=ops_leader)
+    assert figures() == ("0.5", 0.5, "0.5")
