@@ -17,7 +17,7 @@ from releases.services import link_causing_deployment
 from tests.incidents.factories import IncidentFactory
 from tests.releases.factories import ReleaseFactory
 
-from .conftest import NOW, jst
+from .conftest import NOW, jst, make_incident
 
 pytestmark = pytest.mark.django_db
 WEEK = {"days": "custom", "since": "2025-06-02", "until": "2025-06-08"}
@@ -201,3 +201,29 @@ def test_linking_an_incident_to_a_production_deployment_moves_the_change_fail_ra
     incident = IncidentFactory(detected_at=jst(2025, 6, 3, 11))
     link_causing_deployment(first, incident=incident, actor=ops_leader)
     assert figures() == ("0.5", 0.5, "0.5")
+
+
+def test_auto_recovered_incidents_have_their_own_tile_column_and_list(
+    client, api_as, ops_manager, week
+):
+    flap = make_incident(
+        "P1", jst(2025, 6, 5, 14), recovered=jst(2025, 6, 5, 14, 5), service=week["A"].service
+    )
+    client.force_login(ops_manager)
+    page = client.get(reverse("dashboard"), WEEK)
+    html = page.content.decode()
+    tile = re.search(r'data-tile="auto-recovered".*?data-value="([^"]*)"', html, re.S)
+    assert tile.group(1) == "1"
+    assert 'data-value="0.5714"' in html  # compliance as before: 4 of 7
+    assert re.search(
+        r'<tr data-priority="P1">.*?data-column="auto-recovered"><a [^>]*>1<', html, re.S
+    )
+    listed = client.get(page.context["links"]["incidents"]["auto_recovered"])
+    assert [i.number for i in listed.context["incidents"]] == [flap.number]
+    api = api_as(ops_manager).get("/api/v1/metrics/incidents/", WEEK).json()["data"]
+    assert api["overall"]["auto_recovered"] == 1 and api["overall"]["compliance"] == 0.5714
+    exported = _csv(client.get(reverse("dashboard_csv"), WEEK))
+    assert exported[("incidents", "overall.auto_recovered")] == "1"
+    assert exported[("incidents", "by_priority.P1.auto_recovered")] == "1"
+    printed = client.get(reverse("dashboard_print"), WEEK).content.decode()
+    assert 'data-tile="auto-recovered"' in printed
