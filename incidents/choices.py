@@ -162,6 +162,8 @@ class SlaStatus(models.TextChoices):
     ON_TRACK = "on_track", _("On track")
     MET = "met", _("Met")
     BREACHED = "breached", _("Breached")
+    # recovered by the monitor before the deadline with nobody responding: not judged
+    AUTO_RECOVERED = "auto_recovered", _("Auto-recovered")
 
 
 SLA_COLORS = {
@@ -169,4 +171,5 @@ SLA_COLORS = {
     SlaStatus.ON_TRACK: "success",
     SlaStatus.MET: "success",
     SlaStatus.BREACHED: "danger",
+    SlaStatus.AUTO_RECOVERED: "info",
 }

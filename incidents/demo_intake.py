@@ -4,6 +4,9 @@ an incident, and an Events v2 one. Called by ``manage.py seed_demo`` after ``inc
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+
+from django.utils import timezone
 
 from itsm.core.models import Service, User
 
@@ -62,6 +65,34 @@ def seed(users: dict[str, User]) -> None:
         )
         intake.process_deliveries(prometheus.pk)  # as the worker would, so the demo shows it
     if not Integration.objects.filter(name="Uptime checks (Events v2)").exists():
-        intake.create_integration(
+        uptime, raw = intake.create_integration(
             name="Uptime checks (Events v2)", kind="events_v2", service=service
         )
+        _flap(uptime, raw)
+
+
+def _flap(integration: Integration, routing_key: str) -> None:
+    """A check that failed for four minutes and recovered on its own: the monitor resolves the
+    incident with nobody responding, so the dashboard's *auto-recovered* tile has an example."""
+    started = timezone.now() - timedelta(minutes=4)
+    for body in (
+        {
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": "demo-uptime-login",
+            "payload": {
+                "summary": "Login page check failed (HTTP 503)",
+                "source": "uptime-tokyo",
+                "severity": "warning",
+                "timestamp": started.isoformat(),
+            },
+        },
+        {"routing_key": routing_key, "event_action": "resolve", "dedup_key": "demo-uptime-login"},
+    ):
+        intake.accept_delivery(
+            integration,
+            fmt="events_v2",
+            body=json.dumps(body).encode(),
+            message=intake.parse_event(body),
+        )
+    intake.process_deliveries(integration.pk)

@@ -542,10 +542,10 @@ def _on_transition(sender, instance, name, source, target, **kwargs):
         clock = start_clock(instance, now=now)
     elif name == "reopen":
         clock = start_clock(instance, now=now, cycle=(clock.cycle + 1) if clock else 1)
-    elif clock is not None and name in ("verify", "close"):
+    elif clock is not None and name in ("verify", "auto_recover", "close"):
         clock.stopped_at = clock.stopped_at or now
         clock.save(update_fields=["stopped_at"])
-    elif clock is not None and name == "reject_fix":
+    elif clock is not None and name in ("reject_fix", "alerts_refire"):
         # Verification failed: the service is down again, the clock resumes from now.
         clock.stopped_at = None
         clock.started_at = max(clock.started_at, now)

@@ -939,29 +939,39 @@ def _timeline_alerts(incident, integration, *, firing, resolved) -> None:
         )
 
 
-RECOVERY_PATH = {
-    IncidentState.TRIAGED: ["start_response", "start_recovery", "verify"],
-    IncidentState.INVESTIGATING: ["start_recovery", "verify"],
-    IncidentState.RECOVERING: ["verify"],
-}
+# The states an incident can be auto-recovered from (``Incident.auto_recover``): an
+# untriaged incident waits for a person, a verifying or closed one is recovered already.
+AUTO_RECOVERABLE = frozenset(
+    {IncidentState.TRIAGED, IncidentState.INVESTIGATING, IncidentState.RECOVERING}
+)
 
 
 def _recover(incident: Incident, integration: Integration, reason: str) -> None:
-    """Resolve = recovered (まず復旧): walk the incident to ``verifying``; a person closes it."""
-    if not integration.auto_recover:
+    """Resolve = recovered (まず復旧): the incident goes to ``verifying`` with its recovery time;
+    a person verifies and closes it. The monitor's resolve is not a response: unless a person
+    or an API client (Events v2 ``acknowledge``) responded before, the incident keeps no
+    ``response_started_at`` and counts as auto-recovered, not in MTTA or response compliance
+    (docs/metrics.md § Incidents)."""
+    if not integration.auto_recover or incident.state not in AUTO_RECOVERABLE:
         return
-    for name in RECOVERY_PATH.get(incident.state, []):
-        workflow.apply_transition(
-            incident, name, actor=None, comment=reason, system_label=integration.name
-        )
+    by_monitor = (
+        _("Recovered by the monitor; nobody has responded.")
+        if incident.response_started_at is None
+        else _("Recovered by the monitor.")
+    )
+    comment = f"{reason} {by_monitor}"
+    workflow.apply_transition(
+        incident, "auto_recover", actor=None, comment=comment, system_label=integration.name
+    )
 
 
 def _fired_again(incident: Incident, integration: Integration) -> None:
-    """Alerts fire again on an incident that the intake had marked recovered: back to work."""
+    """Alerts fire again on an incident that the intake had marked recovered: back to work —
+    to ``recovering`` when somebody had responded, else back to ``triaged``, waiting for one."""
     if incident.state == IncidentState.VERIFYING and integration.auto_recover:
         workflow.apply_transition(
             incident,
-            "reject_fix",
+            "alerts_refire" if incident.response_started_at is None else "reject_fix",
             actor=None,
             comment=_("Alerts are firing again."),
             system_label=integration.name,

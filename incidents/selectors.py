@@ -77,21 +77,27 @@ def by_response_urgency(qs: QuerySet[Incident], states=()) -> QuerySet[Incident]
     return qs.order_by(URGENCY_BUCKET.asc(), URGENCY_DUE.asc(nulls_last=True), F("id").desc())
 
 
+def sla_conditions(now: datetime) -> dict[str, Q]:
+    """Each SLA status of :attr:`Incident.sla_status` as a condition (they partition the
+    incidents). Nobody responded and the monitor recovered the incident before its deadline:
+    *auto-recovered*, not judged; recovered only after the deadline: breached (the deadline
+    passed with nobody on it)."""
+    unanswered = Q(response_started_at__isnull=True)
+    not_auto = Q(recovered_at__isnull=True) | Q(recovered_at__gt=F("response_due_at"))
+    return {
+        SlaStatus.PENDING: Q(response_due_at__isnull=True),
+        SlaStatus.MET: Q(response_started_at__lte=F("response_due_at")),
+        SlaStatus.BREACHED: Q(response_started_at__gt=F("response_due_at"))
+        | (unanswered & Q(response_due_at__lt=now) & not_auto),
+        SlaStatus.ON_TRACK: unanswered & Q(response_due_at__gte=now) & not_auto,
+        SlaStatus.AUTO_RECOVERED: unanswered & Q(recovered_at__lte=F("response_due_at")),
+    }
+
+
 def filter_sla(qs: QuerySet[Incident], status: str, now=None) -> QuerySet[Incident]:
     """The SLA status of :attr:`Incident.sla_status` as a query (computed on read)."""
-    now = now or timezone.now()
-    pending = Q(response_due_at__isnull=True)
-    started_late = Q(response_started_at__gt=F("response_due_at"))
-    waiting_late = Q(response_started_at__isnull=True, response_due_at__lt=now)
-    if status == SlaStatus.PENDING:
-        return qs.filter(pending)
-    if status == SlaStatus.BREACHED:
-        return qs.filter(started_late | waiting_late)
-    if status == SlaStatus.MET:
-        return qs.filter(response_started_at__lte=F("response_due_at"))
-    if status == SlaStatus.ON_TRACK:
-        return qs.filter(response_started_at__isnull=True, response_due_at__gte=now)
-    return qs
+    condition = sla_conditions(now or timezone.now()).get(status)
+    return qs if condition is None else qs.filter(condition)
 
 
 def triage_queue() -> QuerySet[Incident]:
@@ -298,18 +304,29 @@ def detected_in(since: datetime, until: datetime, service: str = "") -> QuerySet
 
 
 def _sla_counts(now: datetime) -> dict[str, Q]:
+    sla = sla_conditions(now)
     return {
         "total": Q(),
-        "met": Q(response_started_at__lte=F("response_due_at")),
-        "breached": Q(response_started_at__gt=F("response_due_at"))
-        | Q(response_started_at__isnull=True, response_due_at__lt=now),
-        "on_track": Q(response_started_at__isnull=True, response_due_at__gte=now),
-        "untriaged": Q(response_due_at__isnull=True),
+        "met": sla[SlaStatus.MET],
+        "breached": sla[SlaStatus.BREACHED],
+        "on_track": sla[SlaStatus.ON_TRACK],
+        "untriaged": sla[SlaStatus.PENDING],
+        "auto_recovered": sla[SlaStatus.AUTO_RECOVERED],
     }
 
 
 # The SLA counts of each group; "open" is every state but closed.
-SLA_FIELDS = ("total", "open", "met", "breached", "on_track", "untriaged", "mtta_n", "mttr_n")
+SLA_FIELDS = (
+    "total",
+    "open",
+    "met",
+    "breached",
+    "on_track",
+    "untriaged",
+    "auto_recovered",
+    "mtta_n",
+    "mttr_n",
+)
 # The groups the figures are reported for: per priority, per local day, and the whole window.
 ALL = ("all", None)
 
@@ -323,6 +340,8 @@ def _sla_row(row: dict) -> dict:
         "breached": row["breached"],
         "on_track": row["on_track"],
         "untriaged": row["untriaged"],
+        # recovered by the monitor before anybody had to respond: neither met nor breached
+        "auto_recovered": row["auto_recovered"],
         "compliance": _share(row["met"], judged),
     }
     for name in INCIDENT_DURATIONS:

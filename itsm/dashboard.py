@@ -245,10 +245,14 @@ def incident_links(period: Period) -> dict:
         "all": link(),
         "open": link(open="true", state=None),
         "breached": link(sla="breached"),
+        "auto_recovered": link(sla="auto_recovered"),
         "untriaged": link(state=IncidentState.DETECTED),
         "priority": {p.value: link(priority=p.value) for p in Priority},
         "priority_breached": {p.value: link(priority=p.value, sla="breached") for p in Priority},
         "priority_met": {p.value: link(priority=p.value, sla="met") for p in Priority},
+        "priority_auto_recovered": {
+            p.value: link(priority=p.value, sla="auto_recovered") for p in Priority
+        },
         "state": {s.value: link(state=s.value) for s in IncidentState},
         "priority_state": {
             p.value: {s.value: link(priority=p.value, state=s.value) for s in IncidentState}

@@ -198,8 +198,8 @@ def dora_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") ->
     """What the DORA metrics need, per the production deployments in ``[since, until)``.
 
     - deployment frequency: successful production deployments per day;
-    - change failure rate: production deployments that failed or were rolled back, over all
-      production deployments;
+    - change failure rate: failed changes — production deployments that failed, were rolled
+      back or are linked as the cause of an incident — over all production deployments;
     - lead time for changes: median from each shipped commit's time to its production
       deployment's finish; when a deployment lists no commits, from the release's creation.
     """
@@ -252,14 +252,7 @@ def incident_caused_failures(*, since: dt.datetime, until: dt.datetime, service:
       rollbacks (``rollback_of``) of an incident-causing deployment, and deployments of the
       same service made while such an incident was open (detected, not yet recovered).
     """
-    production = Deployment.objects.filter(
-        environment__code=Stage.PRODUCTION,
-        started_at__gte=since,
-        started_at__lt=until,
-        result__in=FINISHED_RESULTS,
-    )
-    if service:
-        production = production.filter(release__service__slug=service)
+    production = _production(since=since, until=until, service=service)
     links = (
         DeploymentIncident.objects.filter(deployment__in=production)
         .select_related("deployment", "incident")
@@ -280,20 +273,9 @@ def incident_caused_failures(*, since: dt.datetime, until: dt.datetime, service:
         recovery_hours.append(max((max(recovered) - done).total_seconds(), 0) / 3600)
     failed = set(production.filter(result__in=FAILED_RESULTS).values_list("pk", flat=True))
     caused = set(by_deployment)
-    # Rework: rollbacks of a causing deployment, and deployments of the same service while an
-    # incident caused by a deployment was open.
-    open_incident = DeploymentIncident.objects.filter(
-        deployment__release__service=OuterRef("release__service"),
-        incident__detected_at__lte=OuterRef("started_at"),
-    ).filter(
-        Q(incident__recovered_at__isnull=True)
-        | Q(incident__recovered_at__gt=OuterRef("started_at"))
-    )
     rework = set(
-        production.annotate(
-            during_incident=Exists(open_incident.exclude(deployment=OuterRef("pk")))
-        )
-        .filter(Q(rollback_of__incident_links__isnull=False) | Q(during_incident=True))
+        production.annotate(**_incident_rework_annotations())
+        .filter(_incident_rework())
         .values_list("pk", flat=True)
     )
     return {
@@ -378,26 +360,71 @@ def dora_tier(metric: str, value: float | None) -> str | None:
     return None
 
 
-def _production_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") -> dict:
-    """Production deployment figures (frequency, failure rate, lead time) as :func:`dora_inputs`
-    defines them, read as plain column values (no model instances: ~1,000 deployments a month at
-    the benchmark's scale). The one place these definitions are computed."""
-    # Queued and in-progress reports are not outcomes yet: they count neither way.
+def _production(*, since: dt.datetime, until: dt.datetime, service: str = "") -> QuerySet:
+    """The production deployments with an outcome that started in ``[since, until)``: the
+    population of every DORA figure. Queued and in-progress reports are not outcomes yet."""
     deployments = Deployment.objects.filter(
         environment__code=Stage.PRODUCTION,
         started_at__gte=since,
         started_at__lt=until,
         result__in=FINISHED_RESULTS,
     )
-    if service:
-        deployments = deployments.filter(release__service__slug=service)
-    total = succeeded = 0
-    lead_times: list[float] = []
-    rows = deployments.order_by().values_list(
-        "result", "started_at", "finished_at", "commits", "release__created_at"
+    return deployments.filter(release__service__slug=service) if service else deployments
+
+
+def _caused_incident(deployment: str = "pk") -> Exists:
+    """The deployment (``OuterRef(deployment)``) is linked as the cause of an incident."""
+    return Exists(DeploymentIncident.objects.filter(deployment=OuterRef(deployment)))
+
+
+def _incident_rework() -> Q:
+    """Rework read from the incident → deployment links (annotate with
+    :func:`_incident_rework_annotations` first): a rollback of a deployment that caused an
+    incident, or a deployment of the same service made while such an incident was open
+    (detected, not yet recovered)."""
+    return Q(rolls_back_cause=True) | Q(during_caused_incident=True)
+
+
+def _incident_rework_annotations() -> dict:
+    open_incident = (
+        DeploymentIncident.objects.filter(
+            deployment__release__service=OuterRef("release__service"),
+            incident__detected_at__lte=OuterRef("started_at"),
+        )
+        .filter(
+            Q(incident__recovered_at__isnull=True)
+            | Q(incident__recovered_at__gt=OuterRef("started_at"))
+        )
+        .exclude(deployment=OuterRef("pk"))
     )
-    for result, started_at, finished_at, commits, release_created_at in rows:
+    return {
+        "rolls_back_cause": _caused_incident("rollback_of"),
+        "during_caused_incident": Exists(open_incident),
+    }
+
+
+def _production_inputs(*, since: dt.datetime, until: dt.datetime, service: str = "") -> dict:
+    """Production deployment figures (frequency, failure rate, lead time) as :func:`dora_inputs`
+    defines them, read as plain column values (no model instances: ~1,000 deployments a month at
+    the benchmark's scale). The one place these definitions are computed.
+
+    A failed change is a deployment that failed or was rolled back, or one linked as the cause
+    of an incident (``DeploymentIncident``) even though it reported success."""
+    total = succeeded = failed = caused = failed_changes = 0
+    lead_times: list[float] = []
+    rows = (
+        _production(since=since, until=until, service=service)
+        .annotate(caused=_caused_incident())
+        .order_by()
+        .values_list(
+            "result", "caused", "started_at", "finished_at", "commits", "release__created_at"
+        )
+    )
+    for result, is_cause, started_at, finished_at, commits, release_created_at in rows:
         total += 1
+        caused += is_cause
+        failed += result in FAILED_RESULTS
+        failed_changes += result in FAILED_RESULTS or is_cause
         if result != DeploymentResult.SUCCEEDED:
             continue
         succeeded += 1
@@ -409,9 +436,11 @@ def _production_inputs(*, since: dt.datetime, until: dt.datetime, service: str =
     return {
         "production_deployments": total,
         "successful_production_deployments": succeeded,
-        "failed_production_deployments": total - succeeded,
+        "failed_production_deployments": failed,
+        "incident_causing_deployments": caused,
+        "failed_changes": failed_changes,
         "deployments_per_day": round(succeeded / days, 3),
-        "change_failure_rate": round((total - succeeded) / total, 3) if total else None,
+        "change_failure_rate": round(failed_changes / total, 3) if total else None,
         "lead_time_hours_median": round(statistics.median(lead_times), 2) if lead_times else None,
         "lead_time_samples": len(lead_times),
     }
@@ -421,22 +450,16 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
     """The five DORA metrics over the production deployments that started in the period,
     each with its tier (report year :data:`DORA_REPORT_YEAR`)."""
     inputs = _production_inputs(since=since, until=until, service=service)
-    production = Deployment.objects.filter(
-        environment__code=Stage.PRODUCTION,
-        started_at__gte=since,
-        started_at__lt=until,
-        result__in=FINISHED_RESULTS,
-    )
-    if service:
-        production = production.filter(release__service__slug=service)
-    # Rework: a deployment made because of an incident — a hotfix, or a release carrying a
-    # change recorded as fixing an incident.
+    production = _production(since=since, until=until, service=service)
+    # Rework: a deployment made because of an incident — a hotfix, a release carrying a change
+    # recorded as fixing an incident, a rollback of a deployment that caused an incident, or a
+    # deployment of the same service while an incident caused by a deployment was open.
     fixes_incident = IncidentLink.objects.filter(
         change__releases=OuterRef("release"), relation=IncidentRelation.FIXED_BY
     )
     rework = (
-        production.annotate(fixes=Exists(fixes_incident))
-        .filter(Q(release__release_type=ReleaseType.HOTFIX) | Q(fixes=True))
+        production.annotate(fixes=Exists(fixes_incident), **_incident_rework_annotations())
+        .filter(Q(release__release_type=ReleaseType.HOTFIX) | Q(fixes=True) | _incident_rework())
         .count()
     )
     # Recovery: from a failed (or rolled back) production deployment to the next successful
@@ -468,6 +491,24 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
             unrecovered += 1
         else:
             recovery_hours.append((recovered_at - started_at).total_seconds() / 3600)
+    # A deployment that reported success but caused an incident recovers with its incidents:
+    # from its finish to the recovery of the last one (unrecovered while any is open).
+    caused: dict[int, list] = {}
+    links = DeploymentIncident.objects.filter(
+        deployment__in=production.filter(result=DeploymentResult.SUCCEEDED)
+    ).values_list(
+        "deployment_id",
+        "deployment__started_at",
+        "deployment__finished_at",
+        "incident__recovered_at",
+    )
+    for deployment_id, started_at, finished_at, recovered_at in links:
+        caused.setdefault(deployment_id, [finished_at or started_at]).append(recovered_at)
+    for done, *recovered in caused.values():
+        if any(t is None for t in recovered):
+            unrecovered += 1
+        else:
+            recovery_hours.append(max((max(recovered) - done).total_seconds(), 0) / 3600)
     recovery = percentile_cont(recovery_hours, 0.5)
     recovery = None if recovery is None else round(recovery, 2)
     figures = {
@@ -493,6 +534,8 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
         "production_deployments": inputs["production_deployments"],
         "successful_production_deployments": inputs["successful_production_deployments"],
         "failed_production_deployments": inputs["failed_production_deployments"],
+        "incident_causing_deployments": inputs["incident_causing_deployments"],
+        "failed_changes": inputs["failed_changes"],
         "lead_time_samples": inputs["lead_time_samples"],
         "recovered_failures": len(recovery_hours),
         "unrecovered_failures": unrecovered,

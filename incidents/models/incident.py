@@ -167,6 +167,20 @@ def within_reopen_window(incident) -> bool:
     return timezone.now() <= incident.closed_at + window
 
 
+@guard(_("Somebody has responded: a failed verification goes back to recovery."))
+def nobody_responded(incident) -> bool:
+    return incident.response_started_at is None
+
+
+def monitor_only(incident, user) -> bool:
+    """Taken by the monitoring intake on its own (an integration's auto-recovery), never by a
+    person: a person's recovery goes through ``start_response`` and ``verify``."""
+    return False
+
+
+monitor_only.description = _("the monitoring intake only")
+
+
 def may_close(incident, user) -> bool:
     """§8.2: an urgent-track (P1/P2) incident is closed by an ops leader or above."""
     needed = 2 if incident.track == Track.URGENT else 1
@@ -306,8 +320,19 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         return self.state != IncidentState.CLOSED
 
     @property
+    def auto_recovered(self) -> bool:
+        """Recovered by the monitor before anybody responded. ``response_started_at`` is set
+        only by a response (a person, or an API client's acknowledgement) and every way to
+        ``recovered_at`` but :meth:`auto_recover` passes through one, so recovered without a
+        response start means the monitor recovered it (docs/metrics.md § Incidents)."""
+        return self.recovered_at is not None and self.response_started_at is None
+
+    @property
     def sla_status(self) -> str:
-        """Response-target status (§8.1 対応目標時間), computed on read."""
+        """Response-target status (§8.1 対応目標時間), computed on read. An incident the
+        monitor recovered before its deadline, with nobody responding, was not a response:
+        it is *auto-recovered*, not met (after the deadline it stays breached).
+        :func:`incidents.selectors.filter_sla` is the same rule as a query."""
         if self.response_due_at is None:
             return SlaStatus.PENDING
         if self.response_started_at is not None:
@@ -316,6 +341,8 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
                 if self.response_started_at <= self.response_due_at
                 else SlaStatus.BREACHED
             )
+        if self.recovered_at is not None and self.recovered_at <= self.response_due_at:
+            return SlaStatus.AUTO_RECOVERED
         return SlaStatus.BREACHED if timezone.now() > self.response_due_at else SlaStatus.ON_TRACK
 
     @property
@@ -363,9 +390,15 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         custom={"label": _("Start response"), "style": "primary"},
     )
     def start_response(self, **audit):
+        self._respond(audit.get("by"))
+
+    def _respond(self, by) -> None:
+        """Work on the incident starts (or goes on): the first response is kept; the person
+        taking it becomes the assignee when there is none. Taking up an auto-recovered
+        incident (a failed verification, a reopen) is a response too."""
         self.response_started_at = self.response_started_at or timezone.now()
-        if self.assignee_id is None and getattr(audit.get("by"), "pk", None):
-            self.assignee = audit["by"]
+        if self.assignee_id is None and getattr(by, "pk", None):
+            self.assignee = by
 
     @transition(
         field=state,
@@ -390,6 +423,33 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
 
     @transition(
         field=state,
+        source=[IncidentState.TRIAGED, IncidentState.INVESTIGATING, IncidentState.RECOVERING],
+        target=IncidentState.VERIFYING,
+        permission=monitor_only,
+        custom={"label": _("Recovered by monitoring"), "hidden": True},
+    )
+    def auto_recover(self, **audit):
+        # Every alert resolved (integration setting "recover on resolve"): the service is back,
+        # but nobody responded because of it — response_started_at and the assignee stay as
+        # they are, so MTTA and response compliance count people only. A person verifies and
+        # closes.
+        self.recovered_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=IncidentState.VERIFYING,
+        target=IncidentState.TRIAGED,
+        conditions=[nobody_responded],
+        permission=monitor_only,
+        custom={"label": _("Alerts firing again"), "hidden": True},
+    )
+    def alerts_refire(self, **audit):
+        # An auto-recovered incident nobody answered fires again: it waits for a response
+        # again (its response target unchanged), instead of "recovering" with nobody on it.
+        self.recovered_at = None
+
+    @transition(
+        field=state,
         source=IncidentState.VERIFYING,
         target=IncidentState.RECOVERING,
         permission=responders,
@@ -401,6 +461,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
     )
     def reject_fix(self, **audit):
         self.recovered_at = None
+        self._respond(audit.get("by"))
 
     @transition(
         field=state,
@@ -424,6 +485,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
     def reopen(self, **audit):
         self.closed_at = None
         self.recovered_at = None
+        self._respond(audit.get("by"))
 
 
 def response_due_for(priority: str, detected_at: datetime) -> datetime | None:

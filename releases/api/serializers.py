@@ -331,6 +331,8 @@ class DoraInputsSerializer(serializers.Serializer):
     production_deployments = serializers.IntegerField()
     successful_production_deployments = serializers.IntegerField()
     failed_production_deployments = serializers.IntegerField()
+    incident_causing_deployments = serializers.IntegerField()
+    failed_changes = serializers.IntegerField()
     deployments_per_day = serializers.FloatField()
     change_failure_rate = serializers.FloatField(allow_null=True)
     lead_time_hours_median = serializers.FloatField(allow_null=True)

@@ -11,10 +11,12 @@ from backups.models import BackupPolicy
 from changes import selectors as change_selectors
 from changes.models import Approval
 from releases import selectors as release_selectors
+from releases import services as release_services
 from releases.models import Deployment, Environment, Release, ReleaseCadence, ReleaseSlot
 from tests.backups.factories import BackupPolicyFactory, RestoreTestFactory
 from tests.changes.factories import ChangeRequestFactory, change_class
 from tests.factories import ServiceFactory, UserFactory
+from tests.incidents.factories import IncidentFactory
 from tests.releases.factories import ReleaseFactory
 
 from .conftest import NOW, SINCE, UNTIL, jst
@@ -152,6 +154,66 @@ def test_deployments_still_in_progress_count_neither_way(deployments):
     after = release_selectors.dora_metrics(since=SINCE, until=UNTIL)
     assert after["production_deployments"] == before["production_deployments"] == 3
     assert after["metrics"] == before["metrics"]
+
+
+def test_a_deployment_linked_to_an_incident_is_a_failed_change(deployments, ops_leader):
+    """DORA counts a deployment that caused an incident as a failed change although it
+    reported success; its incident's recovery ends its recovery time, and the deployments of
+    the same service made while that incident was open are rework."""
+    before = release_selectors.dora_metrics(since=SINCE, until=UNTIL)
+    assert before["metrics"]["change_fail_rate"]["value"] == 0.333  # the failed hotfix
+    assert before["metrics"]["deployment_rework_rate"]["value"] == 0.3333  # the hotfix
+    causing = Deployment.objects.get(started_at=jst(2025, 6, 3, 10))
+    incident = IncidentFactory(
+        detected_at=jst(2025, 6, 3, 10, 30), recovered_at=jst(2025, 6, 4, 13), service=None
+    )
+    release_services.link_causing_deployment(causing, incident=incident, actor=ops_leader)
+    after = release_selectors.dora_metrics(since=SINCE, until=UNTIL)
+    m = after["metrics"]
+    assert after["incident_causing_deployments"] == 1 and after["failed_changes"] == 2
+    assert after["failed_production_deployments"] == 1  # the deployments' own results
+    assert m["change_fail_rate"]["value"] == 0.667
+    assert m["change_fail_rate"]["tier"] == "low"
+    # the hotfix (06-04 10:00) and REL-3 (06-04 12:00) shipped while the incident was open
+    assert m["deployment_rework_rate"]["value"] == 0.6667
+    assert after["rework_deployments"] == 2
+    # recovery samples: the failed hotfix 2 h; the causing deployment 27 h (to 06-04 13:00)
+    assert after["recovered_failures"] == 2
+    assert m["failed_deployment_recovery_time"]["value"] == 14.5
+    # the API's inputs read the same definition
+    inputs = release_selectors.dora_inputs(since=SINCE, until=UNTIL)
+    assert inputs["change_failure_rate"] == 0.667 and inputs["failed_changes"] == 2
+
+
+def test_a_link_to_a_deployment_outside_the_period_or_service_changes_nothing(
+    deployments, ops_leader
+):
+    before = release_selectors.dora_metrics(since=SINCE, until=UNTIL, service="web-shop")
+    elsewhere = Deployment.objects.create(
+        release=ReleaseFactory(),
+        environment=Environment.objects.get(code="production"),
+        version="2.0.0",
+        result="succeeded",
+        started_at=jst(2025, 6, 5, 9),
+        finished_at=jst(2025, 6, 5, 9),
+    )
+    staging = Deployment.objects.create(
+        release=Release.objects.filter(state="completed").first(),
+        environment=Environment.objects.get(code="staging"),
+        version="2.0.1",
+        result="succeeded",
+        started_at=jst(2025, 6, 5, 9),
+        finished_at=jst(2025, 6, 5, 9),
+    )
+    for deployment in (elsewhere, staging):
+        release_services.link_causing_deployment(
+            deployment, incident=IncidentFactory(), actor=ops_leader
+        )
+    after = release_selectors.dora_metrics(since=SINCE, until=UNTIL, service="web-shop")
+    assert after == before
+    unrecovered = release_selectors.dora_metrics(since=SINCE, until=UNTIL)
+    assert unrecovered["failed_changes"] == 2  # the hotfix and the other service's deployment
+    assert unrecovered["unrecovered_failures"] == 1  # its incident is not recovered
 
 
 def test_dora_tier_boundaries():

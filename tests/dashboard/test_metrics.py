@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,10 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents import selectors
+from incidents import intake, selectors
+from incidents.models import Incident
 from incidents.selectors import percentile_cont
+from tests.incidents.intake_helpers import event, integration_fixture, process  # noqa: F401
 
 from .conftest import NOW, SINCE, UNTIL, jst, make_incident
 
@@ -158,3 +161,64 @@ def test_postmortem_completion_within_due(week, make_user):
     assert data["overdue_in_period"] == 1
     assert data["completion_within_due"] == 0.3333
     assert data["overdue_postmortems_now"] == 2  # C and E's review
+
+
+# --- auto-recovery (docs/metrics.md § Incidents: response figures count humans only)
+
+
+def _monitor(integration, at, *actions, key="flap-1"):
+    """Events v2 from the monitoring tool, one per ``(minutes after at, action)``."""
+    for minutes, action in actions:
+        with time_machine.travel(at + timedelta(minutes=minutes), tick=False):
+            body = event(integration.raw_secret, action=action, dedup_key=key)
+            raw = json.dumps(body).encode()
+            intake.accept_delivery(
+                integration, fmt="events_v2", body=raw, message=intake.parse_event(body)
+            )
+            process(integration)
+    return Incident.objects.get(alerts__fingerprint=key)
+
+
+RESPONSE_FIGURES = ("met", "breached", "on_track", "compliance", "mtta_n", "mtta_p50", "mtta_p90")
+
+
+def test_an_auto_recovered_incident_moves_only_the_auto_recovered_count(week, integration):
+    before = metrics()
+    # P1 (severity critical), resolved by the monitor 5 minutes later: nobody responded
+    incident = _monitor(integration, jst(2025, 6, 5, 14), (0, "trigger"), (5, "resolve"))
+    assert incident.priority == "P1" and incident.response_started_at is None
+    after = metrics()
+    for group in ("overall", "P1"):
+        old = before["overall"] if group == "overall" else before["by_priority"][group]
+        new = after["overall"] if group == "overall" else after["by_priority"][group]
+        assert {k: new[k] for k in RESPONSE_FIGURES} == {k: old[k] for k in RESPONSE_FIGURES}
+        assert new["auto_recovered"] == old["auto_recovered"] + 1 == 1
+        assert new["total"] == old["total"] + 1
+        assert new["mttr_n"] == old["mttr_n"] + 1  # the service was down 5 minutes
+    day = next(p for p in after["trend"] if p["day"] == "2025-06-05")
+    assert day["compliance"] == 0.0 and day["mtta_p50"] is None  # D alone is judged that day
+    listed = selectors.filter_sla(Incident.objects.all(), "auto_recovered", now=NOW)
+    assert list(listed) == [incident]
+
+
+def test_an_acknowledged_then_auto_resolved_incident_counts_as_a_response(week, integration):
+    before = metrics()["overall"]
+    acknowledged = (0, "trigger"), (3, "acknowledge"), (10, "resolve")
+    incident = _monitor(integration, jst(2025, 6, 5, 14), *acknowledged)
+    assert incident.response_started_at == jst(2025, 6, 5, 14, 3)
+    after = metrics()["overall"]
+    assert after["met"] == before["met"] + 1 and after["breached"] == before["breached"]
+    assert after["compliance"] == 0.625  # 5 of 8 (was 4 of 7)
+    assert after["mtta_n"] == before["mtta_n"] + 1
+    assert after["auto_recovered"] == 0
+
+
+def test_auto_recovered_after_the_deadline_nobody_answered_stays_breached(week, integration):
+    """The P1 target (15 min) passed with nobody on it; the monitor's later resolve does not
+    undo that breach."""
+    before = metrics()["overall"]
+    incident = _monitor(integration, jst(2025, 6, 5, 14), (0, "trigger"), (40, "resolve"))
+    assert incident.sla_status == "breached" and incident.recovered_at
+    after = metrics()["overall"]
+    assert after["breached"] == before["breached"] + 1 and after["auto_recovered"] == 0
+    assert after["mtta_n"] == before["mtta_n"]

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 import time_machine
 from django.urls import reverse
 
 from itsm.core.roles import Role
+from releases.models import Deployment, Environment
+from releases.services import link_causing_deployment
+from tests.incidents.factories import IncidentFactory
+from tests.releases.factories import ReleaseFactory
 
-from .conftest import NOW
+from .conftest import NOW, jst, make_incident
 
 pytestmark = pytest.mark.django_db
 WEEK = {"days": "custom", "since": "2025-06-02", "until": "2025-06-08"}
@@ -154,3 +159,71 @@ def test_page_query_count_is_constant(client, ops_manager, week, django_assert_m
     client.force_login(ops_manager)
     with django_assert_max_num_queries(40):
         client.get(reverse("dashboard"), WEEK)
+
+
+def _dora_cell(html: str, metric: str) -> str:
+    row = re.search(rf'<tr data-metric="{metric}">(.*?)</tr>', html, re.S).group(1)
+    return re.search(r'data-value="([^"]*)"', row).group(1)
+
+
+def test_linking_an_incident_to_a_production_deployment_moves_the_change_fail_rate(
+    client, api_as, ops_manager, ops_leader
+):
+    """The page, the API and the CSV read the incident → deployment links (DORA: a
+    deployment that caused an incident is a failed change)."""
+    release = ReleaseFactory()
+    production = Environment.objects.get(code="production")
+    first, _second = (
+        Deployment.objects.create(
+            release=release,
+            environment=production,
+            version=release.version,
+            result="succeeded",
+            started_at=jst(2025, 6, day, 10),
+            finished_at=jst(2025, 6, day, 10, 20),
+        )
+        for day in (3, 5)
+    )
+    client.force_login(ops_manager)
+    api = api_as(ops_manager)
+
+    def figures():
+        html = client.get(reverse("dashboard"), WEEK).content.decode()
+        family = api.get("/api/v1/metrics/dora/", WEEK).json()["data"]
+        exported = _csv(client.get(reverse("dashboard_csv"), WEEK))
+        return (
+            _dora_cell(html, "change_fail_rate"),
+            family["metrics"]["change_fail_rate"]["value"],
+            exported[("dora", "metrics.change_fail_rate.value")],
+        )
+
+    assert figures() == ("0.0", 0.0, "0.0")
+    incident = IncidentFactory(detected_at=jst(2025, 6, 3, 11))
+    link_causing_deployment(first, incident=incident, actor=ops_leader)
+    assert figures() == ("0.5", 0.5, "0.5")
+
+
+def test_auto_recovered_incidents_have_their_own_tile_column_and_list(
+    client, api_as, ops_manager, week
+):
+    flap = make_incident(
+        "P1", jst(2025, 6, 5, 14), recovered=jst(2025, 6, 5, 14, 5), service=week["A"].service
+    )
+    client.force_login(ops_manager)
+    page = client.get(reverse("dashboard"), WEEK)
+    html = page.content.decode()
+    tile = re.search(r'data-tile="auto-recovered".*?data-value="([^"]*)"', html, re.S)
+    assert tile.group(1) == "1"
+    assert 'data-value="0.5714"' in html  # compliance as before: 4 of 7
+    assert re.search(
+        r'<tr data-priority="P1">.*?data-column="auto-recovered"><a [^>]*>1<', html, re.S
+    )
+    listed = client.get(page.context["links"]["incidents"]["auto_recovered"])
+    assert [i.number for i in listed.context["incidents"]] == [flap.number]
+    api = api_as(ops_manager).get("/api/v1/metrics/incidents/", WEEK).json()["data"]
+    assert api["overall"]["auto_recovered"] == 1 and api["overall"]["compliance"] == 0.5714
+    exported = _csv(client.get(reverse("dashboard_csv"), WEEK))
+    assert exported[("incidents", "overall.auto_recovered")] == "1"
+    assert exported[("incidents", "by_priority.P1.auto_recovered")] == "1"
+    printed = client.get(reverse("dashboard_print"), WEEK).content.decode()
+    assert 'data-tile="auto-recovered"' in printed

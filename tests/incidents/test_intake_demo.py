@@ -15,3 +15,14 @@ def test_demo_seed_is_idempotent():
     prometheus = Integration.objects.get(kind="alertmanager")
     assert prometheus.deliveries.get().incidents
     assert prometheus.groups.get().incident.alerts.count() == 3
+
+
+@pytest.mark.django_db
+def test_demo_has_an_incident_the_monitor_recovered_with_nobody_responding():
+    demo_intake.seed({})
+    demo_intake.seed({})
+    uptime = Integration.objects.get(kind="events_v2")
+    incident = uptime.groups.get().incident
+    assert incident.state == "verifying" and incident.auto_recovered
+    assert incident.sla_status == "auto_recovered"
+    assert (incident.recovered_at - incident.detected_at).total_seconds() >= 4 * 60

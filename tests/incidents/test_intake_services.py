@@ -21,6 +21,7 @@ from incidents.models import (
     Integration,
     MappingRule,
 )
+from itsm.core import workflow
 
 from .conftest import advance
 from .intake_helpers import am_alert, am_body, event, integration_fixture, process  # noqa: F401
@@ -207,13 +208,62 @@ def test_resolution_without_auto_recover_leaves_the_incident_to_people(integrati
     assert incident.alerts.get().status == "resolved"
 
 
-def test_firing_again_after_auto_recovery_reopens_the_work(integration):
+def test_auto_recovery_is_not_a_response(integration):
+    """The monitor's resolve records the recovery, but nobody responded: no response start,
+    no assignee; the timeline says the monitor recovered it (docs/metrics.md § Incidents)."""
     deliver_am(integration, am_body(am_alert()))
+    deliver_am(integration, am_body(am_alert(status="resolved")))
+    incident = Incident.objects.get()
+    assert incident.state == IncidentState.VERIFYING
+    assert incident.recovered_at is not None
+    assert incident.response_started_at is None and incident.assignee is None
+    assert incident.auto_recovered
+    entry = incident.timeline.get(data__transition="auto_recover")
+    assert entry.actor is None and entry.actor_label == integration.name
+    assert "Recovered by the monitor; nobody has responded." in entry.text
+    assert not incident.timeline.filter(data__transition="start_response").exists()
+
+
+def test_a_person_who_responded_before_the_resolve_keeps_the_response(integration, operator):
+    deliver_am(integration, am_body(am_alert()))
+    incident = Incident.objects.get()
+    workflow.perform(incident, "start_response", actor=operator)
+    deliver_am(integration, am_body(am_alert(status="resolved")))
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.VERIFYING and incident.recovered_at
+    assert incident.response_started_at is not None and incident.assignee == operator
+    assert not incident.auto_recovered
+
+
+def test_firing_again_after_auto_recovery_waits_for_a_response_again(integration):
+    deliver_am(integration, am_body(am_alert()))
+    deliver_am(integration, am_body(am_alert(status="resolved")))
+    deliver_am(integration, am_body(am_alert()))
+    incident = Incident.objects.get()
+    # nobody had responded: back to triaged, not "recovering" with nobody on it
+    assert incident.state == IncidentState.TRIAGED
+    assert incident.recovered_at is None and incident.response_started_at is None
+
+
+def test_firing_again_after_a_response_reopens_the_work(integration, operator):
+    deliver_am(integration, am_body(am_alert()))
+    workflow.perform(Incident.objects.get(), "start_response", actor=operator)
     deliver_am(integration, am_body(am_alert(status="resolved")))
     deliver_am(integration, am_body(am_alert()))
     incident = Incident.objects.get()
     assert incident.state == IncidentState.RECOVERING
     assert incident.recovered_at is None
+
+
+def test_a_person_taking_up_an_auto_recovered_incident_responds(integration, operator):
+    """A failed verification of an auto-recovered incident is somebody working on it: the
+    response starts then (investigating/recovering always have a response start)."""
+    deliver_am(integration, am_body(am_alert()))
+    deliver_am(integration, am_body(am_alert(status="resolved")))
+    incident = Incident.objects.get()
+    workflow.perform(incident, "reject_fix", actor=operator, comment="still failing for some")
+    assert incident.state == IncidentState.RECOVERING
+    assert incident.response_started_at is not None and incident.assignee == operator
 
 
 def test_refire_after_close_opens_a_new_incident_linked_to_the_old_one(integration):
@@ -351,6 +401,19 @@ def test_acknowledge_starts_the_response(integration):
     incident = Incident.objects.get()
     assert incident.state == IncidentState.INVESTIGATING
     assert incident.response_started_at is not None
+
+
+def test_acknowledged_then_resolved_is_a_response_then_a_recovery(integration):
+    key = integration.raw_secret
+    deliver_event(integration, event(key))
+    deliver_event(integration, event(key, action="acknowledge"))
+    deliver_event(integration, event(key, action="resolve"))
+    incident = Incident.objects.get()
+    assert incident.state == IncidentState.VERIFYING and incident.recovered_at
+    assert incident.response_started_at is not None and not incident.auto_recovered
+    assert incident.sla_status == "met"
+    entry = incident.timeline.get(data__transition="auto_recover")
+    assert entry.text.endswith("Recovered by the monitor.")
 
 
 def test_resolve_recovers_and_a_new_trigger_opens_a_new_incident(integration):

@@ -189,6 +189,9 @@ PERMISSIONS = [
     ("close", "verifying", "P1", 0, 1, 1, 0, 0, 0, 1),
     ("close", "verifying", "P2", 0, 1, 1, 0, 0, 0, 1),
     ("reopen", "closed", "P3", 1, 1, 1, 0, 0, 0, 1),
+    # the monitoring intake's own moves (an integration's auto-recovery): nobody takes them
+    ("auto_recover", "triaged", "P3", 0, 0, 0, 0, 0, 0, 0),
+    ("alerts_refire", "verifying", "P3", 0, 0, 0, 0, 0, 0, 0),
 ]
 CASES = [
     pytest.param(name, state, prio, role, bool(allowed), id=f"{name}-{prio}-{role.value}")
