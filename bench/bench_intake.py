@@ -11,7 +11,9 @@ measures, in the same run:
   worker turns them into incidents;
 - alerts per second in 100-alert Alertmanager batches, acknowledged (202s) and end to end (until
   every delivery is processed) (budget: ≥ 5,000/s);
-- a storm of 10,000 alerts for one cause (100 new alert groups of 100) → incidents (budget ≤ 5);
+- a storm of 10,000 alerts for one cause (100 new alert groups of 100) → incidents (budget: the
+  storm rule's threshold + 1 — the first groups are incidents of their own, the rest one storm
+  incident; ≤ 11 with the default rule, issue 13; it was ≤ 5 under the old 3-incident rule);
 - peak RSS per web worker and of the Celery worker (VmHWM).
 
 Each phase waits (bounded) until its deliveries are processed before the next starts.
@@ -425,6 +427,7 @@ def run() -> list[dict]:
             Incident.objects.filter(alert_groups__integration=storm).distinct().count()
         )
         storm_alerts = Alert.objects.filter(group__integration=storm).count()
+        storm_budget = storm.storm_threshold + 1  # own incidents until the storm, then one
         failed = Delivery.objects.exclude(result__in=["processed", "dropped"]).count()
         peaks = _peak_rss_mb(server.pid)
         worker_peak = _hwm_mb(worker.pid)
@@ -529,7 +532,8 @@ def run() -> list[dict]:
             "unit": "incidents",
             "note": f"{storm_ok} groups of {BATCH_SIZE}, each its own groupKey, acknowledged in "
             f"{storm_s:.1f} s, processed in {storm_e2e_s:.1f} s, {storm_alerts} alerts stored, "
-            f"errors={storm_err}{left(storm_left)}; budget ≤ 5 {met(storm_incidents <= 5)}",
+            f"errors={storm_err}{left(storm_left)}; budget ≤ {storm_budget} "
+            f"{met(storm_incidents <= storm_budget)}",
         },
         {
             "name": "deliveries not processed",

@@ -101,11 +101,30 @@ class AlertInline(admin.TabularInline):
 
 @admin.register(AlertGroup)
 class AlertGroupAdmin(admin.ModelAdmin):
-    list_display = ["integration", "key", "is_storm", "is_open", "incident", "opened_at"]
+    list_display = [
+        "integration",
+        "key",
+        "is_storm",
+        "is_open",
+        "incident",
+        "service",
+        "priority",
+        "opened_at",
+    ]
     list_filter = ["is_open", "is_storm", "integration"]
     search_fields = ["key", "incident__number"]
     raw_id_fields = ["incident", "previous"]
-    readonly_fields = ["integration", "key", "is_storm", "opened_at", "closed_at", "labels"]
+    # service and priority: what the mapping rules gave the group when it opened.
+    readonly_fields = [
+        "integration",
+        "key",
+        "is_storm",
+        "service",
+        "priority",
+        "opened_at",
+        "closed_at",
+        "labels",
+    ]
     inlines = [AlertInline]
 
     def has_add_permission(self, request):

@@ -15,7 +15,10 @@
   (at most one open per key, held by the database), record firing/resolved on the timeline,
   recover the incident when all its alerts are resolved (never close it), open a new linked
   incident when a group fires again after its incident was closed, and collapse alert storms
-  into one announced storm incident.
+  (more than ``storm_threshold`` new groups within ``storm_window_minutes``, default 10 in 5)
+  into one announced storm incident whose priority rises to the highest of its members'.
+- ``member_groups``, ``split_group``: a storm incident's alert groups, and splitting one out into
+  its own incident (operators and up; 409 when it already has one).
 - ``process_pending_deliveries``: the beat sweep (every 5 s) that processes what the doorbell
   missed (broker down, worker died) or what failed and is due again.
 - ``prune_deliveries``: drop deliveries older than each integration's retention.
@@ -34,13 +37,14 @@ from datetime import UTC, datetime, timedelta
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itsm.core import workflow
 from itsm.core.audit import record_event
 from itsm.core.cache import count_hit
+from itsm.core.roles import ops_rank
 
 from . import services
 from .choices import PRIORITY_ORDER, IncidentState, Priority, Source, TimelineKind
@@ -767,6 +771,10 @@ def _open_group(integration, key, *, opener, context: _Context) -> AlertGroup | 
         previous, group = group, None
     if group is not None or opener is None:
         return group
+    storm = context.storm
+    priority = opener.get("priority") or ""
+    if storm is not None and not priority:
+        priority = _mapped_priority(integration, opener)
     try:
         with transaction.atomic():
             group = AlertGroup.objects.create(
@@ -774,16 +782,23 @@ def _open_group(integration, key, *, opener, context: _Context) -> AlertGroup | 
                 key=key,
                 previous=previous,
                 labels=opener["labels"],
-                incident=context.storm,  # known storming: the new group joins at once
+                service=opener["service"],
+                priority=priority,
+                incident=storm,  # known storming: the new group joins at once
             )
     except IntegrityError:
         return _locked_open_group(integration, key, wait=True)
     group.is_new = True
-    if context.storm is not None:
+    if storm is not None:
+        _join_storm(storm, group, integration)
         return group
-    if _storming(integration):
-        context.storm = group.incident = _storm_incident(integration, opener)
-        AlertGroup.objects.filter(pk=group.pk).update(incident=group.incident)
+    if _storming(integration, group):
+        group.priority = group.priority or _mapped_priority(integration, opener)
+        context.storm = group.incident = _storm_incident(integration, group)
+        AlertGroup.objects.filter(pk=group.pk).update(
+            incident=group.incident, priority=group.priority
+        )
+        _join_storm(group.incident, group, integration)
         return group
     incident = services.open_incident(
         title=opener["title"],
@@ -802,7 +817,10 @@ def _open_group(integration, key, *, opener, context: _Context) -> AlertGroup | 
         services.update_incident(incident, actor=None, team=integration.team)
     group.incident = incident
     group.opened_incident = True
-    AlertGroup.objects.filter(pk=group.pk).update(incident=incident, opened_incident=True)
+    group.priority = incident.priority
+    AlertGroup.objects.filter(pk=group.pk).update(
+        incident=incident, opened_incident=True, priority=incident.priority
+    )
     if previous is not None and previous.incident is not None:
         _link(incident, previous.incident, integration)
     return group
@@ -852,16 +870,50 @@ def _link(new: Incident, old: Incident, integration: Integration) -> None:
     )
 
 
-def _storming(integration: Integration) -> bool:
+def _storming(integration: Integration, group: AlertGroup) -> bool:
+    """The storm rule, asked once per new group until a batch knows the storm (never per alert):
+    more than ``storm_threshold`` new groups of the integration within the storm window, counting
+    ``group``. Every new group counts, also those that joined a storm incident, so storm mode
+    lasts while the storm does. The count stops at the threshold (an index range scan)."""
     since = timezone.now() - timedelta(minutes=integration.storm_window_minutes)
-    opened = AlertGroup.objects.filter(
-        integration=integration, opened_incident=True, opened_at__gte=since
-    ).count()
-    return opened >= integration.storm_threshold
+    threshold = integration.storm_threshold
+    others = AlertGroup.objects.filter(
+        integration=integration, is_storm=False, opened_at__gte=since
+    ).exclude(pk=group.pk)
+    return others[:threshold].count() >= threshold
 
 
-def _storm_incident(integration: Integration, opener: dict) -> Incident:
-    """The open storm incident of the integration, opened (and announced, once) if needed."""
+def _mapped_priority(integration: Integration, opener: dict) -> str:
+    """The priority a new group's mapping rules give it (via the triage matrix when the rules
+    give its inputs instead of a priority)."""
+    if opener.get("priority"):
+        return opener["priority"]
+    inputs = [opener.get(k) for k in ("impact_scope", "business_impact", "urgency")]
+    if all(inputs):
+        return services.priority_for(*inputs)
+    return integration.default_priority
+
+
+def _join_storm(incident: Incident, group: AlertGroup, integration: Integration) -> None:
+    """A group joined the storm incident: a higher mapped priority raises the incident's (the
+    incidents service audits it and moves the response target); a lower one changes nothing.
+    Compared in memory first, so a join costs no query unless the priority rises."""
+    if not group.priority or not incident.priority:
+        return
+    if PRIORITY_ORDER.index(group.priority) >= PRIORITY_ORDER.index(incident.priority):
+        return
+    services.raise_priority(
+        incident,
+        priority=group.priority,
+        reason=_("alert group “%(group)s” (%(priority)s) joined the alert storm.")
+        % {"group": group.name, "priority": group.priority},
+        system_label=integration.name,
+    )
+
+
+def _storm_incident(integration: Integration, group: AlertGroup) -> Incident:
+    """The open storm incident of the integration, opened (and announced, once) if needed, with
+    the priority of ``group``, the first to join it."""
     storm = _locked_open_group(integration, "", storm=True)
     if storm is not None and storm.incident is not None and storm.incident.is_open:
         return storm.incident
@@ -873,20 +925,21 @@ def _storm_incident(integration: Integration, opener: dict) -> Incident:
     except IntegrityError:
         return _locked_open_group(integration, "", storm=True, wait=True).incident
     text = _(
-        "Alert storm: %(name)s opened %(n)d incidents within %(m)d minutes. Further new alert "
-        "groups join this incident until it is closed."
+        "Alert storm: %(name)s sent more than %(n)d new alert groups within %(m)d minutes. "
+        "While that lasts, further new alert groups join this incident instead of opening "
+        "their own; its priority is the highest of theirs. Split a group out into its own "
+        "incident from the list of alert groups."
     ) % {
         "name": integration.name,
         "n": integration.storm_threshold,
         "m": integration.storm_window_minutes,
     }
-    priority = _highest([opener.get("priority") or integration.default_priority, Priority.P2])
     incident = services.open_incident(
         title=_("Alert storm: %(name)s") % {"name": integration.name},
         description=text,
         source=Source.MONITORING,
-        service=opener["service"],
-        priority=priority,
+        service=group.service,
+        priority=group.priority or integration.default_priority,
         actor=None,
         system_label=integration.name,
     )
@@ -979,13 +1032,16 @@ def _fired_again(incident: Incident, integration: Integration) -> None:
 
 
 def _alert_title(message: GroupIn, firing: list[AlertIn]) -> str:
+    """The alert name and summary. No alert count: the count changes with every delivery and a
+    title is not rewritten for that (the incident page counts the alerts, live)."""
     first = firing[0]
     name = message.common_labels.get("alertname") or first.name
     summary = message.common_annotations.get("summary") or first.summary
-    title = f"{name}: {summary}" if summary and summary != name else name
-    if len(firing) > 1:
-        title += _(" (%(n)d alerts)") % {"n": len(firing)}
-    return title[:200]
+    return _title(name, summary)
+
+
+def _title(name: str, summary: str) -> str:
+    return (f"{name}: {summary}" if summary and summary != name else name)[:200]
 
 
 def _alert_description(message: GroupIn, firing: list[AlertIn]) -> str:
@@ -1279,3 +1335,137 @@ def open_groups(integration: Integration):
         .filter(Q(incident__isnull=True) | ~Q(incident__state=IncidentState.CLOSED))
         .select_related("incident")
     )
+
+
+# ---------------------------------------------------------------------------- storm members
+
+
+class GroupNotSplittable(workflow.TransitionError):
+    """The group cannot be split out (API 409); ``incident`` names the incident it is on."""
+
+    code = "not_splittable"
+    status = 409
+
+
+def member_groups(incident: Incident, *, with_storm: bool = False):
+    """The alert groups feeding ``incident`` (a storm incident's members), with their service
+    and alert counts, oldest first; ``with_storm``: the storm group row too (one query tells
+    the incident page whether it is a storm incident and lists the members)."""
+    groups = AlertGroup.objects.filter(incident=incident)
+    return (
+        (groups if with_storm else groups.filter(is_storm=False))
+        .select_related("service", "integration")
+        .annotate(
+            alert_count=Count("alerts"),
+            firing_count=Count("alerts", filter=Q(alerts__status=AlertStatus.FIRING)),
+        )
+        .order_by("opened_at", "id")
+    )
+
+
+def can_split(user) -> bool:
+    """Operators and up (the ops ladder) who may work incidents."""
+    return user.has_perm("incidents.change_incident") and ops_rank(user) >= 1
+
+
+def split_group(group_id: int, *, actor) -> Incident:
+    """Split an alert group out of the storm incident it joined into its own incident.
+
+    The new incident gets the group's service and priority from the integration's mapping rules
+    (applied to the group's alerts now, as when a group opens its own incident) and its team;
+    the group and its alerts move to it; both timelines say so, linked. The storm incident keeps
+    its priority (it never lowers). Refused (``GroupNotSplittable``, 409) when the group already
+    has its own incident — so a repeated split changes nothing — when it is the storm group
+    itself, or when the storm incident or the group's episode has ended.
+    """
+    if not can_split(actor):
+        raise workflow.TransitionForbidden(_("Only an operator or above may split alert groups."))
+    with transaction.atomic():
+        group = (
+            AlertGroup.objects.select_for_update(of=("self",))
+            .select_related("incident", "integration")
+            .filter(pk=group_id)
+            .first()
+        )
+        if group is None:
+            raise AlertGroup.DoesNotExist
+        storm = group.incident
+        if group.is_storm:
+            raise GroupNotSplittable(_("The storm itself is not an alert group to split out."))
+        if storm is None or group.opened_incident:
+            raise GroupNotSplittable(
+                _("This alert group already has its own incident."),
+                incident=storm.number if storm else None,
+            )
+        if not storm.is_open or not group.is_open:
+            raise GroupNotSplittable(
+                _("Only an open alert group on an open storm incident can be split out."),
+                incident=storm.number,
+            )
+        integration = group.integration
+        alerts = list(group.alerts.order_by("first_seen_at", "id"))
+        firing = [a for a in alerts if a.status == AlertStatus.FIRING] or alerts
+        rules = list(integration.rules.select_related("service"))
+        if firing:
+            mappings = [_mapping(integration, {**group.labels, **a.labels}, rules) for a in firing]
+            inputs = _triage_inputs(integration, mappings)
+        else:  # no alert stored (yet): what the group opened with
+            inputs = {
+                "priority": group.priority or integration.default_priority,
+                "service": group.service or integration.service,
+            }
+        first = firing[0] if firing else None
+        name = group.labels.get("alertname") or (first.name if first else group.key)
+        title = _title(str(name), first.summary if first else "")
+        lines = [
+            _("Split out of the alert storm incident %(storm)s.") % {"storm": storm.number},
+            "",
+            *(f"{k}={v}" for k, v in sorted(group.labels.items())),
+        ]
+        starts = [a.starts_at or a.first_seen_at for a in alerts]
+        incident = services.open_incident(
+            title=title,
+            description="\n".join(lines),
+            source=Source.MONITORING,
+            service=inputs["service"],
+            impact_scope=inputs.get("impact_scope"),
+            business_impact=inputs.get("business_impact"),
+            urgency=inputs.get("urgency"),
+            priority=inputs.get("priority"),
+            actor=actor,
+            system_label=integration.name,
+            detected_at=min([*starts, group.opened_at]),
+        )
+        if integration.team_id:
+            services.update_incident(incident, actor=actor, team=integration.team)
+        moved = Alert.objects.filter(group=group).update(incident=incident)
+        AlertGroup.objects.filter(pk=group.pk).update(
+            incident=incident,
+            opened_incident=True,
+            priority=incident.priority,
+            service=incident.service,
+        )
+        data = {"group": group.pk, "key": group.key, "alerts": moved}
+        services.add_timeline_entry(
+            incident,
+            actor=actor,
+            kind=TimelineKind.LINK,
+            text=_("Alert group “%(group)s” (%(n)d alerts) split out of the alert storm %(storm)s.")
+            % {"group": group.name, "n": moved, "storm": storm.number},
+            data={**data, "split_from": storm.number},
+        )
+        services.add_timeline_entry(
+            storm,
+            actor=actor,
+            kind=TimelineKind.LINK,
+            text=_("Alert group “%(group)s” (%(n)d alerts) split out into %(new)s.")
+            % {"group": group.name, "n": moved, "new": incident.number},
+            data={**data, "split_to": incident.number},
+        )
+        record_event(
+            storm,
+            action="split_alert_group",
+            actor=actor,
+            data={**data, "incident": incident.number},
+        )
+    return incident

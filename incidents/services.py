@@ -6,6 +6,7 @@
 - ``triage_incident``: §8.3.2 トリアージ — choose scope/impact/urgency; priority and response
   target follow.
 - ``override_priority``: an ops leader or above corrects the priority with a reason (audited).
+- ``raise_priority``: an integration raises an open incident's priority (never lowers it).
 - ``add_timeline_entry``: §8.3.3 コミュニケーションを密に — status updates and comments.
 - ``assign_incident``, ``update_incident``: ownership and editable fields, audited.
 - ``close_incident``: §8.3.4 — closing a P1/P2 incident opens its mandatory postmortem.
@@ -301,6 +302,44 @@ def override_priority(incident: Incident, *, actor, priority: str, reason: str) 
         )
         escalation.priority_changed(incident)
     return incident
+
+
+def raise_priority(incident: Incident, *, priority: str, reason: str, system_label: str) -> bool:
+    """An integration raises an open incident's priority, e.g. when a P1 alert group joins an
+    alert storm incident: only upwards (a lower or equal priority changes nothing), audited and
+    on the timeline, the response target recomputed from detection as for an override. True when
+    it rose. An untriaged incident (no priority yet) is left to triage."""
+    _check_choice("priority", priority, Priority)
+    order = list(Priority.values)
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().get(pk=incident.pk)
+        old = locked.priority
+        if not locked.is_open or not old or order.index(priority) >= order.index(old):
+            return False
+        fields = {
+            "priority": priority,
+            "response_due_at": response_due_for(priority, locked.detected_at),
+        }
+        Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
+        for name, value in fields.items():
+            setattr(incident, name, value)
+        record_event(
+            incident,
+            action="raise_priority",
+            actor_label=system_label,
+            comment=reason,
+            data={"from": old, "to": priority},
+        )
+        _timeline(
+            incident,
+            actor_label=system_label,
+            kind=TimelineKind.PRIORITY_CHANGE,
+            text=_("Priority raised %(old)s → %(new)s: %(reason)s")
+            % {"old": old, "new": priority, "reason": reason},
+            data={"from": old, "to": priority},
+        )
+        escalation.priority_changed(incident)
+    return True
 
 
 # ---------------------------------------------------------------------------- timeline & edits

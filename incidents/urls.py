@@ -17,6 +17,7 @@ urlpatterns = [
     path(
         "integrations/<int:pk>/revoke/", views_intake.integration_revoke, name="integration_revoke"
     ),
+    path("alert-groups/<int:pk>/split/", views_intake.alert_group_split, name="alert_group_split"),
     path("escalation-policies/", views_escalation.policy_list, name="escalation_policies"),
     path("postmortems/", views.postmortem_list, name="postmortems"),
     path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),

@@ -2,7 +2,8 @@
 copy-paste configuration for Alertmanager and Events v2 senders, rules, recent deliveries).
 
 Integrations are configured in the admin (ops manager, admin); the page shows a new secret once,
-right after it was issued.
+right after it was issued. On a storm incident's page an operator splits an alert group out into
+its own incident (``alert_group_split``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,8 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from itsm.core import workflow
+
 from . import intake
-from .models import Integration
+from .models import AlertGroup, Integration
 
 SECRET_SESSION_KEY = "intake_new_secret"  # noqa: S105 - a session key name, not a secret
 
@@ -96,6 +100,28 @@ def integration_revoke(request, pk: int):
     intake.revoke_secret(integration, actor=request.user)
     messages.success(request, _("Secret revoked: deliveries with it are refused within 5 seconds."))
     return redirect(integration.get_absolute_url())
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def alert_group_split(request, pk: int):
+    """Split an alert group out of its storm incident (one POST from the incident page)."""
+    group = get_object_or_404(AlertGroup.objects.select_related("incident"), pk=pk)
+    back = group.incident
+    try:
+        incident = intake.split_group(group.pk, actor=request.user)
+    except workflow.TransitionForbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except intake.GroupNotSplittable as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("Alert group “%(group)s” split out into %(incident)s.")
+            % {"group": group.name, "incident": incident.number},
+        )
+    return redirect(back or "incidents:list")
 
 
 def alertmanager_snippet(url: str, secret: str) -> str:

@@ -6,21 +6,29 @@ A request is authenticated, size-checked, parsed, validated and stored (one INSE
 ``incidents.intake.accept_delivery``), then answered 202: the delivery is safe in the database.
 Applying it (alerts, incidents, timeline) runs right after in the ``incidents.process_deliveries``
 Celery task, in order per integration; if the broker is down the beat sweep applies it.
+
+Alert groups of an incident (user tokens, like the rest of the API): ``GET
+/api/v1/incidents/<number>/alert-groups/`` lists the groups feeding it — a storm incident's
+members — and ``POST /api/v1/alert-groups/<id>/split/`` splits one out into its own incident.
 """
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from itsm.core.api.permissions import TokenScopePermission
+
 from .. import intake
-from ..models import Integration, IntegrationKind
+from ..models import AlertGroup, Incident, Integration, IntegrationKind
 
 TOO_LARGE = "The body is larger than 512 KB."
 
@@ -324,3 +332,123 @@ class EventsV2EnqueueView(EventsV2View):
     whose base URL is configurable; documented once, under ``/integrations/events/``."""
 
     schema = None
+
+
+# ---------------------------------------------------------------------------- alert groups
+
+
+class AlertGroupSerializer(serializers.ModelSerializer):
+    """One alert group feeding an incident (``intake.member_groups`` annotates the counts)."""
+
+    name = serializers.CharField(read_only=True)
+    integration = serializers.CharField(source="integration.name", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    incident = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    own_incident = serializers.BooleanField(
+        source="opened_incident",
+        read_only=True,
+        help_text="False: the group joined an alert storm incident and can be split out.",
+    )
+    alert_count = serializers.IntegerField(read_only=True)
+    firing_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = AlertGroup
+        fields = [
+            "id",
+            "name",
+            "key",
+            "integration",
+            "service",
+            "priority",
+            "incident",
+            "own_incident",
+            "is_open",
+            "opened_at",
+            "alert_count",
+            "firing_count",
+        ]
+        read_only_fields = fields
+
+
+_SplitOut = inline_serializer(
+    "AlertGroupSplit",
+    {
+        "group": serializers.IntegerField(),
+        "incident": serializers.CharField(help_text="The new incident of the group."),
+        "split_from": serializers.CharField(help_text="The storm incident it left."),
+        "priority": serializers.CharField(),
+        "service": serializers.CharField(allow_null=True),
+    },
+)
+_ConflictOut = inline_serializer(
+    "AlertGroupNotSplittable",
+    {
+        "code": serializers.CharField(help_text="not_splittable"),
+        "detail": serializers.CharField(),
+        "incident": serializers.CharField(
+            allow_null=True, help_text="The incident the group is on."
+        ),
+    },
+)
+
+
+class IncidentAlertGroupsView(APIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+
+    @extend_schema(
+        operation_id="incidents_alert_groups",
+        tags=["incidents"],
+        summary="Alert groups feeding an incident (a storm incident's members)",
+        responses=AlertGroupSerializer(many=True),
+    )
+    def get(self, request, number: str):
+        if not request.user.has_perm("incidents.view_incident"):
+            raise PermissionDenied()
+        incident = get_object_or_404(Incident, number=number)
+        return Response(AlertGroupSerializer(intake.member_groups(incident), many=True).data)
+
+
+class AlertGroupSplitView(APIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+
+    @extend_schema(
+        operation_id="alert_groups_split",
+        tags=["incidents"],
+        summary="Split an alert group out of a storm incident into its own incident",
+        description=(
+            "Operators and above. Opens a new incident for the group (service and priority from "
+            "the integration's mapping rules), moves the group's alerts to it and writes linked "
+            "entries on both timelines. `409 not_splittable` when the group already has its own "
+            "incident (a repeated split changes nothing; `incident` names it), is the storm "
+            "itself, or the storm incident or the group's episode has ended."
+        ),
+        request=None,
+        responses={
+            201: _SplitOut,
+            403: OpenApiResponse(description="Not an operator or above, or a read-only token."),
+            404: OpenApiResponse(description="No such alert group."),
+            409: _ConflictOut,
+        },
+    )
+    def post(self, request, pk: int):
+        if not request.user.has_perm("incidents.view_incident"):
+            raise PermissionDenied()
+        found = AlertGroup.objects.filter(pk=pk).values_list("pk", "incident__number").first()
+        if found is None:
+            raise NotFound()
+        split_from = found[1]
+        try:
+            incident = intake.split_group(pk, actor=request.user)
+        except AlertGroup.DoesNotExist as exc:
+            raise NotFound() from exc
+        return Response(
+            {
+                "group": pk,
+                "incident": incident.number,
+                "split_from": split_from,
+                "priority": incident.priority,
+                "service": incident.service.slug if incident.service else None,
+            },
+            status=status.HTTP_201_CREATED,
+        )

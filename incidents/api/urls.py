@@ -29,4 +29,14 @@ urlpatterns = [
         name="incident-escalation",
     ),
     path("incidents/<str:number>/escalate/", EscalateView.as_view(), name="incident-escalate"),
+    path(
+        "incidents/<str:number>/alert-groups/",
+        intake.IncidentAlertGroupsView.as_view(),
+        name="incident-alert-groups",
+    ),
+    path(
+        "alert-groups/<int:pk>/split/",
+        intake.AlertGroupSplitView.as_view(),
+        name="alert-group-split",
+    ),
 ]

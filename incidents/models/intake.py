@@ -64,6 +64,11 @@ SECRET_PREFIX_LENGTH = 8
 AUTH_CACHE_SECONDS = 5
 _auth_cache: dict[str, tuple[Integration, float]] = {}  # secret prefix → (row, time read)
 
+# The default storm rule: storm mode opens for more than 10 new alert groups of one integration
+# within 5 minutes (a real storm); four unrelated groups in a minute stay four incidents.
+STORM_THRESHOLD = 10
+STORM_WINDOW_MINUTES = 5
+
 
 class Integration(models.Model):
     """One monitoring system pointed at the portal, with its own secret.
@@ -123,16 +128,16 @@ class Integration(models.Model):
         help_text=_("Further requests get 429 with Retry-After. 0: no limit."),
     )
     storm_threshold = models.PositiveSmallIntegerField(
-        _("storm threshold (incidents)"),
-        default=3,
+        _("storm threshold (new alert groups)"),
+        default=STORM_THRESHOLD,
         validators=[MinValueValidator(1)],
         help_text=_(
-            "After this many incidents opened within the storm window, further new alert groups "
-            "join one storm incident instead of opening more."
+            "Storm mode starts when more than this many new alert groups arrive within the storm "
+            "window: further new groups then join one storm incident instead of opening more."
         ),
     )
     storm_window_minutes = models.PositiveSmallIntegerField(
-        _("storm window (minutes)"), default=10, validators=[MinValueValidator(1)]
+        _("storm window (minutes)"), default=STORM_WINDOW_MINUTES, validators=[MinValueValidator(1)]
     )
     delivery_retention_days = models.PositiveSmallIntegerField(
         _("keep deliveries (days)"),
@@ -306,6 +311,17 @@ class AlertGroup(models.Model):
         verbose_name=_("previous episode"),
     )
     labels = models.JSONField(_("common labels"), default=dict, blank=True)
+    # What the integration's mapping rules gave the group when it opened: shown on a storm
+    # incident's member list, and the floor its priority rises to as groups join it.
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service"),
+    )
+    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, blank=True)
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
@@ -321,9 +337,10 @@ class AlertGroup(models.Model):
             )
         ]
         indexes = [
+            # The storm rule counts every new group of the integration in the window.
             models.Index(
                 fields=["integration", "opened_at"],
-                condition=Q(opened_incident=True),
+                condition=Q(is_storm=False),
                 name="alert_group_storm_window",
             ),
             # The newest episode of a key (open, or the previous one to link to).
@@ -332,6 +349,13 @@ class AlertGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration}: {self.key or _('alert storm')}"
+
+    @property
+    def name(self) -> str:
+        """What a person calls the group: its alert name when the alerts share one, else the key."""
+        if self.is_storm:
+            return str(_("alert storm"))
+        return str(self.labels.get("alertname") or self.key)
 
 
 class Alert(models.Model):
