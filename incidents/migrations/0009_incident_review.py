@@ -6,7 +6,6 @@ import django_fsm
 from django.conf import settings
 from django.db import migrations, models
 
-
 # §8.2 レビュー: the default checklist of the light P3/P4 review (rows that exist are left alone).
 REVIEW_CHECKS = [
     "原因を特定し、解決内容に記録した / Cause identified and written in the resolution summary",
@@ -25,65 +24,140 @@ def seed_review_checks(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0008_intake_indexes'),
+        ("incidents", "0008_intake_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewCheck',
+            name="ReviewCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=200, verbose_name='check')),
-                ('display_order', models.PositiveSmallIntegerField(default=0, verbose_name='display order')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=200, verbose_name="check")),
+                (
+                    "display_order",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="display order"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
             ],
             options={
-                'verbose_name': 'review check',
-                'verbose_name_plural': 'review checklist',
-                'ordering': ['display_order', 'id'],
+                "verbose_name": "review check",
+                "verbose_name_plural": "review checklist",
+                "ordering": ["display_order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='IncidentReview',
+            name="IncidentReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', django_fsm.FSMField(choices=[('pending', 'Review pending'), ('done', 'Reviewed')], default='pending', max_length=50, protected=True, verbose_name='state')),
-                ('due_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='due at')),
-                ('comment', models.TextField(blank=True, verbose_name='review comment')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='completed at')),
-                ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='completed by')),
-                ('incident', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='review', to='incidents.incident', verbose_name='incident')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_incident_reviews', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    django_fsm.FSMField(
+                        choices=[("pending", "Review pending"), ("done", "Reviewed")],
+                        default="pending",
+                        max_length=50,
+                        protected=True,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "due_at",
+                    models.DateTimeField(
+                        blank=True, db_index=True, null=True, verbose_name="due at"
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, verbose_name="review comment")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "completed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
+                ),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="completed by",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review",
+                        to="incidents.incident",
+                        verbose_name="incident",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_incident_reviews",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'incident review',
-                'verbose_name_plural': 'incident reviews',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "incident review",
+                "verbose_name_plural": "incident reviews",
+                "ordering": ["-created_at", "-id"],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='IncidentReviewItem',
+            name="IncidentReviewItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(default=0, verbose_name='order')),
-                ('text', models.CharField(max_length=200, verbose_name='check')),
-                ('checked', models.BooleanField(default=False, verbose_name='checked')),
-                ('review', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='incidents.incidentreview', verbose_name='review')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0, verbose_name="order")),
+                ("text", models.CharField(max_length=200, verbose_name="check")),
+                ("checked", models.BooleanField(default=False, verbose_name="checked")),
+                (
+                    "review",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="incidents.incidentreview",
+                        verbose_name="review",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'review item',
-                'verbose_name_plural': 'review items',
-                'ordering': ['review', 'order', 'id'],
+                "verbose_name": "review item",
+                "verbose_name_plural": "review items",
+                "ordering": ["review", "order", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='incidentreview',
-            index=models.Index(fields=['owner', 'state'], name='incident_review_owner_state'),
+            model_name="incidentreview",
+            index=models.Index(fields=["owner", "state"], name="incident_review_owner_state"),
         ),
         migrations.RunPython(seed_review_checks, migrations.RunPython.noop),
     ]
