@@ -147,6 +147,8 @@ def test_incident_page_shows_the_review_form_and_completes_it(
     html = client.get(incident.get_absolute_url()).content.decode()
     assert 'data-testid="incident-review"' in html and 'data-testid="complete-review"' in html
     assert html.count('name="checked"') == len(ids)
+    # §8.3.4: a P3 postmortem can still be requested beside the light review.
+    assert reverse("incidents:postmortem_request", args=[incident.number]) in html
     url = reverse("incidents:review", args=[incident.number])
     refused = client.post(
         url, {"checked": ids[:2], "comment": "Half done", "action": "complete"}, follow=True
