@@ -69,6 +69,10 @@ class BackupsConfig(AppConfig):
             "task": "backups.notify_overdue_restore_tests",
             "schedule": 3600.0,
         },
+        "backups.notify_overdue_dr_drills": {
+            "task": "backups.notify_overdue_dr_drills",
+            "schedule": 3600.0,
+        },
     }
 
     def ready(self) -> None:

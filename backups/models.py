@@ -1,14 +1,15 @@
 """Backup & recovery (seed §11): policies, jobs, RPO breaches, restore tests, DR plans and drills.
 
 Deadlines are indexed columns swept by beat (DESIGN.md principle 1): ``BackupPolicy.rpo_due_at``
-(last good backup + RPO), ``BackupPolicy.next_run_at`` (built-in executor) and
-``RestoreTest.due_on``.
+(last good backup + RPO), ``BackupPolicy.next_run_at`` (built-in executor),
+``RestoreTest.due_on`` and ``DRPlan.drill_due_on`` (last drill + drill interval).
 """
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -37,6 +38,15 @@ from .choices import (
     Trigger,
 )
 from .cron import Cron, validate_cron
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus whole calendar months, the day clamped to the shorter month
+    (2026-11-30 + 3 months = 2027-02-28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
 
 # §11.1 3-2-1ルール: 3つのコピー、2つの異なるメディア、1つはオフサイト
 MIN_COPIES = 3
@@ -468,6 +478,33 @@ def has_restore_minutes(test) -> bool:
     return test.restore_minutes is not None
 
 
+@guard(
+    _(
+        "The measured restore time exceeds the policy's RTO: the test can pass only with an RTO "
+        "exception and its reason, granted by an ops manager or the policy owner."
+    )
+)
+def within_rto_or_excepted(test) -> bool:
+    """§11.3 RTO: a restore slower than the RTO is not a pass unless someone accountable for the
+    policy accepts it, by name and with a reason (the service sets ``rto_exception_by`` only
+    for a person who may grant it: :func:`may_grant_rto_exception`)."""
+    if test.within_rto is not False:
+        return True
+    return bool(test.rto_exception_reason.strip()) and test.rto_exception_by_id is not None
+
+
+def may_grant_rto_exception(user, policy: BackupPolicy) -> bool:
+    """An ops manager (or above) or the policy's owner, who answers for its RTO."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if _is_ops_manager(None, user):
+        return True
+    return policy.owner_id is not None and policy.owner_id == user.pk
+
+
+_is_ops_manager = at_least(Role.OPS_MANAGER)
+
+
 class RestoreTest(ConcurrentTransitionMixin, NumberedModel):
     """§11.3 リカバリテスト: planned per policy (quarterly), target, success criteria, result."""
 
@@ -524,6 +561,24 @@ class RestoreTest(ConcurrentTransitionMixin, NumberedModel):
     )
     # Set by the overdue sweep once the policy owner has been told (once per test).
     overdue_notified_at = models.DateTimeField(_("overdue notified at"), null=True, blank=True)
+    # §11.3 RTO exception: a pass slower than the RTO, accepted by name and with a reason.
+    rto_exception_reason = models.TextField(
+        _("RTO exception reason"),
+        blank=True,
+        help_text=_(
+            "Only when the measured restore time exceeds the RTO and the test should still pass: "
+            "why it is accepted. Only an ops manager or the policy owner may grant it."
+        ),
+    )
+    rto_exception_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("RTO exception granted by"),
+    )
+    rto_exception_at = models.DateTimeField(_("RTO exception granted at"), null=True, blank=True)
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -558,13 +613,26 @@ class RestoreTest(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=[State.PLANNED, State.RUNNING],
         target=State.PASSED,
-        conditions=[has_restore_minutes],
+        conditions=[has_restore_minutes, within_rto_or_excepted],
         permission=at_least(Role.OPERATOR),
-        custom={"label": _("Passed"), "style": "success", "fields": ["restore_minutes", "notes"]},
+        custom={
+            "label": _("Passed"),
+            "style": "success",
+            "fields": ["restore_minutes", "notes", "rto_exception_reason"],
+        },
     )
     def pass_test(self, **audit):
         self.executed_at = self.executed_at or timezone.now()
         self.performed_by = audit.get("by") or self.performed_by
+        if self.within_rto is False:
+            self.rto_exception_at = timezone.now()
+        else:
+            # Within the RTO nothing is excepted; an offered reason is not recorded as one.
+            self.rto_exception_reason, self.rto_exception_by, self.rto_exception_at = "", None, None
+
+    @property
+    def has_rto_exception(self) -> bool:
+        return self.rto_exception_at is not None
 
     @transition(
         field=state,
@@ -602,6 +670,22 @@ class DRPlan(models.Model):
         _("drill every (months)"), default=12, validators=[MinValueValidator(1)]
     )
     notes = models.TextField(_("notes"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+        help_text=_("Told once when a drill is overdue."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Denormalised for the sweep (DESIGN.md principle 1); maintained by services.schedule_dr_drill.
+    drill_due_on = models.DateField(_("next drill due on"), null=True, blank=True, db_index=True)
+    # The due date the owner was told about; a new due date (a drill held) is told again.
+    drill_overdue_notified_on = models.DateField(
+        _("overdue drill notified for"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -610,6 +694,18 @@ class DRPlan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"{reverse('backups:dr')}#plan-{self.pk}"
+
+    def next_drill_due(self, last_held_on: date | None) -> date:
+        """§11.4 訓練: the last drill (or the plan's creation) + ``drill_interval_months``."""
+        start = last_held_on or timezone.localdate(self.created_at)
+        return add_months(start, self.drill_interval_months)
+
+    @property
+    def drill_overdue(self) -> bool:
+        return self.drill_due_on is not None and self.drill_due_on < timezone.localdate()
 
 
 class DRScenario(models.Model):

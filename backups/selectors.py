@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from .choices import BOARD_STATUS_COLORS, RPO_STATUS_COLORS, BoardStatus, RpoStatus
-from .models import BackupJob, BackupPolicy, BackupSchedule, RestoreTest
+from .models import BackupJob, BackupPolicy, BackupSchedule, DRPlan, RestoreTest
 
 DAY_MINUTES = 24 * 60
 
@@ -83,6 +83,16 @@ def overdue_restore_tests(today: date | None = None) -> QuerySet[RestoreTest]:
     ).select_related("policy")
 
 
+def overdue_dr_drills(today: date | None = None) -> QuerySet[DRPlan]:
+    """DR plans whose next drill is past its due date (§11.4), longest overdue first."""
+    today = today or timezone.localdate()
+    return (
+        DRPlan.objects.filter(drill_due_on__lt=today)
+        .select_related("owner")
+        .order_by("drill_due_on", "id")
+    )
+
+
 def failed_jobs(since: datetime | None = None) -> QuerySet[BackupJob]:
     since = since or timezone.now() - timedelta(days=7)
     return BackupJob.objects.filter(
@@ -92,7 +102,8 @@ def failed_jobs(since: datetime | None = None) -> QuerySet[BackupJob]:
 
 def my_open_items(user) -> list[dict]:
     """Home page "my work": overdue restore tests and recent failed jobs of the policies the user
-    owns (all of them for users who own none but may operate backups)."""
+    owns (all of them for users who own none but may operate backups), then overdue DR drills of
+    the plans the user owns (all of them for users who own no plan but may record drills)."""
     if not user.has_perm("backups.view_backupjob"):
         return []
     owned = Q(policy__owner=user)
@@ -100,6 +111,11 @@ def my_open_items(user) -> list[dict]:
     jobs = failed_jobs()
     if BackupPolicy.objects.filter(owner=user).exists():
         tests, jobs = tests.filter(owned), jobs.filter(owned)
+    drills = overdue_dr_drills()
+    if DRPlan.objects.filter(owner=user).exists():
+        drills = drills.filter(owner=user)
+    elif not user.has_perm("backups.add_drdrill"):
+        drills = drills.none()
     items = [
         {
             "kind": "restore_test",
@@ -124,6 +140,18 @@ def my_open_items(user) -> list[dict]:
         }
         for j in jobs[:20]
     ]
+    items += [
+        {
+            "kind": "dr_drill",
+            "number": gettext("DR drill"),
+            "title": p.name,
+            "state_label": gettext("Drill overdue"),
+            "due": timezone.make_aware(datetime.combine(p.drill_due_on, time.min)),
+            "url": p.get_absolute_url(),
+            "overdue": True,
+        }
+        for p in drills[:20]
+    ]
     return items
 
 
@@ -144,6 +172,7 @@ def backup_health(now: datetime | None = None) -> dict:
         "policies_not_321": not_321,
         "policies_not_encrypted": not_encrypted,
         "overdue_restore_tests": overdue_restore_tests().count(),
+        "overdue_dr_drills": overdue_dr_drills(timezone.localdate(now)).count(),
         "failed_jobs_7d": failed_jobs(now - timedelta(days=7)).count(),
         "last_good_backup_at": last,
     }
@@ -331,6 +360,7 @@ def backup_metrics(*, since: datetime, until: datetime, now: datetime | None = N
         "restore_test_compliance": round(tested / total, 4) if total else None,
         "restore_tests_due": due,
         "overdue_restore_tests_now": health["overdue_restore_tests"],
+        "overdue_dr_drills_now": health["overdue_dr_drills"],
         "failed_jobs_7d": health["failed_jobs_7d"],
         "policies_not_321": health["policies_not_321"],
         "last_good_backup_at": health["last_good_backup_at"],

@@ -9,9 +9,15 @@
 - ``expire_old_generations``: sweep — retention by generations or days (§11.2 世代管理).
 - ``plan_restore_test`` / ``plan_restore_tests`` / ``record_restore_test``: quarterly restore
   tests (§11.3 リカバリテスト).
+- ``pass_restore_test``: the one way a restore test passes; slower than the RTO only with an
+  RTO exception (reason, granted by an ops manager or the policy owner, audited).
 - ``notify_overdue_restore_tests``: sweep — an overdue restore test is notified to the policy
   owner once (§11.3).
-- ``record_dr_drill``: the record of a DR drill (§11.4).
+- ``record_dr_drill``: the record of a DR drill (§11.4); it moves the plan's next drill due date.
+- ``schedule_dr_drill``: a DR plan's next drill is due its interval after the last drill (or
+  after the plan's creation).
+- ``notify_overdue_dr_drills``: sweep — an overdue drill is notified to the plan's owner, once
+  per due date.
 - ``run_portal_backup`` / ``run_due_portal_backups``: the built-in executor for the portal's own
   database (SQLite backup API, or ``pg_dump --format=custom`` on PostgreSQL), encrypted when
   ``BACKUP_ENCRYPTION_KEY`` is set, checksummed and verified by a full read.
@@ -32,7 +38,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -46,10 +52,13 @@ from .models import (
     BackupJob,
     BackupPolicy,
     DRDrill,
+    DRPlan,
     DRScenario,
     RestoreTest,
     RpoBreach,
     StorageLocation,
+    add_months,
+    may_grant_rto_exception,
 )
 
 log = logging.getLogger(__name__)
@@ -367,12 +376,6 @@ def expire_old_generations(
 # --- restore tests (§11.3 リカバリテスト: 頻度 四半期毎) -------------------------------------
 
 
-def add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def end_of_quarter(day: date) -> date:
     last_month = (day.month - 1) // 3 * 3 + 3
     return date(day.year, last_month, calendar.monthrange(day.year, last_month)[1])
@@ -468,6 +471,7 @@ def record_restore_test(
     notes: str = "",
     comment: str = "",
     backup_job: BackupJob | None = None,
+    rto_exception_reason: str = "",
 ) -> RestoreTest:
     """Record a restore test's result and plan the next one (§11.3 四半期毎)."""
     if backup_job is not None:
@@ -476,20 +480,53 @@ def record_restore_test(
         "restore_minutes": restore_minutes if restore_minutes is not None else "",
         "notes": notes or test.notes,
     }
+    if passed:
+        return pass_restore_test(
+            test,
+            actor=actor,
+            comment=comment,
+            data={**data, "rto_exception_reason": rto_exception_reason},
+        )
     return workflow.apply_transition(
-        test,
-        "pass_test" if passed else "fail_test",
-        actor=actor,
-        comment=comment,
-        data=data,
-        after=_plan_next_after,
+        test, "fail_test", actor=actor, comment=comment, data=data, after=_plan_next_after
     )
 
 
 @workflow.handles(RestoreTest, "pass_test")
-def _pass_from_ui(test, *, actor, comment, data):
+def pass_restore_test(test: RestoreTest, *, actor, comment: str = "", data: dict) -> RestoreTest:
+    """§11.3 RTO: record a passed restore test; the next one is planned.
+
+    A measured restore time over the policy's RTO fails the ``within_rto_or_excepted`` guard
+    unless ``rto_exception_reason`` is given by an ops manager or the policy owner (anyone else
+    offering one is refused, 403). The exception's reason, who granted it and when are kept on
+    the test and audited as their own event.
+    """
+    reason = str(data.get("rto_exception_reason") or "").strip()
+    if reason:
+        if not may_grant_rto_exception(actor, test.policy):
+            raise workflow.TransitionForbidden(
+                _("Only an ops manager or the owner of %(policy)s may grant an RTO exception.")
+                % {"policy": test.policy.name},
+                transition="pass_test",
+                field="rto_exception_reason",
+            )
+        test.rto_exception_by = actor
+    data = data.copy()  # a QueryDict from the page stays one (its values are lists inside)
+    data["rto_exception_reason"] = reason
+
+    def after(t: RestoreTest) -> None:
+        if t.has_rto_exception:
+            record_event(
+                t,
+                action="rto_exception_granted",
+                actor=actor,
+                comment=t.rto_exception_reason,
+                data={"restore_minutes": t.restore_minutes, "rto_minutes": t.policy.rto_minutes},
+            )
+        _plan_next_after(t)
+
     return workflow.apply_transition(
-        test, "pass_test", actor=actor, comment=comment, data=data, after=_plan_next_after
+        test, "pass_test", actor=actor, comment=comment, data=data, after=after
     )
 
 
@@ -580,7 +617,8 @@ def record_dr_drill(
     measured_minutes: int | None = None,
     findings: str = "",
 ) -> DRDrill:
-    """§11.4 DR: record a drill of a switchover scenario and what it found."""
+    """§11.4 DR: record a drill of a switchover scenario and what it found; the plan's next
+    drill is then due its interval after the latest drill held."""
     with transaction.atomic():
         drill = DRDrill.objects.create(
             scenario=scenario,
@@ -601,7 +639,90 @@ def record_dr_drill(
                 "within_target": drill.within_target,
             },
         )
+        schedule_dr_drill(scenario.plan)
     return drill
+
+
+def schedule_dr_drill(plan: DRPlan) -> DRPlan:
+    """§11.4: the next drill of ``plan`` is due ``drill_interval_months`` calendar months after
+    its latest drill (any scenario, any result: a drill that went badly was still held), or
+    after the plan's creation while it has none. Called whenever a drill or the plan changes.
+    """
+    with transaction.atomic():
+        plan = DRPlan.objects.select_for_update().get(pk=plan.pk)
+        last = DRDrill.objects.filter(scenario__plan=plan).aggregate(at=Max("held_on"))["at"]
+        due = plan.next_drill_due(last)
+        if due != plan.drill_due_on:
+            DRPlan.objects.filter(pk=plan.pk).update(drill_due_on=due)
+            record_event(
+                plan,
+                action="drill_scheduled",
+                actor_label=SYSTEM,
+                data={"due_on": due.isoformat(), "last_drill": last.isoformat() if last else None},
+            )
+            plan.drill_due_on = due
+    return plan
+
+
+def notify_overdue_dr_drills(*, today: date | None = None, batch: int = 200) -> list[DRPlan]:
+    """§11.4: a DR plan whose drill is past due is notified to its owner, once per due date.
+
+    Swept by beat over the indexed ``drill_due_on``; ``drill_overdue_notified_on`` remembers the
+    due date told about (a drill held moves the due date, and the next lapse is told again), and
+    the notification key (plan + due date) keeps a crash between the two from notifying twice.
+    A plan without an active owner is left for the sweep after an owner is set.
+    """
+    today = today or timezone.localdate()
+    due = (
+        DRPlan.objects.filter(drill_due_on__lt=today, owner__is_active=True)
+        .exclude(drill_overdue_notified_on=F("drill_due_on"))
+        .order_by("drill_due_on", "id")
+        .values_list("pk", flat=True)[:batch]
+    )
+    notified = []
+    for pk in list(due):
+        with transaction.atomic():
+            plan = (
+                DRPlan.objects.select_for_update(of=("self",))
+                .select_related("owner")
+                .filter(pk=pk, drill_due_on__lt=today)
+                .exclude(drill_overdue_notified_on=F("drill_due_on"))
+                .first()
+            )
+            if plan is None:
+                continue
+            _notify_overdue_drill(plan, today)
+            DRPlan.objects.filter(pk=pk).update(drill_overdue_notified_on=plan.drill_due_on)
+            plan.drill_overdue_notified_on = plan.drill_due_on
+            notified.append(plan)
+    return notified
+
+
+def _notify_overdue_drill(plan: DRPlan, today: date) -> None:
+    owner = plan.owner
+    with translation.override(owner.language or settings.LANGUAGE_CODE):
+        title = _("The DR drill of %(plan)s is overdue") % {"plan": plan.name}
+        body = _(
+            "A drill was due on %(due)s (%(days)s days ago; every %(months)s months). Hold a "
+            "switchover drill and record it."
+        ) % {
+            "due": plan.drill_due_on.isoformat(),
+            "days": (today - plan.drill_due_on).days,
+            "months": plan.drill_interval_months,
+        }
+    notify(
+        [owner],
+        key=f"backups:dr-drill-overdue:{plan.pk}:{plan.drill_due_on.isoformat()}",
+        title=title,
+        body=body,
+        url=plan.get_absolute_url(),
+    )
+    record_event(
+        plan,
+        action="drill_overdue_notified",
+        actor_label=SYSTEM,
+        data={"owner": owner.username, "due_on": plan.drill_due_on.isoformat()},
+    )
 
 
 # --- the built-in executor for the portal's own database ----------------------------------

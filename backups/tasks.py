@@ -28,3 +28,8 @@ def run_due_portal_backups() -> list[str]:
 @shared_task(name="backups.notify_overdue_restore_tests", acks_late=True)
 def notify_overdue_restore_tests() -> int:
     return len(services.notify_overdue_restore_tests())
+
+
+@shared_task(name="backups.notify_overdue_dr_drills", acks_late=True)
+def notify_overdue_dr_drills() -> int:
+    return len(services.notify_overdue_dr_drills())

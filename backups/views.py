@@ -46,6 +46,7 @@ def policy_list(request):
             "hours": range(0, 25, 3),
             "today": timezone.localdate(),
             "overdue_tests": selectors.overdue_restore_tests()[:10],
+            "overdue_drills": selectors.overdue_dr_drills()[:10],
         },
     )
 
@@ -98,7 +99,10 @@ def restore_test_list(request):
 @permission_required("backups.view_restoretest", raise_exception=True)
 def restore_test_detail(request, number):
     test = get_object_or_404(
-        RestoreTest.objects.select_related("policy", "backup_job", "performed_by"), number=number
+        RestoreTest.objects.select_related(
+            "policy", "backup_job", "performed_by", "rto_exception_by"
+        ),
+        number=number,
     )
     return render(request, "backups/restore_test_detail.html", {"test": test})
 
@@ -106,7 +110,9 @@ def restore_test_detail(request, number):
 @login_required
 @permission_required("backups.view_drplan", raise_exception=True)
 def dr_plans(request):
-    plans = DRPlan.objects.prefetch_related("scenarios__drills__conducted_by")
+    plans = DRPlan.objects.select_related("owner").prefetch_related(
+        "scenarios__drills__conducted_by"
+    )
     return render(request, "backups/dr.html", {"plans": plans})
 
 

@@ -6,9 +6,12 @@ from .models import (
     FiveWhy,
     Incident,
     IncidentPolicy,
+    IncidentReview,
+    IncidentReviewItem,
     IncidentRunbook,
     Postmortem,
     ResponseTarget,
+    ReviewCheck,
     Runbook,
     RunbookStep,
     TimelineEntry,
@@ -148,6 +151,39 @@ class IncidentRunbookAdmin(admin.ModelAdmin):
     list_display = ["incident", "runbook", "attached_at"]
     raw_id_fields = ["incident"]
     inlines = [ChecklistItemInline]
+
+
+@admin.register(ReviewCheck)
+class ReviewCheckAdmin(admin.ModelAdmin):
+    """§8.2 レビュー: the checklist copied onto each new P3/P4 review."""
+
+    list_display = ["text", "display_order", "is_active"]
+    list_editable = ["display_order", "is_active"]
+
+
+class IncidentReviewItemInline(admin.TabularInline):
+    model = IncidentReviewItem
+    extra = 0
+    fields = ["order", "text", "checked"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IncidentReview)
+class IncidentReviewAdmin(admin.ModelAdmin):
+    """Read-only: reviews are ticked and completed on the incident page (services)."""
+
+    list_display = ["incident", "state", "owner", "due_at", "completed_at"]
+    list_filter = ["state"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["incident", "state", "comment", "created_at", "completed_at", "completed_by"]
+    inlines = [IncidentReviewItemInline]
+
+    def has_add_permission(self, request):
+        return False
 
 
 # Escalation policies (§8.4) and the monitoring intake register their own admin pages.

@@ -28,6 +28,9 @@ _READ = _perms(
     "view:escalationlevel",
     "view:escalationstep",
     "view:incidentescalation",
+    "view:incidentreview",
+    "view:incidentreviewitem",
+    "view:reviewcheck",
 )
 # Who works incidents: file, triage, post updates, tick runbooks, write postmortems.
 _WORK = _READ + _perms(
@@ -38,6 +41,7 @@ _WORK = _READ + _perms(
     "add,change:postmortem",
     "add,change,delete:actionitem",
     "add,change,delete:fivewhy",
+    "change:incidentreview",
 )
 _CONFIG = _perms(
     "add,change,delete:runbook",
@@ -48,6 +52,7 @@ _CONFIG = _perms(
     "view,change:incidentpolicy",
     "add,change,delete:escalationpolicy",
     "add,change,delete:escalationlevel",
+    "add,change,delete:reviewcheck",
 )
 # Monitoring intake: leaders and up see integrations and deliveries; managers configure them.
 _INTAKE_READ = _perms("view:integration", "view:mappingrule", "view:delivery", "view:alertgroup")

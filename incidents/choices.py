@@ -173,3 +173,16 @@ SLA_COLORS = {
     SlaStatus.BREACHED: "danger",
     SlaStatus.AUTO_RECOVERED: "info",
 }
+
+
+class ReviewState(models.TextChoices):
+    """§8.2: after closing, the normal track (P3/P4) ends in a review (レビュー)."""
+
+    PENDING = "pending", _("Review pending")
+    DONE = "done", _("Reviewed")
+
+
+REVIEW_STATE_COLORS = {
+    ReviewState.PENDING: "warning",
+    ReviewState.DONE: "success",
+}

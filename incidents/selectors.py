@@ -26,13 +26,21 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .choices import IncidentState, PostmortemKind, PostmortemState, Priority, SlaStatus
+from .choices import (
+    IncidentState,
+    PostmortemKind,
+    PostmortemState,
+    Priority,
+    ReviewState,
+    SlaStatus,
+)
 from .models import (
     MANUAL_REASONS,
     ActionItem,
     EscalationReason,
     EscalationStep,
     Incident,
+    IncidentReview,
     Postmortem,
     StepKind,
 )
@@ -127,7 +135,7 @@ def my_queue(user) -> dict[str, list]:
 
     Each list is bounded (the home page shows the most urgent few)."""
     if not getattr(user, "is_authenticated", False):
-        return {"incidents": [], "action_items": [], "postmortems": []}
+        return {"incidents": [], "action_items": [], "postmortems": [], "reviews": []}
     my_incidents = by_response_urgency(incidents().open().filter(assignee=user))[:20]
     items = (
         ActionItem.objects.filter(owner=user, done=False)
@@ -140,7 +148,19 @@ def my_queue(user) -> dict[str, list]:
         .select_related("incident")
         .order_by(F("due_at").asc(nulls_last=True), "id")[:20]
     )
-    return {"incidents": list(my_incidents), "action_items": list(items), "postmortems": list(owed)}
+    reviews = (
+        IncidentReview.objects.filter(
+            owner=user, state=ReviewState.PENDING, incident__state=IncidentState.CLOSED
+        )
+        .select_related("incident")
+        .order_by(F("due_at").asc(nulls_last=True), "id")[:20]
+    )
+    return {
+        "incidents": list(my_incidents),
+        "action_items": list(items),
+        "postmortems": list(owed),
+        "reviews": list(reviews),
+    }
 
 
 def my_open_items(user) -> list[dict]:
@@ -168,6 +188,16 @@ def my_open_items(user) -> list[dict]:
             "due": p.due_at,
         }
         for p in queue["postmortems"]
+    ]
+    items += [
+        {
+            "number": r.incident.number,
+            "title": f"{_('Review')}: {r.incident.title}",
+            "url": r.get_absolute_url(),
+            "state_label": r.get_state_display(),
+            "due": r.due_at,
+        }
+        for r in queue["reviews"]
     ]
     items += [
         {

@@ -9,7 +9,10 @@
 - ``raise_priority``: an integration raises an open incident's priority (never lowers it).
 - ``add_timeline_entry``: §8.3.3 コミュニケーションを密に — status updates and comments.
 - ``assign_incident``, ``update_incident``: ownership and editable fields, audited.
-- ``close_incident``: §8.3.4 — closing a P1/P2 incident opens its mandatory postmortem.
+- ``close_incident``: §8.2/§8.3.4 — closing a P1/P2 incident opens its mandatory postmortem, a
+  P3/P4 one its light review (レビュー).
+- ``save_review`` / ``complete_review``: §8.2 レビュー — tick the review checklist, write the
+  comment, complete it (the assignee or an ops leader or above).
 - ``request_postmortem``: a postmortem/review for P3 (on request) or P4 (optional).
 - ``attach_runbook``, ``set_checklist_item``: §8.3.3 復旧手順 as ticked checklists.
 - postmortem editing: ``save_whys``, ``add_action_item``, ``set_action_item_done``.
@@ -50,12 +53,15 @@ from .models import (
     FiveWhy,
     Incident,
     IncidentPolicy,
+    IncidentReview,
     IncidentRunbook,
     Postmortem,
+    ReviewCheck,
     Runbook,
     TimelineEntry,
     TriageRule,
     UrgencyRule,
+    may_complete_review,
     response_due_for,
 )
 
@@ -406,11 +412,14 @@ def assign_incident(incident: Incident, *, actor, assignee=None, team=None) -> I
 def close_incident(
     incident: Incident, *, actor, resolution_summary: str = "", comment: str = ""
 ) -> Incident:
-    """Close a verified incident (§8.2). P1/P2: the mandatory postmortem is created with it."""
+    """Close a verified incident (§8.2). P1/P2: the mandatory postmortem is created with it;
+    P3/P4: the light review (§8.2 クローズ → レビュー)."""
 
     def after(inc):
         if inc.track == Track.URGENT:
             _create_postmortem(inc, actor=actor, kind=PostmortemKind.POSTMORTEM, mandatory=True)
+        elif inc.track == Track.NORMAL:
+            _create_review(inc, actor=actor)
 
     return workflow.apply_transition(
         incident,
@@ -493,6 +502,115 @@ def request_postmortem(incident: Incident, *, actor, kind: str | None = None) ->
         return _create_postmortem(
             incident, actor=actor, kind=kind, mandatory=incident.track == Track.URGENT
         )
+
+
+# ---------------------------------------------------------------------------- review (P3/P4)
+
+
+def _create_review(incident: Incident, *, actor) -> IncidentReview:
+    """§8.2 レビュー: the checklist is copied from the configured ``ReviewCheck`` rows, so a
+    later edit of the checklist does not change reviews already opened. A reopened and
+    re-closed incident keeps its one review."""
+    existing = IncidentReview.objects.filter(incident=incident).first()
+    if existing is not None:
+        return existing
+    days = IncidentPolicy.current().postmortem_due_business_days
+    start = incident.closed_at or timezone.now()
+    review = IncidentReview.objects.create(
+        incident=incident,
+        owner=incident.assignee or (actor if getattr(actor, "is_authenticated", False) else None),
+        due_at=current_calendar().add_business_days(start, days),
+    )
+    review.items.bulk_create(
+        [
+            review.items.model(review=review, order=i, text=check.text)
+            for i, check in enumerate(ReviewCheck.objects.filter(is_active=True), start=1)
+        ]
+    )
+    record_event(review, action="create", actor=actor, data={"incident": incident.number})
+    _timeline(
+        incident,
+        actor=actor,
+        kind=TimelineKind.LINK,
+        text=_("Review opened."),
+        data={"review": review.pk},
+    )
+    return review
+
+
+def _check_may_review(review: IncidentReview, actor) -> None:
+    if not may_complete_review(review, actor):
+        raise workflow.TransitionForbidden(
+            _("Only the incident's assignee or an ops leader (or above) may review it."),
+            transition="complete",
+        )
+    if review.state != IncidentReview.State.PENDING:
+        raise workflow.TransitionNotAllowed(
+            _("This review is already complete."), transition="complete"
+        )
+
+
+def save_review(
+    review: IncidentReview, *, actor, checked: list[int] | set[int], comment: str
+) -> IncidentReview:
+    """§8.2 レビュー: save the ticks (item ids in ``checked``) and the comment of a pending
+    review without completing it."""
+    _check_may_review(review, actor)
+    checked = {int(pk) for pk in checked}
+    with transaction.atomic():
+        locked = IncidentReview.objects.select_for_update().get(pk=review.pk)
+        _check_may_review(locked, actor)
+        for item in locked.items.all():
+            if item.checked != (item.pk in checked):
+                item.checked = item.pk in checked
+                item.save(update_fields=["checked"])
+        comment = (comment or "").strip()
+        if comment != locked.comment:
+            IncidentReview.objects.filter(pk=locked.pk).update(comment=comment)
+        review.comment = comment
+        record_event(
+            review,
+            action="update",
+            actor=actor,
+            data={"checked": sorted(checked), "items": locked.items.count()},
+        )
+    return review
+
+
+def complete_review(
+    review: IncidentReview, *, actor, checked: list[int] | set[int], comment: str
+) -> IncidentReview:
+    """§8.2 レビュー: save the ticks and comment, then complete the review; every item must be
+    ticked and the comment written (guards ``all_checks_ticked``, ``has_review_comment``).
+    A refused completion keeps what was saved."""
+    save_review(review, actor=actor, checked=checked, comment=comment)
+    review.refresh_from_db()
+
+    def after(r: IncidentReview) -> None:
+        _timeline(
+            r.incident,
+            actor=actor,
+            kind=TimelineKind.LINK,
+            text=_("Review completed: %(comment)s") % {"comment": r.comment},
+            data={"review": r.pk},
+        )
+
+    return workflow.apply_transition(
+        review, "complete", actor=actor, comment=review.comment, after=after
+    )
+
+
+@workflow.handles(IncidentReview, "complete")
+def _complete_review_from_panel(review, *, actor, comment, data):
+    """The generic transition endpoint: ticks sent as ``checked`` (kept as saved when absent)."""
+    if "checked" in data:
+        checked = data.getlist("checked") if hasattr(data, "getlist") else data["checked"]
+        checked = [v for v in checked if str(v).isdigit()]
+    else:
+        checked = list(review.items.filter(checked=True).values_list("pk", flat=True))
+    return complete_review(
+        review, actor=actor, checked=checked, comment=comment or data.get("comment", "")
+    )
 
 
 def update_postmortem(postmortem: Postmortem, *, actor, **fields) -> Postmortem:

@@ -43,5 +43,6 @@ urlpatterns = [
         name="checklist_toggle",
     ),
     path("<str:number>/postmortem/", views.postmortem_request, name="postmortem_request"),
+    path("<str:number>/review/", views.review_save, name="review"),
     path("<str:number>/escalate/", views_escalation.escalate, name="escalate"),
 ]

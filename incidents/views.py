@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,8 +35,10 @@ from .models import (
     ActionItem,
     ChecklistItem,
     Incident,
+    IncidentReview,
     Postmortem,
     ResponseTarget,
+    may_complete_review,
     response_due_for,
 )
 
@@ -220,6 +222,15 @@ def incident_detail(request, number: str):
     incident = get_object_or_404(selectors.incidents(), number=number)
     runbooks = incident.runbooks.select_related("runbook").prefetch_related("items__done_by")
     postmortem = Postmortem.objects.filter(incident=incident).first()
+    # §8.2: the review follows the close (a reopened incident's review waits for the next close).
+    review = (
+        IncidentReview.objects.filter(incident=incident)
+        .select_related("owner", "completed_by")
+        .prefetch_related("items")
+        .first()
+        if incident.state == Incident.State.CLOSED
+        else None
+    )
     return render(
         request,
         "incidents/incident_detail.html",
@@ -234,6 +245,13 @@ def incident_detail(request, number: str):
             "runbook_form": RunbookAttachForm(),
             "runbooks": runbooks,
             "postmortem": postmortem,
+            "review": review,
+            "can_review": (
+                review is not None
+                and review.state == IncidentReview.State.PENDING
+                and request.user.has_perm("incidents.change_incidentreview")
+                and may_complete_review(review, request.user)
+            ),
             "can_override": ops_rank(request.user) >= 2 and incident.is_open,
             "can_work": request.user.has_perm("incidents.change_incident"),
             "can_request_postmortem": (
@@ -345,6 +363,29 @@ def postmortem_request(request, number: str):
         messages.error(request, _error_text(exc))
         return redirect(incident)
     return redirect(pm)
+
+
+@login_required
+@_can("change_incidentreview")
+@require_POST
+def review_save(request, number: str):
+    """§8.2 レビュー: save the review checklist and comment, or complete the review."""
+    review = get_object_or_404(
+        IncidentReview.objects.select_related("incident"), incident__number=number
+    )
+    checked = [v for v in request.POST.getlist("checked") if v.isdigit()]
+    comment = request.POST.get("comment", "")
+    complete = request.POST.get("action") == "complete"
+    service = services.complete_review if complete else services.save_review
+    try:
+        service(review, actor=request.user, checked=checked, comment=comment)
+    except workflow.TransitionForbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except workflow.TransitionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Review completed.") if complete else _("Review saved."))
+    return HttpResponseRedirect(review.get_absolute_url())
 
 
 # --------------------------------------------------------------------------- postmortems

@@ -159,6 +159,9 @@ class RestoreTestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
     backup_job = serializers.SlugRelatedField(slug_field="number", read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
     within_rto = serializers.BooleanField(read_only=True, allow_null=True)
+    rto_exception_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = RestoreTest
@@ -172,6 +175,9 @@ class RestoreTestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "executed_at",
             "restore_minutes",
             "within_rto",
+            "rto_exception_reason",
+            "rto_exception_by",
+            "rto_exception_at",
             "notes",
             "backup_job",
             "is_overdue",
@@ -182,6 +188,9 @@ class RestoreTestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "executed_at",
             "restore_minutes",
             "within_rto",
+            "rto_exception_reason",
+            "rto_exception_by",
+            "rto_exception_at",
             "backup_job",
             "is_overdue",
         ]

@@ -95,9 +95,11 @@ class RestoreTestViewSet(
     viewsets.GenericViewSet,
 ):
     """§11.3 restore tests: plan with ``POST``, record results through ``/transitions/``
-    (``pass_test`` with ``restore_minutes``, ``fail_test`` with a reason)."""
+    (``pass_test`` with ``restore_minutes``, ``fail_test`` with a reason). A pass slower than the
+    policy's RTO is refused (400, guard ``within_rto_or_excepted``) unless an ops manager or the
+    policy owner sends ``rto_exception_reason``."""
 
-    queryset = RestoreTest.objects.select_related("policy", "backup_job")
+    queryset = RestoreTest.objects.select_related("policy", "backup_job", "rto_exception_by")
     serializer_class = RestoreTestSerializer
     permission_classes = PERMISSIONS
     lookup_field = "number"

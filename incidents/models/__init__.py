@@ -51,8 +51,22 @@ from .intake import (
     IntegrationKind,
     MappingRule,
 )
+from .review import (
+    IncidentReview,
+    IncidentReviewItem,
+    ReviewCheck,
+    all_checks_ticked,
+    has_review_comment,
+    may_complete_review,
+)
 
 __all__ = [
+    "IncidentReview",
+    "IncidentReviewItem",
+    "ReviewCheck",
+    "all_checks_ticked",
+    "has_review_comment",
+    "may_complete_review",
     "Alert",
     "AlertGroup",
     "AlertStatus",
