@@ -11,7 +11,7 @@ from incidents.demo import can_travel, travel
 
 from . import services
 from .choices import DrillResult, JobKind
-from .models import BackupJob, BackupPolicy, DRDrill, DRScenario, RestoreTest
+from .models import BackupJob, BackupPolicy, DRScenario, RestoreTest
 
 SYSTEM = "demo"
 
@@ -87,13 +87,17 @@ def seed(users: dict) -> None:
     _restore_tests(policies, users)
     scenario = DRScenario.objects.filter(name="データセンター障害").first()
     if scenario and not scenario.drills.exists():
-        DRDrill.objects.create(
-            scenario=scenario,
+        plan = scenario.plan
+        if plan.owner_id is None and users.get("manager"):
+            plan.owner = users["manager"]
+            plan.save(update_fields=["owner"])
+        services.record_dr_drill(
+            scenario,
             held_on=timezone.localdate() - timedelta(days=60),
             measured_minutes=210,
             result=DrillResult.PASSED,
             findings="DNS切り替え手順の待ち時間を短縮できる余地あり",
-            conducted_by=users.get("manager"),
+            actor=users.get("manager"),
         )
 
 
