@@ -23,6 +23,7 @@ class ChangeClassAdmin(admin.ModelAdmin):
         "lead_time_amount",
         "cab_approval_percent",
         "cab_rejection_blocks",
+        "backup_max_age_hours",
     )
 
 
@@ -82,5 +83,17 @@ class ChangeRequestAdmin(admin.ModelAdmin):
     list_display = ("number", "title", "change_class", "state", "planned_start", "requester")
     list_filter = ("state", "change_class", "category")
     search_fields = ("number", "title")
-    readonly_fields = ("number", "state")
+    # What the guards read after the fact is recorded through the services only (§9.2, §9.4).
+    readonly_fields = (
+        "number",
+        "state",
+        "pre_change_backup",
+        "backup_waived",
+        "backup_waiver_reason",
+        "backup_waived_by",
+        "backup_waived_at",
+        "post_implementation_review",
+        "post_implementation_reviewed_at",
+        "post_implementation_reviewed_by",
+    )
     inlines = [ApprovalInline, CabVoteInline, WorkLogInline]

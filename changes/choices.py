@@ -101,3 +101,4 @@ class GateReason(models.TextChoices):
     NO_APPROVED_CHANGE = "no_approved_change", _("No approved change")
     OUTSIDE_WINDOW = "outside_window", _("Outside the change window")
     FREEZE_WINDOW = "freeze_window", _("Freeze window")
+    BACKUP_PENDING = "backup_pending", _("Pre-change backup not met yet")

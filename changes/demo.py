@@ -123,7 +123,7 @@ def seed(users: dict) -> None:
         },
     )
     implement = lambda c: services.start_implementation(  # noqa: E731
-        c, actor=requester, data={"backup_waived": "on", "backup_waiver_reason": "ステートレス層"}
+        c, actor=manager, data={"backup_waived": "on", "backup_waiver_reason": "ステートレス層"}
     )
 
     def verifying(c):
@@ -303,7 +303,7 @@ def seed_history(users: dict) -> None:
             clock.move_to(start)
             services.start_implementation(
                 change,
-                actor=requester,
+                actor=manager,  # §9.4: only the class's approver role may waive the backup
                 data={"backup_waived": "on", "backup_waiver_reason": "構成のみの変更"}
                 if cls != "major"
                 else {
@@ -329,6 +329,10 @@ def seed_history(users: dict) -> None:
                     data={"rollback_steps": "旧バージョンのクラスタへ切り戻し"},
                 )
             else:
+                if cls == "emergency":  # §9.2: reviewed after the fact before it is closed
+                    services.record_post_implementation_review(
+                        change, actor=manager, review="緊急対応として妥当 / justified as emergency"
+                    )
                 services.close_change(
                     change,
                     actor=requester,

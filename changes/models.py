@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -35,6 +37,10 @@ from .choices import (
     VerificationResult,
     Vote,
 )
+
+# §9.4 実施時 1: how old the pre-change backup may be when the implementation starts, unless the
+# class says otherwise (``ChangeClass.backup_max_age_hours``).
+DEFAULT_BACKUP_MAX_AGE_HOURS = 24
 
 
 class ChangeClass(models.Model):
@@ -71,6 +77,15 @@ class ChangeClass(models.Model):
         _("a standing rejection blocks approval"),
         default=True,
         help_text=_("While a CAB member's rejection stands, the change cannot be approved."),
+    )
+    backup_max_age_hours = models.PositiveSmallIntegerField(
+        _("maximum age of the pre-change backup (hours)"),
+        default=DEFAULT_BACKUP_MAX_AGE_HOURS,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "§9.4: the pre-change backup must have finished within this many hours before "
+            "the implementation starts."
+        ),
     )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -253,13 +268,97 @@ def standard_change_has_template(change) -> bool:
     return change.template_id is not None and change.template.is_active
 
 
-@guard(_("Record a successful pre-change backup, or waive it with a reason."))
-def has_pre_change_backup(change) -> bool:
-    """§9.4 実施時 1 事前バックアップの取得: a backup that did not succeed protects nothing."""
+def may_waive_backup(change, user) -> bool:
+    """§9.4 実施時 1: only the class's approver role (§9.2 承認者) or an ops manager may decide
+    that a change goes ahead without a pre-change backup."""
+    if user is None:
+        return False
+    roles = [Role.OPS_MANAGER]
+    if change.change_class_id is not None:
+        roles.append(change.change_class.approver_role)
+    return has_role(user, *roles)
+
+
+def policy_verifies(policy) -> bool:
+    """Whether a backup of ``policy`` counts only once verified: the built-in executor of the
+    portal database verifies every archive by reading it back, so a job of that policy that is
+    merely "succeeded" has not passed its own check. Backup tools outside the portal report
+    succeeded (or verified) jobs, and a succeeded one counts."""
+    from backups.choices import TargetKind
+
+    return policy.target_kind == TargetKind.PORTAL_DATABASE
+
+
+def pre_change_backup_problem(change, at: datetime | None = None) -> str | None:
+    """Why the change's pre-change backup does not meet §9.4 実施時 1, or None when it does.
+
+    Met by a waiver with a reason from someone who may waive (``may_waive_backup``), or by a
+    backup job that succeeded (verified, where its policy verifies), of a policy covering one
+    of the change's services, finished within the class's ``backup_max_age_hours`` before the
+    start of the implementation (``at``, default now, while it has not started).
+    """
     if change.backup_waived:
-        return bool(change.backup_waiver_reason.strip())
+        if not change.backup_waiver_reason.strip():
+            return gettext("A waiver needs a reason.")
+        if not may_waive_backup(change, change.backup_waived_by):
+            return gettext(
+                "Only the class's approver role or an ops manager may waive the pre-change backup."
+            )
+        return None
     job = change.pre_change_backup
-    return job is not None and job.state in job.GOOD_STATES
+    if job is None:
+        return gettext(
+            "No pre-change backup is recorded yet: record a backup job (BKP-…) or a waiver "
+            "when the implementation starts."
+        )
+    if policy_verifies(job.policy):
+        if job.state != job.State.VERIFIED:
+            return gettext(
+                "%(job)s is %(state)s: its policy verifies every backup, so only a verified "
+                "backup counts."
+            ) % {"job": job.number, "state": job.get_state_display()}
+    elif job.state not in job.GOOD_STATES:
+        return gettext("%(job)s is %(state)s: only a succeeded backup counts.") % {
+            "job": job.number,
+            "state": job.get_state_display(),
+        }
+    service_ids = {s.pk for s in change.services.all()} if change.pk is not None else set()
+    if job.policy.service_id not in service_ids:
+        return gettext(
+            "%(job)s is a backup of the policy “%(policy)s”, which covers none of the change's "
+            "services."
+        ) % {"job": job.number, "policy": job.policy.name}
+    start = change.implementation_started_at or at or timezone.now()
+    hours = change.backup_max_age_hours
+    if job.finished_at is None or not (start - timedelta(hours=hours) <= job.finished_at <= start):
+        return gettext(
+            "%(job)s must have finished within %(hours)s hours before the start (%(start)s)."
+        ) % {
+            "job": job.number,
+            "hours": hours,
+            "start": timezone.localtime(start).strftime("%Y-%m-%d %H:%M"),
+        }
+    return None
+
+
+@guard(
+    _(
+        "Record a pre-change backup of one of the change's services that succeeded within the "
+        "class's window before the start, or have the class's approver (or an ops manager) "
+        "waive it with a reason."
+    )
+)
+def has_pre_change_backup(change) -> bool:
+    """§9.4 実施時 1 事前バックアップの取得: a backup that did not succeed, backs up another
+    service or is stale protects nothing; see ``pre_change_backup_problem``."""
+    return pre_change_backup_problem(change) is None
+
+
+@guard(
+    _("An emergency change is closed only once its post-implementation review is recorded (§9.2).")
+)
+def has_post_implementation_review(change) -> bool:
+    return not change.is_emergency or change.post_implementation_reviewed_at is not None
 
 
 @guard(_("Record a verification that passed the rollback criteria before closing."))
@@ -451,8 +550,21 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
         related_name="changes",
         verbose_name=_("pre-change backup"),
     )
-    backup_waived = models.BooleanField(_("pre-change backup waived"), default=False)
+    backup_waived = models.BooleanField(
+        _("pre-change backup waived"),
+        default=False,
+        help_text=_("Only the class's approver role or an ops manager may waive the backup."),
+    )
     backup_waiver_reason = models.TextField(_("reason for the waiver"), blank=True)
+    backup_waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("pre-change backup waived by"),
+    )
+    backup_waived_at = models.DateTimeField(_("pre-change backup waived at"), null=True, blank=True)
     # Verification, rollback and closing (§9.4 事後, §9.5)
     verification_result = models.CharField(
         _("verification result"), max_length=10, choices=VerificationResult.choices, blank=True
@@ -529,6 +641,12 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
         return (
             self.needs_post_implementation_review and self.post_implementation_reviewed_at is None
         )
+
+    @property
+    def backup_max_age_hours(self) -> int:
+        if self.change_class_id is None:
+            return DEFAULT_BACKUP_MAX_AGE_HOURS
+        return self.change_class.backup_max_age_hours
 
     @property
     def is_editable(self) -> bool:
@@ -748,7 +866,7 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=State.VERIFYING,
         target=State.CLOSED,
-        conditions=[verification_passed, has_result_report],
+        conditions=[verification_passed, has_result_report, has_post_implementation_review],
         permission=is_implementer_or_ops,
         custom={
             "label": _("Close"),
@@ -764,7 +882,7 @@ class ChangeRequest(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=State.CAUSE_ANALYSIS,
         target=State.CLOSED,
-        conditions=[has_cause_findings],
+        conditions=[has_cause_findings, has_post_implementation_review],
         permission=at_least(Role.OPS_LEADER),
         custom={
             "label": _("Close as failed"),

@@ -24,7 +24,7 @@ def change_list() -> QuerySet[ChangeRequest]:
 def change_detail() -> QuerySet[ChangeRequest]:
     return (
         change_list()
-        .select_related("template", "pre_change_backup")
+        .select_related("template", "pre_change_backup__policy", "backup_waived_by")
         .prefetch_related(
             "services",
             Prefetch("votes", queryset=CabVote.objects.select_related("member")),

@@ -5,7 +5,8 @@
 - ``decide_change``: the class's approver approves or rejects (normal, emergency)
 - ``cast_cab_vote``: a CAB member votes on a major change; the CAB decides by its rule
 - ``schedule_change``: plan the window (実施計画), freeze windows and lead time enforced
-- ``start_implementation``: pre-change backup or waiver first (§9.4 実施時 1)
+- ``start_implementation``: a fresh pre-change backup of the change's services, or a waiver by
+  the class's approver role with a reason, first (§9.4 実施時 1)
 - ``log_work``: the work log (§9.4 実施時 3)
 - ``verify_change``: the rollback criteria checklist (§9.5)
 - ``roll_back_change``, ``close_change``, ``cancel_change``
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,6 +30,7 @@ from itsm.core.audit import record_event
 from itsm.core.roles import Role, users_with_role
 from itsm.core.workflow import (
     GuardFailed,
+    TransitionError,
     TransitionForbidden,
     TransitionInvalid,
     TransitionNotAllowed,
@@ -55,6 +58,8 @@ from .models import (
     WorkLogEntry,
     is_class_approver,
     is_implementer_or_ops,
+    may_waive_backup,
+    pre_change_backup_problem,
 )
 
 CAB_LABEL = "CAB"
@@ -357,9 +362,19 @@ def reschedule_change(change: ChangeRequest, *, actor, comment: str = "", data=N
     )
 
 
+def _wants_waiver(data: dict) -> bool:
+    """Whether the request waives the backup, read as the transition's form reads the checkbox
+    (``"on"``, ``true``…; absent means unticked, as for an HTML checkbox)."""
+    field = forms.BooleanField(required=False)
+    return field.clean(field.widget.value_from_datadict(data, {}, "backup_waived"))
+
+
 @workflow.handles(ChangeRequest, "start_implementation")
 def start_implementation(change: ChangeRequest, *, actor, comment: str = "", data=None):
-    """§9.4 実施時 1: the pre-change backup (a backup job) or a waiver with a reason first.
+    """§9.4 実施時 1: the pre-change backup first — a succeeded (verified, where the policy
+    verifies) backup job of a policy covering one of the change's services, finished within the
+    class's window (default 24 h) before now — or a waiver with a reason, which only the class's
+    approver role or an ops manager may give (403 otherwise; audited as ``backup_waived``).
     API clients may name the backup job by its number (``BKP-000123``)."""
     data = dict(data.items()) if data else {}
     backup = data.get("pre_change_backup")
@@ -370,7 +385,44 @@ def start_implementation(change: ChangeRequest, *, actor, comment: str = "", dat
         if job is None:
             raise _invalid("pre_change_backup", _("No backup job has this number."))
         data["pre_change_backup"] = job.pk
-    return apply_transition(change, "start_implementation", actor=actor, comment=comment, data=data)
+    waiving = _wants_waiver(data)
+    scheduled = change.state == ChangeRequest.State.SCHEDULED
+    if waiving and scheduled and not may_waive_backup(change, actor):
+        raise TransitionForbidden(
+            _(
+                "Only the class's approver role or an ops manager may waive the pre-change "
+                "backup; record a backup job instead."
+            ),
+            transition="start_implementation",
+        )
+    change.backup_waived_by = actor if waiving else None
+    change.backup_waived_at = timezone.now() if waiving else None
+
+    def record_waiver(instance):
+        if instance.backup_waived:
+            record_event(
+                instance,
+                action="backup_waived",
+                actor=actor,
+                comment=instance.backup_waiver_reason,
+            )
+
+    try:
+        return apply_transition(
+            change,
+            "start_implementation",
+            actor=actor,
+            comment=comment,
+            data=data,
+            after=record_waiver,
+        )
+    except TransitionError as exc:
+        if isinstance(exc, GuardFailed) and exc.extra.get("guard") == "has_pre_change_backup":
+            # The guard's message is general; say what is wrong with this backup or waiver.
+            exc.message = pre_change_backup_problem(change) or exc.message
+            exc.args = (exc.message,)
+        change.backup_waived_by, change.backup_waived_at = None, None
+        raise
 
 
 WORK_LOG_STATES = ("implementing", "verifying", "rolled_back")

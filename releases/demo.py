@@ -290,7 +290,7 @@ def _ship(users, slot, name, slug, version, strategy, fails_once) -> None:
         clock.move_to(at)
         change_services.start_implementation(
             change,
-            actor=requester,
+            actor=manager,
             data={"backup_waived": "on", "backup_waiver_reason": "アプリケーションのみの変更"},
         )
         if fails_once:

@@ -10,8 +10,11 @@ State machine (DESIGN.md § Release)::
     staging → production skipping canary             (only when the strategy is not canary)
     rolled_back → development                        (rework after a rollback)
 
-Entering production requires a linked change request that is approved, scheduled or
-implementing and whose planned window covers now (``has_approved_change_covering_now``).
+Entering production requires what the pipeline change gate requires (one rule,
+``changes.gate.change_gate``): a linked change request for the release's service that is
+approved, scheduled or implementing, whose planned window covers now, whose pre-change backup
+requirement is met, and — inside a freeze window — that is exempt from freezes
+(``has_approved_change_covering_now``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from changes.choices import DeploymentEnvironment
+from changes.gate import GATE_STATES, GateDecision, change_gate
 from itsm.core.models import NumberedModel
 from itsm.core.roles import Role, any_of, at_least
 from itsm.core.workflow import guard
@@ -44,8 +49,8 @@ from .choices import (
 )
 
 # Change request states in which the change authorises its release to reach production (§9.3:
-# 承認 → 実施計画 → 変更実施).
-AUTHORISING_CHANGE_STATES = ("approved", "scheduled", "implementing")
+# 承認 → 実施計画 → 変更実施); the same states the change gate reads.
+AUTHORISING_CHANGE_STATES = GATE_STATES
 
 # Who moves a release through the pre-production environments: the developers who build it and
 # the operations ladder from L2 up who run the environments. Production belongs to operations.
@@ -175,14 +180,16 @@ class ReleaseSlot(models.Model):
 
 @guard(
     _(
-        "Production needs a linked change request that is approved, scheduled or implementing "
-        "and whose planned window covers now."
+        "Production needs a linked change request for the release's service that is approved, "
+        "scheduled or implementing, whose planned window covers now and whose pre-change backup "
+        "is recorded (inside a freeze window: an emergency change)."
     )
 )
 def has_approved_change_covering_now(release) -> bool:
+    """§9 → §10: the pipeline change gate's rule, among the release's linked changes."""
     if release.pk is None:
         return False
-    return release.authorising_changes().exists()
+    return release.production_decision().allowed
 
 
 @guard(_("A canary release cannot skip the canary environment."))
@@ -283,14 +290,29 @@ class Release(ConcurrentTransitionMixin, NumberedModel):
     def get_absolute_url(self) -> str:
         return reverse("releases:detail", args=[self.number])
 
-    def authorising_changes(self):
-        """Linked change requests that authorise production now (§9 → §10 gate)."""
-        now = timezone.now()
-        return self.changes.filter(
-            state__in=AUTHORISING_CHANGE_STATES,
-            planned_start__lte=now,
-            planned_end__gte=now,
+    def production_decision(self, at: dt.datetime | None = None) -> GateDecision:
+        """The change gate's answer for deploying this release's service to production at ``at``
+        (default now), counting only the change requests linked to the release."""
+        return change_gate(
+            service=self.service,
+            environment=DeploymentEnvironment.PRODUCTION,
+            at=at or timezone.now(),
+            among=self.changes.all(),
         )
+
+    def authorising_changes(self, at: dt.datetime | None = None) -> list:
+        """Linked change requests that would each authorise production at ``at`` (default now)."""
+        at = at or timezone.now()
+        return [
+            change
+            for change in self.changes.all()
+            if change_gate(
+                service=self.service,
+                environment=DeploymentEnvironment.PRODUCTION,
+                at=at,
+                among=self.changes.filter(pk=change.pk),
+            ).allowed
+        ]
 
     @property
     def type_color(self) -> str:

@@ -205,6 +205,28 @@ def _roll_back_from_ui(release: Release, *, actor, comment: str, data: dict) -> 
     return roll_back_release(release, actor=actor, reason=comment)
 
 
+PRODUCTION_GUARD = "has_approved_change_covering_now"
+
+
+def _explain_production_refusal(release: Release, exc: workflow.TransitionError) -> None:
+    """The production guard's message is general; give the change gate's own answer (which
+    change, which window, what is missing) — the same text a pipeline gets from the gate."""
+    if isinstance(exc, workflow.GuardFailed) and exc.extra.get("guard") == PRODUCTION_GUARD:
+        exc.message = release.production_decision().detail
+        exc.args = (exc.message,)
+
+
+@workflow.handles(Release, "promote_to_production")
+@workflow.handles(Release, "skip_canary")
+def _enter_production(release: Release, *, actor, comment: str = "", data=None) -> Release:
+    name = "skip_canary" if release.state == Release.State.STAGING else "promote_to_production"
+    try:
+        return workflow.apply_transition(release, name, actor=actor, comment=comment, data=data)
+    except workflow.TransitionError as exc:
+        _explain_production_refusal(release, exc)
+        raise
+
+
 # --------------------------------------------------------------------------- deployments
 
 
@@ -443,6 +465,7 @@ def _store_and_advance(release, environment, fields, actor, advance, existing) -
         return DeploymentOutcome(holder["d"], created=existing is None, advanced=True)
     except workflow.TransitionError as refusal:
         if environment.code == Stage.PRODUCTION:
+            _explain_production_refusal(release, refusal)
             record_event(
                 release,
                 action="production_deployment_refused",

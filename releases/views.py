@@ -139,7 +139,10 @@ def release_detail(request, number: str):
             "stages": selectors.pipeline(release),
             "deployments": release.deployments.all(),
             "changes": release.changes.all(),
-            "authorising": set(release.authorising_changes().values_list("pk", flat=True)),
+            "authorising": {change.pk for change in release.authorising_changes()},
+            "production_gate": release.production_decision()
+            if release.state in (Release.State.STAGING, Release.State.CANARY)
+            else None,
             "deployment_form": DeploymentForm(release=release) if can_report else None,
             "incident_links": selectors.release_incident_links(release),
             "incident_form": CausingDeploymentForm(release=release)

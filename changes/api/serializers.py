@@ -81,6 +81,11 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
         allow_null=True,
     )
     pre_change_backup = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    backup_waived_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        help_text="Who waived the pre-change backup (the class's approver role or an ops manager).",
+    )
     approvals = ApprovalSerializer(many=True, read_only=True)
     earliest_start = serializers.SerializerMethodField()
     post_implementation_review_pending = serializers.BooleanField(
@@ -115,6 +120,8 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "pre_change_backup",
             "backup_waived",
             "backup_waiver_reason",
+            "backup_waived_by",
+            "backup_waived_at",
             "verification_result",
             "verification_notes",
             "rollback_steps",
@@ -140,6 +147,7 @@ class ChangeRequestSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
             "state",
             "backup_waived",
             "backup_waiver_reason",
+            "backup_waived_at",
             "verification_result",
             "verification_notes",
             "rollback_steps",

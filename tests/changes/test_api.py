@@ -200,7 +200,7 @@ def test_work_log_and_verification(api_as, operator, ops_manager):
     assert client.post(url + "work-log/", {"text": "early"}).status_code == 409
     client.post(url + "transitions/", {"transition": "schedule", "planned_start":
                 "2026-06-10 10:00", "planned_end": "2026-06-10 11:00"})  # fmt: skip
-    response = client.post(
+    response = api_as(ops_manager).post(
         url + "transitions/",
         {
             "transition": "start_implementation",
@@ -220,6 +220,57 @@ def test_work_log_and_verification(api_as, operator, ops_manager):
               "unexpected_side_effects": False, "other": False}  # fmt: skip
     response = client.post(url + "verification/", {"checks": checks}, format="json")
     assert response.json()["verification_result"] == "passed"
+
+
+@pytest.fixture
+def scheduled_web(operator, ops_manager):
+    from changes import services
+
+    change = ChangeRequestFactory(requester=operator, implementer=operator)
+    change.services.add(ServiceFactory(slug="web"))
+    services.submit_change(change, actor=operator)
+    services.decide_change(change, actor=ops_manager, decision="approved")
+    services.schedule_change(change, actor=operator, data={"planned_start": "2026-06-10 10:00",
+                             "planned_end": "2026-06-10 11:00"})  # fmt: skip
+    return change
+
+
+def test_a_waiver_by_someone_who_may_not_waive_is_403(api_as, operator, ops_manager, scheduled_web):
+    """A permission question, so 403 like every "not you" refusal of the API (the request itself
+    is well formed, and the same user may start the implementation with a backup job)."""
+    url = f"{URL}{scheduled_web.number}/transitions/"
+    waiver = {"transition": "start_implementation", "backup_waived": True,
+              "backup_waiver_reason": "stateless"}  # fmt: skip
+    response = api_as(operator).post(url, waiver, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 403, response.json()
+    assert response.json()["code"] == "permission_denied"
+    assert "approver role or an ops manager" in response.json()["detail"]
+    assert ChangeRequest.objects.get(pk=scheduled_web.pk).state == "scheduled"
+    response = api_as(ops_manager).post(url, waiver, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["state"], body["backup_waived_by"]) == ("implementing", "manager")
+    assert body["backup_waived_at"].startswith("2026-06-01T")
+
+
+def test_a_backup_of_another_service_is_400_naming_the_guard(api_as, operator, scheduled_web):
+    from tests.backups.factories import BackupJobFactory, BackupPolicyFactory
+
+    job = BackupJobFactory(
+        policy=BackupPolicyFactory(service=ServiceFactory(slug="billing"), name="Billing DB"),
+        state="succeeded",
+        finished_at=jst(2026, 6, 1, 9),
+    )
+    response = api_as(operator).post(
+        f"{URL}{scheduled_web.number}/transitions/",
+        {"transition": "start_implementation", "pre_change_backup": job.number},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], body["guard"]) == ("guard_failed", "has_pre_change_backup")
+    assert f"{job.number} is a backup of the policy “Billing DB”" in body["detail"]
 
 
 def test_read_token_cannot_write(api_as, operator):

@@ -43,7 +43,7 @@ def walk(change, manager, to: str) -> ChangeRequest:
         (
             "implementing",
             lambda: services.start_implementation(
-                change, actor=doer, data={"backup_waived": True, "backup_waiver_reason": "none"}
+                change, actor=manager, data={"backup_waived": True, "backup_waiver_reason": "none"}
             ),
         ),
         ("verifying", lambda: perform(change, "start_verification", actor=doer)),

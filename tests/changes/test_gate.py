@@ -8,7 +8,8 @@ from changes import gate
 from changes.models import ChangeRequest
 from itsm.core.models import ApiToken
 from itsm.core.roles import Role
-from tests.factories import ServiceFactory
+from tests.backups.factories import BackupJobFactory, BackupPolicyFactory
+from tests.factories import ServiceFactory, UserFactory
 
 from .factories import ChangeRequestFactory, FreezeWindowFactory, change_class, jst
 
@@ -29,8 +30,13 @@ def web():
     return ServiceFactory(slug="web", name="Web shop")
 
 
-def change_in(state: str, service, **fields) -> ChangeRequest:
-    """A change already in ``state`` (the gate only reads states)."""
+def change_in(state: str, service, *, backup_met: bool = True, **fields) -> ChangeRequest:
+    """A change already in ``state`` (the gate only reads states), its pre-change backup waived
+    by an ops manager unless ``backup_met`` is false."""
+    if backup_met:
+        fields.setdefault("backup_waived", True)
+        fields.setdefault("backup_waiver_reason", "stateless tier")
+        fields.setdefault("backup_waived_by", UserFactory(role=Role.OPS_MANAGER))
     change = ChangeRequestFactory(**fields)
     ChangeRequest.objects.filter(pk=change.pk).update(state=state)
     change.services.add(service)
@@ -186,4 +192,66 @@ def test_the_gate_needs_a_token_and_the_view_permission(api_client, api_as, make
     nobody = make_user(None, username="norole")
     assert (
         api_as(nobody).get(URL, {"service": "web", "environment": "production"}).status_code == 403
+    )
+
+
+# --- §9.4 実施時 1: the pre-change backup comes first ----------------------------------------
+
+
+@pytest.mark.parametrize("state", ["approved", "scheduled"])
+def test_a_change_without_its_pre_change_backup_answers_not_yet(pipeline, web, state):
+    change = change_in(state, web, backup_met=False)
+    body = pipeline.get(
+        URL,
+        {"service": "web", "environment": "production", "at": INSIDE},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).json()
+    assert (body["allowed"], body["reason"]) == (False, "backup_pending")
+    assert body["change"] == change.number
+    assert body["detail"].startswith(f"Not yet: {change.number}")
+    assert "No pre-change backup is recorded yet" in body["detail"]
+
+
+def test_a_waiver_by_someone_who_may_not_waive_does_not_open_the_gate(web):
+    change_in("implementing", web, backup_waived_by=UserFactory(role=Role.OPERATOR))
+    decision = gate.change_gate(service=web, environment="production", at=jst(2026, 6, 10, 11))
+    assert (decision.allowed, decision.reason) == (False, "backup_pending")
+    assert "approver role or an ops manager" in decision.detail
+
+
+def test_the_gate_reads_the_backup_job_against_the_implementation_start(web):
+    policy = BackupPolicyFactory(service=web)
+    job = BackupJobFactory(policy=policy, state="succeeded", finished_at=jst(2026, 6, 10, 9))
+    change = change_in(
+        "implementing",
+        web,
+        backup_met=False,
+        pre_change_backup=job,
+        implementation_started_at=jst(2026, 6, 10, 10),
+    )
+    at = jst(2026, 6, 10, 11)
+    assert gate.change_gate(service=web, environment="production", at=at).allowed
+    BackupJobFactory._meta.model.objects.filter(pk=job.pk).update(finished_at=jst(2026, 6, 9, 9))
+    decision = gate.change_gate(service=web, environment="production", at=at)
+    assert (decision.allowed, decision.reason, decision.change) == (False, "backup_pending", change)
+    assert "within 24 hours before the start (2026-06-10 10:00)" in decision.detail
+
+
+def test_a_ready_change_is_preferred_over_one_still_waiting_for_its_backup(web):
+    change_in("scheduled", web, backup_met=False)
+    ready = change_in("implementing", web)
+    decision = gate.change_gate(service=web, environment="production", at=jst(2026, 6, 10, 11))
+    assert (decision.allowed, decision.change) == (True, ready)
+
+
+def test_an_emergency_change_during_a_freeze_still_needs_its_backup(pipeline, web):
+    emergency = change_in(
+        "scheduled", web, backup_met=False, change_class=change_class("emergency")
+    )
+    FreezeWindowFactory(starts_at=jst(2026, 6, 10, 9), ends_at=jst(2026, 6, 11))
+    body = pipeline.get(URL, {"service": "web", "environment": "production", "at": INSIDE}).json()
+    assert (body["allowed"], body["reason"], body["change"]) == (
+        False,
+        "backup_pending",
+        emergency.number,
     )

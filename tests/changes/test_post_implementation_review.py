@@ -7,9 +7,15 @@ from django.utils import translation
 
 from changes import selectors, services
 from changes.choices import Decision
-from changes.models import ChangeRequest
+from changes.models import ChangeRequest, RollbackCriterion, has_post_implementation_review
+from itsm.core import workflow
 from itsm.core.models import AuditEvent
-from itsm.core.workflow import TransitionForbidden, TransitionInvalid, TransitionNotAllowed
+from itsm.core.workflow import (
+    GuardFailed,
+    TransitionForbidden,
+    TransitionInvalid,
+    TransitionNotAllowed,
+)
 
 from .factories import ChangeRequestFactory, change_class, jst
 
@@ -43,7 +49,7 @@ def emergency(operator, manager, *, to="implementing") -> ChangeRequest:
     if to == "scheduled":
         return change
     return services.start_implementation(
-        change, actor=operator, data={"backup_waived": True, "backup_waiver_reason": "hotfix"}
+        change, actor=manager, data={"backup_waived": True, "backup_waiver_reason": "hotfix"}
     )
 
 
@@ -137,6 +143,60 @@ def test_closing_no_longer_takes_the_review_as_a_field(operator, ops_manager):
     assert "post_implementation_review" not in form.fields
 
 
+# --- §9.2: no closing before the review ------------------------------------------------------
+
+
+def all_clear() -> dict[str, bool]:
+    return {c.code: False for c in RollbackCriterion.objects.filter(is_active=True)}
+
+
+def verified(operator, manager) -> ChangeRequest:
+    """An emergency change implemented and verified (passed): ready to close but for the review."""
+    change = workflow.perform(emergency(operator, manager), "start_verification", actor=operator)
+    services.verify_change(change, actor=operator, checks=all_clear())
+    return change
+
+
+CLOSE = {"result_report": "Certificate renewed", "documentation_updated": "on"}
+
+
+def test_an_emergency_change_is_not_closed_before_its_review(operator, ops_manager):
+    change = verified(operator, ops_manager)
+    with pytest.raises(GuardFailed) as exc:
+        services.close_change(change, actor=operator, data=CLOSE)
+    assert exc.value.extra["guard"] == "has_post_implementation_review"
+    assert "post-implementation review" in exc.value.message
+    assert ChangeRequest.objects.get(pk=change.pk).state == "verifying"
+    change = ChangeRequest.objects.get(pk=change.pk)
+    services.record_post_implementation_review(change, actor=ops_manager, review="Justified.")
+    services.close_change(change, actor=operator, data=CLOSE)
+    assert (change.state, change.outcome) == ("closed", "successful")
+
+
+def test_a_failed_emergency_change_is_not_closed_as_failed_before_its_review(operator, ops_manager):
+    change = workflow.perform(
+        emergency(operator, ops_manager), "start_verification", actor=operator
+    )
+    services.verify_change(change, actor=operator, checks=all_clear() | {"slo_degradation": True})
+    services.roll_back_change(
+        change, actor=operator, comment="5xx", data={"rollback_steps": "old certificate back"}
+    )
+    workflow.perform(change, "start_cause_analysis", actor=operator)
+    close_failed = {"cause_findings": "wrong chain"}
+    with pytest.raises(GuardFailed) as exc:
+        workflow.perform(change, "close_failed", actor=ops_manager, data=close_failed)
+    assert exc.value.extra["guard"] == "has_post_implementation_review"
+    change = ChangeRequest.objects.get(pk=change.pk)
+    services.record_post_implementation_review(change, actor=ops_manager, review="Lessons.")
+    workflow.perform(change, "close_failed", actor=ops_manager, data=close_failed)
+    assert (change.state, change.outcome) == ("closed", "failed")
+
+
+def test_a_normal_change_closes_without_a_review(operator, ops_manager):
+    change = ChangeRequestFactory(requester=operator, change_class=change_class("normal"))
+    assert has_post_implementation_review(change)
+
+
 # --- API ------------------------------------------------------------------------------------
 
 
@@ -179,6 +239,25 @@ def test_review_is_read_only_through_the_change_update(operator, ops_manager, ap
     )
     change.refresh_from_db()
     assert change.post_implementation_review == ""
+
+
+def test_api_close_before_the_review_is_400_naming_the_guard(operator, ops_manager, api_as):
+    change = verified(operator, ops_manager)
+    url = f"/api/v1/changes/{change.number}/transitions/"
+    listed = {t["name"]: t for t in api_as(operator).get(url).json()}
+    assert listed["close"]["available"] is False
+    response = api_as(operator).post(
+        url, {"transition": "close", "result_report": "done"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["guard"] == "has_post_implementation_review"
+    api_as(ops_manager).post(
+        f"/api/v1/changes/{change.number}/post-implementation-review/", {"review": "ok"}
+    )
+    response = api_as(operator).post(
+        url, {"transition": "close", "result_report": "done"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["state"] == "closed"
 
 
 # --- screens --------------------------------------------------------------------------------
@@ -229,3 +308,14 @@ def test_a_normal_change_has_no_review_section(client, operator):
         'data-testid="post-implementation-review"'
         not in client.get(change.get_absolute_url()).content.decode()
     )
+
+
+def test_the_detail_page_says_why_close_is_blocked(client, operator, ops_manager):
+    change = verified(operator, ops_manager)
+    client.force_login(operator)
+    page = client.get(change.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-guard="has_post_implementation_review"' in page
+    assert "The change cannot be closed until the review is recorded." in page
+    services.record_post_implementation_review(change, actor=ops_manager, review="ok")
+    page = client.get(change.get_absolute_url()).content.decode()
+    assert 'data-guard="has_post_implementation_review"' not in page

@@ -1,12 +1,21 @@
 """Change management use cases (seed §9)."""
 
+from datetime import timedelta
+
 import pytest
 import time_machine
 from django.utils import translation
 
 from changes import services
 from changes.choices import Decision, VerificationResult, Vote
-from changes.models import Approval, CabVote, ChangeRequest, RollbackCriterion, WorkLogEntry
+from changes.models import (
+    Approval,
+    CabVote,
+    ChangeRequest,
+    RollbackCriterion,
+    WorkLogEntry,
+    has_pre_change_backup,
+)
 from itsm.core.models import AuditEvent
 from itsm.core.roles import Role
 from itsm.core.workflow import (
@@ -16,6 +25,7 @@ from itsm.core.workflow import (
     TransitionNotAllowed,
     perform,
 )
+from tests.factories import ServiceFactory
 
 from .factories import (
     ChangeRequestFactory,
@@ -428,33 +438,96 @@ def scheduled(ops_manager, operator):
     return services.schedule_change(change, actor=operator, data=_window(2026, 6, 10, operator))
 
 
-def test_implementation_needs_backup_or_waiver(scheduled, operator):
+def test_implementation_needs_backup_or_waiver(scheduled, operator, ops_manager):
     with pytest.raises(GuardFailed) as exc:
         services.start_implementation(scheduled, actor=operator, data={})
     assert exc.value.extra["guard"] == "has_pre_change_backup"
+    assert "No pre-change backup is recorded yet" in exc.value.message
     with pytest.raises(TransitionInvalid) as exc:
-        services.start_implementation(scheduled, actor=operator, data={"backup_waived": "on"})
+        services.start_implementation(scheduled, actor=ops_manager, data={"backup_waived": "on"})
     assert "backup_waiver_reason" in exc.value.extra["errors"]
     services.start_implementation(
         scheduled,
-        actor=operator,
+        actor=ops_manager,
         data={"backup_waived": "on", "backup_waiver_reason": "stateless tier"},
     )
     assert scheduled.state == "implementing"
 
 
-def test_implementation_with_a_backup_job_by_number(scheduled, operator):
-    from tests.backups.factories import BackupJobFactory
+def test_only_the_class_approver_or_an_ops_manager_may_waive_the_backup(
+    scheduled, operator, ops_leader, ops_manager
+):
+    waiver = {"backup_waived": "on", "backup_waiver_reason": "stateless tier"}
+    for someone in (operator, ops_leader):  # the implementer; an ops leader (normal: manager)
+        with pytest.raises(TransitionForbidden) as exc:
+            services.start_implementation(scheduled, actor=someone, data=waiver)
+        assert "approver role or an ops manager" in exc.value.message
+        scheduled = ChangeRequest.objects.get(pk=scheduled.pk)
+        assert (scheduled.state, scheduled.backup_waived) == ("scheduled", False)
+    assert not AuditEvent.objects.filter(action="backup_waived").exists()
+    services.start_implementation(scheduled, actor=ops_manager, data=waiver)
+    scheduled.refresh_from_db()
+    assert (scheduled.state, scheduled.backup_waived_by, scheduled.backup_waived_at) == (
+        "implementing",
+        ops_manager,
+        MONDAY,
+    )
+    event = AuditEvent.objects.get(action="backup_waived", object_id=str(scheduled.pk))
+    assert (event.actor, event.comment) == (ops_manager, "stateless tier")
 
-    failed = BackupJobFactory(state="failed")
-    with pytest.raises(GuardFailed):
-        services.start_implementation(
-            scheduled, actor=operator, data={"pre_change_backup": failed.number}
-        )
+
+def test_the_standard_class_approver_may_waive_its_backup(ops_leader, operator):
+    change = ChangeRequestFactory(
+        change_class=change_class("standard"), requester=operator, state="scheduled"
+    )
+    services.start_implementation(
+        change, actor=ops_leader, data={"backup_waived": True, "backup_waiver_reason": "config"}
+    )
+    assert (change.state, change.backup_waived_by) == ("implementing", ops_leader)
+
+
+def test_a_waiver_written_without_the_authority_does_not_count(scheduled, operator):
+    """Set directly on the record (admin, shell): the guard itself checks who waived."""
+    scheduled.backup_waived, scheduled.backup_waiver_reason = True, "trust me"
+    scheduled.backup_waived_by = operator
+    assert not has_pre_change_backup(scheduled)
+    scheduled.backup_waived_by = None
+    assert not has_pre_change_backup(scheduled)
+
+
+@pytest.fixture
+def web(scheduled):
+    service = ServiceFactory(slug="web")
+    scheduled.services.add(service)
+    return service
+
+
+def backup(service, *, state="succeeded", hours_ago=2, **policy):
+    from tests.backups.factories import BackupJobFactory, BackupPolicyFactory
+
+    return BackupJobFactory(
+        policy=BackupPolicyFactory(service=service, **policy),
+        state=state,
+        finished_at=MONDAY - timedelta(hours=hours_ago),
+    )
+
+
+def refused(change, actor, job) -> str:
+    with pytest.raises(GuardFailed) as exc:
+        services.start_implementation(change, actor=actor, data={"pre_change_backup": job.number})
+    assert exc.value.extra["guard"] == "has_pre_change_backup"
+    assert ChangeRequest.objects.get(pk=change.pk).state == "scheduled"
+    return exc.value.message
+
+
+def test_implementation_with_a_backup_job_by_number(scheduled, web, operator):
+    assert "only a succeeded backup counts" in refused(
+        scheduled, operator, backup(web, state="failed")
+    )
     scheduled = ChangeRequest.objects.get(pk=scheduled.pk)
-    job = BackupJobFactory(state="succeeded")
+    job = backup(web)
     services.start_implementation(scheduled, actor=operator, data={"pre_change_backup": job.number})
-    assert scheduled.pre_change_backup == job
+    assert (scheduled.state, scheduled.pre_change_backup) == ("implementing", job)
     with pytest.raises(TransitionInvalid):
         services.start_implementation(
             ChangeRequest.objects.get(pk=scheduled.pk),
@@ -463,10 +536,54 @@ def test_implementation_with_a_backup_job_by_number(scheduled, operator):
         )
 
 
+def test_the_backup_must_be_of_a_policy_covering_one_of_the_change_services(
+    scheduled, web, operator
+):
+    other = backup(ServiceFactory(slug="billing"), name="Billing DB")
+    assert "“Billing DB”, which covers none of the change's services" in refused(
+        scheduled, operator, other
+    )
+    assert "covers none" in refused(scheduled, operator, backup(None))
+    services.start_implementation(
+        scheduled, actor=operator, data={"pre_change_backup": backup(web).number}
+    )
+    assert scheduled.state == "implementing"
+
+
+def test_the_backup_must_have_finished_within_the_class_window_before_the_start(
+    scheduled, web, operator
+):
+    stale = backup(web, hours_ago=25)
+    assert "within 24 hours before the start (2026-06-01 10:00)" in refused(
+        scheduled, operator, stale
+    )
+    later = backup(web, hours_ago=-1)  # "finished" after the start: not a pre-change backup
+    assert "within 24 hours" in refused(scheduled, operator, later)
+    normal = change_class("normal")
+    normal.backup_max_age_hours = 48  # the window is data on the class
+    normal.save()
+    scheduled = ChangeRequest.objects.get(pk=scheduled.pk)
+    services.start_implementation(
+        scheduled, actor=operator, data={"pre_change_backup": stale.number}
+    )
+    assert scheduled.state == "implementing"
+
+
+def test_a_backup_of_a_verifying_policy_counts_once_verified(scheduled, web, operator):
+    from backups.choices import TargetKind
+
+    job = backup(web, target_kind=TargetKind.PORTAL_DATABASE)
+    assert "only a verified backup counts" in refused(scheduled, operator, job)
+    type(job).objects.filter(pk=job.pk).update(state="verified")
+    scheduled = ChangeRequest.objects.get(pk=scheduled.pk)
+    services.start_implementation(scheduled, actor=operator, data={"pre_change_backup": job.number})
+    assert scheduled.state == "implementing"
+
+
 @pytest.fixture
-def implementing(scheduled, operator):
+def implementing(scheduled, ops_manager):
     return services.start_implementation(
-        scheduled, actor=operator, data={"backup_waived": True, "backup_waiver_reason": "none"}
+        scheduled, actor=ops_manager, data={"backup_waived": True, "backup_waiver_reason": "none"}
     )
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from changes import selectors, services
 from changes.models import ChangeRequest
@@ -158,7 +159,7 @@ def test_work_log_and_verification_forms(client, operator, ops_manager):
     services.schedule_change(change, actor=operator, data={"planned_start": "2026-06-10 10:00",
                              "planned_end": "2026-06-10 11:00"})  # fmt: skip
     services.start_implementation(
-        change, actor=operator, data={"backup_waived": "on", "backup_waiver_reason": "none"}
+        change, actor=ops_manager, data={"backup_waived": "on", "backup_waiver_reason": "none"}
     )
     client.force_login(operator)
     client.post(f"/changes/{change.number}/work-log/", {"text": "restarted"})
@@ -190,3 +191,27 @@ def test_calendar_highlights_conflicts_and_freezes(client, operator, ops_manager
     assert "Year-end freeze" in body
     assert "calendar.ics?user=op&amp;key=" in body
     assert client.get("/changes/calendar/?year=x&month=13").status_code == 404
+
+
+def test_the_waiver_is_shown_with_who_and_when_and_a_forbidden_one_is_an_error(
+    client, operator, ops_manager
+):
+    change = ChangeRequestFactory(requester=operator, implementer=operator)
+    services.submit_change(change, actor=operator)
+    services.decide_change(change, actor=ops_manager, decision="approved")
+    services.schedule_change(change, actor=operator, data={"planned_start": "2026-06-10 10:00",
+                             "planned_end": "2026-06-10 11:00"})  # fmt: skip
+    waiver = {"transition": "start_implementation", "backup_waived": "on",
+              "backup_waiver_reason": "stateless tier"}  # fmt: skip
+    url = reverse("core:transition", args=["changes", "changerequest", change.pk])
+    client.force_login(operator)
+    response = client.post(url, waiver, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert "approver role or an ops manager" in response.content.decode()
+    assert ChangeRequest.objects.get(pk=change.pk).state == "scheduled"
+    client.force_login(ops_manager)
+    client.post(url, waiver)
+    assert ChangeRequest.objects.get(pk=change.pk).state == "implementing"
+    page = client.get(change.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-testid="pre-change-backup"' in page
+    assert "stateless tier" in page
+    assert "Waived by manager at 2026-06-01 10:00." in page

@@ -6,6 +6,7 @@ import factory
 from django.utils import timezone
 
 from changes.models import ChangeRequest
+from itsm.core.roles import Role
 from releases.choices import ReleaseType, Strategy
 from releases.models import Release
 
@@ -25,16 +26,38 @@ class ReleaseFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
 
 
-def approved_change(*, state="approved", start=None, end=None, **kwargs) -> ChangeRequest:
-    """A change request whose planned window covers now (unless told otherwise)."""
+def approved_change(
+    release: Release | None = None,
+    *,
+    state="implementing",
+    start=None,
+    end=None,
+    service=None,
+    waived=True,
+    **kwargs,
+) -> ChangeRequest:
+    """A change request for the release's service (linked to it) whose planned window covers now
+    (unless told otherwise) and whose pre-change backup was waived by an ops manager (§9.4), so
+    the change gate lets it authorise production."""
     now = timezone.now()
-    return ChangeRequest.objects.create(
+    if waived:
+        kwargs.setdefault("backup_waived", True)
+        kwargs.setdefault("backup_waiver_reason", "stateless tier")
+        kwargs.setdefault("backup_waived_by", UserFactory(role=Role.OPS_MANAGER))
+        kwargs.setdefault("backup_waived_at", now)
+    change = ChangeRequest.objects.create(
         title=kwargs.pop("title", "Deploy release"),
         state=state,
         planned_start=start or now - dt.timedelta(hours=1),
         planned_end=end or now + dt.timedelta(hours=1),
         **kwargs,
     )
+    service = service or (release.service if release is not None else None)
+    if service is not None:
+        change.services.add(service)
+    if release is not None:
+        release.changes.add(change)
+    return change
 
 
 def release_in(state: str, **kwargs) -> Release:

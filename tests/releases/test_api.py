@@ -113,9 +113,23 @@ def test_transitions_through_the_api_report_the_production_guard(leader_api):
     response = leader_api.post(url, {"transition": "promote_to_production"}, format="json")
     assert response.status_code == 400
     assert response.json()["guard"] == "has_approved_change_covering_now"
-    release.changes.add(approved_change())
+    approved_change(release)
     response = leader_api.post(url, {"transition": "promote_to_production"}, format="json")
     assert response.status_code == 200 and response.json()["state"] == "production"
+
+
+def test_a_change_for_another_service_is_refused_with_the_gate_answer(leader_api):
+    release = release_in("canary", service=ServiceFactory(slug="web", name="Web shop"))
+    approved_change(release, service=ServiceFactory(slug="billing"))
+    url = f"/api/v1/releases/{release.number}/transitions/"
+    response = leader_api.post(
+        url, {"transition": "promote_to_production"}, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], body["guard"]) == ("guard_failed", "has_approved_change_covering_now")
+    assert body["detail"].startswith("No approved change covers Web shop.")
+    assert Release.objects.get(pk=release.pk).state == "canary"
 
 
 def test_roll_back_through_the_api_needs_a_reason_and_records_the_rollback(leader_api):
@@ -129,7 +143,7 @@ def test_roll_back_through_the_api_needs_a_reason_and_records_the_rollback(leade
 
 def test_dora_inputs(leader_api, pipeline):
     release = release_in("canary")
-    release.changes.add(approved_change())
+    approved_change(release)
     pipeline.post(
         "/api/v1/deployments/",
         {
@@ -194,11 +208,27 @@ def test_production_deployment_without_approved_change_is_409(pipeline):
 
 def test_production_deployment_with_approved_change_promotes(pipeline):
     release = release_in("canary")
-    release.changes.add(approved_change(state="implementing"))
+    approved_change(release, state="implementing")
     response = pipeline.post(
         "/api/v1/deployments/", report(release, environment="production"), format="json"
     )
     assert response.status_code == 201 and response.json()["release_state"] == "production"
+
+
+def test_a_production_deployment_before_the_change_backup_is_refused_not_yet(pipeline):
+    release = release_in("canary")
+    change = approved_change(release, state="scheduled", waived=False)
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        report(release, environment="production"),
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["guard"] == "has_approved_change_covering_now"
+    assert body["detail"].startswith(f"Not yet: {change.number}")
+    assert not Deployment.objects.exists()
 
 
 def test_a_failed_deployment_is_recorded_only(pipeline):
@@ -367,7 +397,7 @@ def test_an_in_progress_production_deployment_without_approved_change_is_409(pip
 
 def test_an_in_progress_production_deployment_with_approved_change_waits_for_success(pipeline):
     release = release_in("canary")
-    release.changes.add(approved_change())
+    approved_change(release)
     running = pipeline.post(
         "/api/v1/deployments/",
         status_report(release, environment="production", status="in_progress"),
@@ -446,7 +476,7 @@ def test_deployments_filter_by_status(pipeline, leader_api):
 @pytest.fixture
 def in_production(pipeline):
     release = release_in("canary")
-    release.changes.add(approved_change())
+    approved_change(release)
     response = pipeline.post(
         "/api/v1/deployments/",
         status_report(release, environment="production", external_id="run-prod-1"),

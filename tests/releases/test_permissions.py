@@ -45,7 +45,7 @@ def test_role_may_take_transition_exactly_where_the_design_allows(make_user, rol
     source, allowed = MATRIX[name]
     user = make_user(role, username=f"u-{role.value}")
     release = release_in(source, strategy=Strategy.ROLLING)
-    release.changes.add(approved_change())
+    approved_change(release)
     if role in allowed:
         workflow.apply_transition(release, name, actor=user, comment="reason")
         release.refresh_from_db()

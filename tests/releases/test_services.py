@@ -104,7 +104,7 @@ def test_a_regular_release_needs_a_slot_or_a_date(ops_leader):
 
 def test_full_pipeline_from_planned_to_completed(ops_leader):
     release = release_in("planned")
-    release.changes.add(approved_change())
+    approved_change(release)
     seen = []
     for _ in range(6):
         release = services.promote_release(release, actor=ops_leader)
@@ -119,7 +119,7 @@ def test_full_pipeline_from_planned_to_completed(ops_leader):
 
 def test_promote_with_skip_canary_for_a_rolling_release(ops_leader):
     release = release_in("staging", strategy=Strategy.ROLLING)
-    release.changes.add(approved_change())
+    approved_change(release)
     release = services.promote_release(release, actor=ops_leader, skip_canary=True)
     assert release.state == "production" and release.canary_skipped
 
@@ -246,7 +246,7 @@ def test_a_production_deployment_without_approved_change_is_refused_and_audited(
 
 def test_a_production_deployment_from_testing_is_refused(ops_leader):
     release = release_in("testing")
-    release.changes.add(approved_change())
+    approved_change(release)
     with pytest.raises(workflow.TransitionNotAllowed):
         services.record_deployment(
             release=release,
@@ -260,7 +260,7 @@ def test_a_production_deployment_from_testing_is_refused(ops_leader):
 
 def test_a_production_deployment_with_approved_change_promotes(developer_pipeline):
     release = release_in("canary")
-    release.changes.add(approved_change())
+    approved_change(release)
     outcome = services.record_deployment(
         release=release,
         environment=env("production"),

@@ -98,6 +98,21 @@ def test_detail_shows_the_blocked_production_guard(leader_client):
     assert 'data-guard="has_approved_change_covering_now"' in page
 
 
+def test_detail_says_why_production_is_closed_in_the_gate_words(leader_client, ops_manager):
+    release = release_in("canary")
+    change = approved_change(release, state="scheduled", waived=False)
+    body = leader_client.get(release.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content
+    assert 'data-testid="production-gate"' in body.decode()
+    assert f"Not yet: {change.number}" in body.decode()
+    assert 'data-guard="has_approved_change_covering_now"' in body.decode()
+    change.backup_waived, change.backup_waiver_reason = True, "stateless"
+    change.backup_waived_by = ops_manager
+    change.save()
+    body = leader_client.get(release.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content
+    assert 'data-guard="has_approved_change_covering_now"' not in body.decode()
+    assert "Authorises production now" in body.decode()
+
+
 def test_unknown_release_is_404(leader_client):
     assert leader_client.get(reverse("releases:detail", args=["REL-999999"])).status_code == 404
 
