@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from itsm.core.models import NumberedModel
-from itsm.core.roles import Role, at_least
+from itsm.core.roles import Role, at_least, system_only
 from itsm.core.workflow import guard
 
 from .choices import (
@@ -418,6 +418,7 @@ class BackupJob(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=[State.SUCCEEDED, State.VERIFIED, State.FAILED],
         target=State.EXPIRED,
+        permission=system_only,  # the retention sweep's alone (§11.2 世代管理)
         custom={"label": _("Expire"), "hidden": True},
     )
     def expire(self, **audit):

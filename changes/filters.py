@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from itsm.core.filters import IsoDateTimeFilter
 from itsm.core.models import Service
 
 from .choices import Category, RiskLevel
@@ -43,10 +44,10 @@ class ChangeRequestFilter(django_filters.FilterSet):
         queryset=Service.objects.all(),
     )
     requester = django_filters.CharFilter(label=_("requester"), field_name="requester__username")
-    planned_after = django_filters.IsoDateTimeFilter(
+    planned_after = IsoDateTimeFilter(
         label=_("planned after"), field_name="planned_end", lookup_expr="gte"
     )
-    planned_before = django_filters.IsoDateTimeFilter(
+    planned_before = IsoDateTimeFilter(
         label=_("planned before"), field_name="planned_start", lookup_expr="lt"
     )
     q = django_filters.CharFilter(label=_("search"), method="search")

@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from itsm.core.filters import IsoDateTimeFilter
 from itsm.core.models import Service, Team
 
 from . import selectors
@@ -36,10 +37,10 @@ class IncidentFilter(django_filters.FilterSet):
     )
     q = django_filters.CharFilter(label=_("search"), method="filter_q")
     # The dashboard's drill-down links count incidents detected in [after, before).
-    detected_after = django_filters.IsoDateTimeFilter(
+    detected_after = IsoDateTimeFilter(
         label=_("detected from"), field_name="detected_at", lookup_expr="gte"
     )
-    detected_before = django_filters.IsoDateTimeFilter(
+    detected_before = IsoDateTimeFilter(
         label=_("detected before"), field_name="detected_at", lookup_expr="lt"
     )
 

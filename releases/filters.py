@@ -1,5 +1,7 @@
 import django_filters
 
+from itsm.core.filters import IsoDateTimeFilter
+
 from .choices import (
     STATUS_TO_RESULT,
     DeploymentResult,
@@ -16,8 +18,8 @@ class ReleaseFilter(django_filters.FilterSet):
     release_type = django_filters.MultipleChoiceFilter(choices=ReleaseType.choices)
     strategy = django_filters.ChoiceFilter(choices=Strategy.choices)
     service = django_filters.CharFilter(field_name="service__slug")
-    planned_after = django_filters.IsoDateTimeFilter(field_name="planned_at", lookup_expr="gte")
-    planned_before = django_filters.IsoDateTimeFilter(field_name="planned_at", lookup_expr="lt")
+    planned_after = IsoDateTimeFilter(field_name="planned_at", lookup_expr="gte")
+    planned_before = IsoDateTimeFilter(field_name="planned_at", lookup_expr="lt")
 
     class Meta:
         model = Release
@@ -30,8 +32,8 @@ class DeploymentFilter(django_filters.FilterSet):
     result = django_filters.ChoiceFilter(choices=DeploymentResult.choices)
     status = django_filters.ChoiceFilter(choices=DeploymentStatus.choices, method="filter_status")
     service = django_filters.CharFilter(field_name="release__service__slug")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Deployment

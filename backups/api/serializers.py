@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from itsm.core.api.fields import DateTimeField
 from itsm.core.api.mixins import StateReadOnlyMixin
 
 from ..choices import JobKind
@@ -120,9 +121,9 @@ class BackupJobReportSerializer(serializers.Serializer):
         max_length=200, required=False, allow_null=True, allow_blank=False
     )
     kind = serializers.ChoiceField(choices=JobKind.choices, default=JobKind.FULL)
-    scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    scheduled_for = DateTimeField(required=False, allow_null=True)
+    started_at = DateTimeField(required=False, allow_null=True)
+    finished_at = DateTimeField(required=False, allow_null=True)
     size_bytes = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=2**63 - 1
     )

@@ -1,9 +1,11 @@
 """Serializers of the change API (DESIGN.md § REST API)."""
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
+from itsm.core.api.fields import DateTimeField
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
@@ -192,6 +194,10 @@ class FreezeWindowSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(
         slug_field="slug", queryset=Service.objects.all(), many=True, required=False
     )
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
 
     class Meta:
         model = FreezeWindow

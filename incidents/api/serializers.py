@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from itsm.core.api.fields import DateTimeField
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service, Team
 
@@ -95,7 +96,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))  # null until one exists
     def get_postmortem(self, obj) -> str | None:
         pm = getattr(obj, "postmortem", None) if _has_postmortem(obj) else None
         return pm.number if pm else None
@@ -129,7 +130,7 @@ class IncidentCreateSerializer(serializers.Serializer):
         allow_blank=True,
         help_text=_("Only monitoring sources or ops leaders may set it; others triage."),
     )
-    detected_at = serializers.DateTimeField(required=False)
+    detected_at = DateTimeField(required=False)
 
     def validate(self, attrs):
         if "state" in self.initial_data:

@@ -135,7 +135,13 @@ class IncidentViewSet(
         responses={201: TimelineEntrySerializer},
         summary="Post a status update or comment",
     )
-    @action(detail=True, methods=["get", "post"], url_path="timeline")
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="timeline",
+        pagination_class=None,  # the whole list (not a page), as the GET returns it
+        filter_backends=[],
+    )
     def timeline(self, request, number=None):
         incident = self.get_object()
         if request.method == "GET":
@@ -253,7 +259,13 @@ class PostmortemViewSet(
         responses={201: ActionItemSerializer},
         summary="Add an action item",
     )
-    @action(detail=True, methods=["get", "post"], url_path="action-items")
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="action-items",
+        pagination_class=None,  # the whole list (not a page), as the GET returns it
+        filter_backends=[],
+    )
     def action_items(self, request, number=None):
         pm = self.get_object()
         if request.method == "GET":

@@ -83,6 +83,15 @@ def any_of(*roles: Role) -> Callable[[object, object], bool]:
     return permission
 
 
+def system_only(instance, user) -> bool:
+    """A django-fsm ``permission=`` for transitions only the system takes (a sweep or a service
+    acting with ``actor=None``): every person, admins included, is refused."""
+    return False
+
+
+system_only.description = _("the system only")
+
+
 def users_with_role(role: Role | str, *, active_only: bool = True) -> Iterable:
     from django.contrib.auth import get_user_model
 

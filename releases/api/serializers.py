@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from changes.models import ChangeRequest
 from incidents.models import Incident
+from itsm.core.api.fields import DateTimeField
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
@@ -28,7 +29,7 @@ class ReleaseSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
     changes = serializers.SlugRelatedField(
         slug_field="number", queryset=ChangeRequest.objects.all(), many=True, required=False
     )
-    planned_at = serializers.DateTimeField(required=False)
+    planned_at = DateTimeField(required=False)
 
     class Meta:
         model = Release
@@ -109,7 +110,7 @@ class ReleaseSlotSerializer(serializers.ModelSerializer):
 
 class CommitSerializer(serializers.Serializer):
     sha = serializers.RegexField(r"^[0-9a-fA-F]{4,64}$", max_length=64)
-    committed_at = serializers.DateTimeField()
+    committed_at = DateTimeField()
     message = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
@@ -183,8 +184,8 @@ class DeploymentReportSerializer(serializers.Serializer):
         required=False,
         help_text="Older name of status (succeeded, failed, rolled_back); give one of the two.",
     )
-    started_at = serializers.DateTimeField(required=False)
-    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = DateTimeField(required=False)
+    finished_at = DateTimeField(required=False, allow_null=True)
     external_id = serializers.CharField(
         max_length=200,
         required=False,

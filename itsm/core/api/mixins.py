@@ -57,7 +57,14 @@ class TransitionsMixin:
         ),
         summary="Apply a transition (extra fields per transition as listed by GET)",
     )
-    @action(detail=True, methods=["get", "post"], url_path="transitions")
+    # One record's options: neither paginated nor filtered like the list it hangs off.
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="transitions",
+        pagination_class=None,
+        filter_backends=[],
+    )
     def transitions(self, request, *args, **kwargs):
         instance = self.get_object()
         if request.method == "GET":
