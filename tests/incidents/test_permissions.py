@@ -26,6 +26,11 @@ INCIDENT = {
     ("close", "verifying", "P3"):               (Y,  Y,   Y,   N,   N,   N,   Y),
     ("close", "verifying", "P1"):               (N,  Y,   Y,   N,   N,   N,   Y),
     ("reopen", "closed", "P3"):                 (Y,  Y,   Y,   N,   N,   N,   Y),
+    # Only the monitoring intake records a recovery nobody responded to (issue 13).
+    ("auto_recover", "triaged", "P3"):          (N,  N,   N,   N,   N,   N,   N),
+    ("auto_recover", "investigating", "P3"):    (N,  N,   N,   N,   N,   N,   N),
+    ("auto_recover", "recovering", "P3"):       (N,  N,   N,   N,   N,   N,   N),
+    ("alerts_refire", "verifying", "P3"):       (N,  N,   N,   N,   N,   N,   N),
 }  # fmt: skip
 
 # (transition, from state)                    op  lead mgr  dev  exec cab  admin
@@ -117,3 +122,43 @@ def test_postmortem_transition_is_allowed_exactly_where_the_matrix_says(
         comment="matrix",
         data={},
     )
+
+
+# The light review of a closed P3/P4 incident (§8.2 レビュー), completed from its form on the
+# incident page: the assignee (here nobody is assigned, so nobody by that right) or an ops leader
+# and above.
+# (transition, from state)                    op  lead mgr  dev  exec cab  admin
+REVIEW = {
+    ("complete", "pending"):                    (N,  Y,   Y,   N,   N,   N,   Y),
+}  # fmt: skip
+
+
+def test_the_review_matrix_covers_every_transition():
+    from incidents.models import IncidentReview
+
+    assert set(REVIEW) == declared(IncidentReview)
+
+
+@pytest.mark.parametrize(("row", "role", "allowed"), cases(REVIEW), ids=case_id)
+def test_review_completion_is_allowed_exactly_where_the_matrix_says(
+    row, role, allowed, incident_in, client
+):
+    incident = close_incident(
+        incident_in("verifying", priority="P3"), actor=None, resolution_summary="Restarted"
+    )
+    review = incident.review
+    assert review.state == row[1]
+    client.force_login(persona(role))
+    response = client.post(
+        f"/incidents/{incident.number}/review/",
+        {
+            "action": "complete",
+            "checked": [str(pk) for pk in review.items.values_list("pk", flat=True)],
+            "comment": "Runbook updated",
+        },
+    )
+    review.refresh_from_db()
+    if allowed:
+        assert response.status_code == 302 and review.state == "done"
+    else:
+        assert response.status_code == 403 and review.state == "pending"
