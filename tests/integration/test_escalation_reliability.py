@@ -155,10 +155,12 @@ def test_worker_killed_mid_escalation_applies_the_step_once_after_restart(
     first = _worker_process(tmp_path, "first")
     try:
         sweep_deadlines.delay()
-        wait_until(_backend_waiting_on_lock, timeout=60)
+        # A worker process takes a while to start on a loaded two-core machine.
+        wait_until(_backend_waiting_on_lock, timeout=120)
+    finally:
+        # Killed whatever happened: a stray worker would consume the next tests' tasks.
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-    finally:
         blocker.rollback()
         blocker.close()
     time.sleep(0.5)  # PostgreSQL notices the dead client and rolls its transaction back
