@@ -205,10 +205,17 @@ def duration_chart(jobs) -> dict:
 
     Durations are always minutes, the unit of the job table beside the chart
     (``human_duration``); ``duration_labels`` are the table's words, for the tooltips and the
-    chart's own table. A run without a size is ``None`` (a gap), never 0.
+    chart's own table. Sizes are MiB, or GiB once an archive reaches 1 GiB. A run without a
+    size is ``None`` (a gap), never 0.
     """
     runs = [j for j in jobs if j.duration is not None]
     runs.sort(key=lambda j: (j.started_at, j.pk))
+    # archive sizes in GiB once one reaches 1 GiB (the job table's unit for such archives)
+    sizes = [j.size_bytes for j in runs if j.size_bytes is not None]
+    if sizes and max(sizes) >= 2**30:
+        size_exp, size_label = 30, gettext("Size (GiB)")
+    else:
+        size_exp, size_label = 20, gettext("Size (MiB)")
     return {
         "labels": [timezone.localtime(j.started_at).strftime("%m/%d %H:%M") for j in runs],
         "numbers": [j.number for j in runs],
@@ -216,11 +223,11 @@ def duration_chart(jobs) -> dict:
         "durations": [round(j.duration.total_seconds() / 60, 2) for j in runs],
         "duration_labels": [human_duration(j.duration) for j in runs],
         "sizes": [
-            round(j.size_bytes / 2**20, 3) if j.size_bytes is not None else None for j in runs
+            round(j.size_bytes / 2**size_exp, 3) if j.size_bytes is not None else None for j in runs
         ],
         "text": {
             "duration": gettext("Duration (%(unit)s)") % {"unit": gettext("min")},
-            "size": gettext("Size (MiB)"),
+            "size": size_label,
             "failed": gettext("Failed"),
         },
     }

@@ -48,6 +48,11 @@ def _rpo_tile(html: str) -> tuple[str, str]:
     return value, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tile)).strip()
 
 
+def _chart(html: str) -> dict:
+    data = re.search(r'id="backup-duration-data" type="application/json">(.*?)</script>', html)
+    return json.loads(data.group(1))
+
+
 def test_a_policy_never_backed_up_is_no_backup_yet_everywhere_and_moves_the_rpo_figure(
     manager_client,
 ):
@@ -151,11 +156,7 @@ def test_job_durations_use_the_charts_unit_everywhere(manager_client):
         finished_at=NOW - timedelta(minutes=10) + timedelta(seconds=12),
     )
     html = _get(manager_client, policy.get_absolute_url())
-    chart = json.loads(
-        re.search(r'id="backup-duration-data" type="application/json">(.*?)</script>', html).group(
-            1
-        )
-    )
+    chart = _chart(html)
     assert chart["text"]["duration"] == "Duration (min)"
     assert chart["durations"] == [95.17, 0.2]  # minutes, even with a run of seconds
     assert chart["duration_labels"] == ["1 h 35 min", "< 1 min"]
@@ -180,3 +181,18 @@ def test_durations_are_translated():
         assert selectors.human_duration(timedelta(minutes=95)) == "1時間35分"
         assert selectors.human_duration(timedelta(seconds=5)) == "1分未満"
         assert selectors.human_duration(None) == "—"
+
+
+def test_large_archives_are_charted_in_gib_like_the_job_table(manager_client):
+    policy = BackupPolicyFactory()
+    services.record_backup_job(
+        policy=policy,
+        state="succeeded",
+        started_at=NOW - timedelta(hours=2),
+        finished_at=NOW - timedelta(hours=1),
+        size_bytes=48 * 2**30,
+    )
+    html = _get(manager_client, policy.get_absolute_url())
+    chart = _chart(html)
+    assert chart["text"]["size"] == "Size (GiB)" and chart["sizes"] == [48.0]
+    assert "48.0 GiB" in html  # the job table
