@@ -83,13 +83,19 @@ class RpoStatus(models.TextChoices):
     OK = "ok", _("Within RPO")
     AT_RISK = "at_risk", _("At risk")
     BREACHED = "breached", _("RPO breached")
+    # monitored, but no good backup ever: nothing to restore (never "within RPO")
+    NO_BACKUP = "no_backup", _("No backup yet")
     NOT_MONITORED = "not_monitored", _("Not monitored")
 
+
+# The statuses that count as "within RPO" on the dashboard (docs/metrics.md § Backups).
+RPO_WITHIN = ("ok", "at_risk")
 
 RPO_STATUS_COLORS = {
     "ok": "success",
     "at_risk": "warning",
     "breached": "danger",
+    "no_backup": "danger",
     "not_monitored": "secondary",
 }
 

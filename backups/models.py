@@ -228,15 +228,24 @@ class BackupPolicy(models.Model):
         return Compliance(ok=True)
 
     def rpo_status(self, now=None) -> str:
+        """§11.3 RPO: where the last good backup stands against the RPO (docs/metrics.md).
+
+        Only a good backup can be within the RPO: a monitored policy that never had one has
+        nothing to restore — *no backup yet* while the first one is still due (one RPO after
+        the policy's creation), *breached* once that deadline has passed (the sweep then opens
+        the breach incident)."""
         if not self.rpo_minutes or not self.is_active:
             return RpoStatus.NOT_MONITORED
         now = now or timezone.now()
-        if self.rpo_due_at is None:
-            return RpoStatus.NOT_MONITORED
-        if self.rpo_due_at <= now:
+        if self.last_success_at is None:
+            if self.rpo_due_at is not None and self.rpo_due_at <= now:
+                return RpoStatus.BREACHED
+            return RpoStatus.NO_BACKUP
+        due = self.rpo_due_at or self.last_success_at + self.rpo
+        if due <= now:
             return RpoStatus.BREACHED
         # Less than a quarter of the RPO left: the next backup must not fail.
-        if self.rpo_due_at - now < self.rpo / 4:
+        if due - now < self.rpo / 4:
             return RpoStatus.AT_RISK
         return RpoStatus.OK
 
@@ -588,6 +597,11 @@ class RestoreTest(ConcurrentTransitionMixin, NumberedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("backups:restore_test", args=[self.number])
+
+    @property
+    def is_open(self) -> bool:
+        """Planned or running: its date is the due date; a finished test's is when it ran."""
+        return self.state in self.OPEN_STATES
 
     @property
     def is_overdue(self) -> bool:

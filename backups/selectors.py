@@ -10,7 +10,13 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .choices import BOARD_STATUS_COLORS, RPO_STATUS_COLORS, BoardStatus, RpoStatus
+from .choices import (
+    BOARD_STATUS_COLORS,
+    RPO_STATUS_COLORS,
+    RPO_WITHIN,
+    BoardStatus,
+    RpoStatus,
+)
 from .models import BackupJob, BackupPolicy, BackupSchedule, DRPlan, RestoreTest
 
 DAY_MINUTES = 24 * 60
@@ -178,31 +184,77 @@ def backup_health(now: datetime | None = None) -> dict:
     }
 
 
+def human_duration(value: timedelta | None) -> str:
+    """A run's duration in the unit of the duration chart: whole minutes, "1 h 35 min";
+    "< 1 min" for a run shorter than a minute; "—" when it has not finished."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds()
+    if seconds < 60:
+        return gettext("< 1 min")
+    hours, mins = divmod(int(seconds / 60 + 0.5), 60)  # to the nearest minute, half up
+    if hours and mins:
+        return gettext("%(h)s h %(m)s min") % {"h": hours, "m": mins}
+    if hours:
+        return gettext("%(h)s h") % {"h": hours}
+    return gettext("%(m)s min") % {"m": mins}
+
+
 def duration_chart(jobs) -> dict:
     """Policy detail chart data: each finished run's duration (oldest first) and archive size.
 
-    Durations are in seconds while every run is short (the portal's own database), in minutes
-    otherwise, so the axis reads naturally either way.
+    Durations are always minutes, the unit of the job table beside the chart
+    (``human_duration``); ``duration_labels`` are the table's words, for the tooltips and the
+    chart's own table. Sizes are MiB, or GiB once an archive reaches 1 GiB. A run without a
+    size is ``None`` (a gap), never 0.
     """
     runs = [j for j in jobs if j.duration is not None]
     runs.sort(key=lambda j: (j.started_at, j.pk))
-    seconds = [j.duration.total_seconds() for j in runs]
-    in_minutes = bool(seconds) and max(seconds) >= 600
-    unit = gettext("min") if in_minutes else gettext("s")
+    # archive sizes in GiB once one reaches 1 GiB (the job table's unit for such archives)
+    sizes = [j.size_bytes for j in runs if j.size_bytes is not None]
+    if sizes and max(sizes) >= 2**30:
+        size_exp, size_label = 30, gettext("Size (GiB)")
+    else:
+        size_exp, size_label = 20, gettext("Size (MiB)")
     return {
         "labels": [timezone.localtime(j.started_at).strftime("%m/%d %H:%M") for j in runs],
         "numbers": [j.number for j in runs],
         "states": [j.state for j in runs],
-        "durations": [round(s / 60, 2) if in_minutes else round(s, 2) for s in seconds],
+        "durations": [round(j.duration.total_seconds() / 60, 2) for j in runs],
+        "duration_labels": [human_duration(j.duration) for j in runs],
         "sizes": [
-            round(j.size_bytes / 2**20, 3) if j.size_bytes is not None else None for j in runs
+            round(j.size_bytes / 2**size_exp, 3) if j.size_bytes is not None else None for j in runs
         ],
         "text": {
-            "duration": gettext("Duration (%(unit)s)") % {"unit": unit},
-            "size": gettext("Size (MiB)"),
+            "duration": gettext("Duration (%(unit)s)") % {"unit": gettext("min")},
+            "size": size_label,
             "failed": gettext("Failed"),
         },
     }
+
+
+def duration_rows(chart: dict) -> list[dict]:
+    """The duration chart's numbers, one row per run, for the table under the chart."""
+    states = dict(BackupJob.State.choices)
+    return [
+        {
+            "number": number,
+            "label": label,
+            "state_label": states.get(state, state),
+            "minutes": minutes,
+            "duration_label": duration_label,
+            "size": size,
+        }
+        for number, label, state, minutes, duration_label, size in zip(
+            chart["numbers"],
+            chart["labels"],
+            chart["states"],
+            chart["durations"],
+            chart["duration_labels"],
+            chart["sizes"],
+            strict=True,
+        )
+    ]
 
 
 # --- RPO/RTO board (§11.3 RPO/RTO)
@@ -244,11 +296,14 @@ class BoardRow:
 
 
 def _board_status(policy, rpo_status, last_restore, overdue) -> tuple[str, tuple[str, ...]]:
-    """Off target: RPO breached, the last restore test failed or took longer than the RTO.
+    """Off target: RPO breached or no good backup yet, the last restore test failed or took
+    longer than the RTO.
     Needs attention: RPO at risk, no measured restore time yet, or the restore test is overdue."""
     off, attention = [], []
     if rpo_status == RpoStatus.BREACHED:
         off.append(gettext("RPO breached"))
+    elif rpo_status == RpoStatus.NO_BACKUP:
+        off.append(gettext("no good backup yet"))
     elif rpo_status == RpoStatus.AT_RISK:
         attention.append(gettext("RPO at risk"))
     if policy.rto_minutes:
@@ -349,7 +404,8 @@ def backup_metrics(*, since: datetime, until: datetime, now: datetime | None = N
         open=Count("pk", filter=Q(state__in=RestoreTest.OPEN_STATES)),
     )
     monitored = sum(n for status, n in health["rpo"].items() if status != RpoStatus.NOT_MONITORED)
-    within = health["rpo"][RpoStatus.OK] + health["rpo"][RpoStatus.AT_RISK]
+    # a policy that never had a good backup is monitored and not within (docs/metrics.md)
+    within = sum(health["rpo"][status] for status in RPO_WITHIN)
     return {
         "rpo": health["rpo"],
         "policies_monitored": monitored,

@@ -57,6 +57,7 @@ def policy_detail(request, slug):
     policy = get_object_or_404(selectors.policies(), slug=slug)
     (row,) = _policy_rows([policy])
     jobs = list(selectors.recent_jobs(policy))
+    chart = selectors.duration_chart(jobs)
     return render(
         request,
         "backups/policy_detail.html",
@@ -68,7 +69,8 @@ def policy_detail(request, slug):
             "hours": range(0, 25, 3),
             "breaches": policy.rpo_breaches.select_related("incident")[:10],
             "restore_tests": policy.restore_tests.order_by("-due_on")[:10],
-            "chart": selectors.duration_chart(jobs),
+            "chart": chart,
+            "chart_rows": selectors.duration_rows(chart),
             "kept": sum(1 for j in jobs if j.state in BackupJob.GOOD_STATES),
         },
     )

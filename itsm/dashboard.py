@@ -297,21 +297,47 @@ def _checked(request) -> tuple[PeriodForm, Period | None]:
     return form, (form.period() if form.is_valid() else None)
 
 
+def _rounded(value, digits: int = 1, scale: float = 1):
+    """A measured value for a chart and its table; ``None`` (no data that day) stays ``None``."""
+    return None if value is None else round(value * scale, digits)
+
+
+def chart_data(trend: list[dict]) -> dict:
+    """The dashboard charts' series, one value per day of the period. A day without a
+    measurement is ``None`` (a gap in the line, "—" in the table), never 0."""
+    keys = [*(p.value for p in Priority), "untriaged"]
+    return {
+        "days": [point["day"] for point in trend],
+        "mtta": [_rounded(point["mtta_p50"]) for point in trend],
+        "mttr": [_rounded(point["mttr_p50"]) for point in trend],
+        "compliance": [_rounded(point["compliance"], scale=100) for point in trend],
+        "priorities": {key: [point["by_priority"][key] for point in trend] for key in keys},
+    }
+
+
+def chart_rows(charts: dict) -> list[dict]:
+    """The same series by day, for the tables under the charts."""
+    rows = []
+    for i, day in enumerate(charts["days"]):
+        counts = [charts["priorities"][key][i] for key in charts["priorities"]]
+        rows.append(
+            {
+                "day": day,
+                "mtta": charts["mtta"][i],
+                "mttr": charts["mttr"][i],
+                "compliance": charts["compliance"][i],
+                "counts": counts,
+                "total": sum(counts),
+            }
+        )
+    return rows
+
+
 def _context(form: PeriodForm, period: Period) -> dict:
     metrics = collect(period)
     incidents = metrics["incidents"]
     charts = {
-        "days": [point["day"] for point in incidents["trend"]],
-        "mtta": [point["mtta_p50"] for point in incidents["trend"]],
-        "mttr": [point["mttr_p50"] for point in incidents["trend"]],
-        "compliance": [
-            None if point["compliance"] is None else round(point["compliance"] * 100, 1)
-            for point in incidents["trend"]
-        ],
-        "priorities": {
-            key: [point["by_priority"][key] for point in incidents["trend"]]
-            for key in [*(p.value for p in Priority), "untriaged"]
-        },
+        **chart_data(incidents["trend"]),
         "labels": {
             "mtta": str(_("MTTA median (min)")),
             "mttr": str(_("MTTR median (min)")),
@@ -324,6 +350,7 @@ def _context(form: PeriodForm, period: Period) -> dict:
         "period": period,
         "metrics": metrics,
         "charts": charts,
+        "chart_rows": chart_rows(charts),
         "links": {"incidents": incident_links(period), **other_links(period)},
         "priorities": list(Priority),
         "states": list(IncidentState),

@@ -1,7 +1,15 @@
 from django import template
 from django.utils.translation import gettext as _
 
+from backups.selectors import human_duration
+
 register = template.Library()
+
+
+@register.filter
+def duration(value) -> str:
+    """A backup run's timedelta in the duration chart's unit: "1 h 35 min", "< 1 min", "—"."""
+    return human_duration(value)
 
 
 @register.filter

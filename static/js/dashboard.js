@@ -1,6 +1,10 @@
 /* SLA dashboard: Chart.js trend lines (MTTA/MTTR medians, compliance) and stacked bars by
    priority, from the JSON the page embeds (#dashboard-charts). The period picker shows the
-   date inputs only for a custom period. */
+   date inputs only for a custom period.
+
+   The lines draw measurements only: a day without data is null and stays a gap (spanGaps
+   false), and segments are straight (tension 0), so no value is invented between two days.
+   Each chart's numbers are also in the table under it (rendered by the server). */
 (function () {
   "use strict";
 
@@ -36,9 +40,23 @@
   const common = {
     responsive: true,
     animation: false,
-    spanGaps: true,
+    spanGaps: false,
     interaction: { mode: "index", intersect: false },
     plugins: { legend: { position: "bottom" } },
+  };
+
+  // A measured series: straight segments, gaps where a day has no value, the points visible
+  // (a day between two gaps is a point, not a line).
+  const measured = function (label, values, colourName, fallback) {
+    return {
+      label: label,
+      data: values,
+      borderColor: colour(colourName, fallback),
+      backgroundColor: colour(colourName, fallback),
+      tension: 0,
+      spanGaps: false,
+      pointRadius: 3,
+    };
   };
 
   new Chart(document.getElementById("chart-times"), {
@@ -46,8 +64,8 @@
     data: {
       labels: data.days,
       datasets: [
-        { label: data.labels.mtta, data: data.mtta, borderColor: colour("--bs-primary", "#0d6efd"), tension: 0.2 },
-        { label: data.labels.mttr, data: data.mttr, borderColor: colour("--bs-danger", "#dc3545"), tension: 0.2 },
+        measured(data.labels.mtta, data.mtta, "--bs-primary", "#0d6efd"),
+        measured(data.labels.mttr, data.mttr, "--bs-danger", "#dc3545"),
       ],
     },
     options: Object.assign({}, common, { scales: { y: { beginAtZero: true } } }),
@@ -58,7 +76,7 @@
     data: {
       labels: data.days,
       datasets: [
-        { label: data.labels.compliance, data: data.compliance, borderColor: colour("--bs-success", "#198754"), tension: 0.2 },
+        measured(data.labels.compliance, data.compliance, "--bs-success", "#198754"),
       ],
     },
     options: Object.assign({}, common, { scales: { y: { min: 0, max: 100 } } }),

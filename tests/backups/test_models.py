@@ -135,11 +135,31 @@ def test_portal_policy_encryption_follows_the_environment_key(monkeypatch):
 
 def test_rpo_status_by_deadline():
     now = timezone.now()
-    policy = BackupPolicyFactory(rpo_minutes=360, rpo_due_at=now + timezone.timedelta(hours=5))
+    policy = BackupPolicyFactory(
+        rpo_minutes=360,
+        last_success_at=now - timezone.timedelta(hours=1),
+        rpo_due_at=now + timezone.timedelta(hours=5),
+    )
     assert policy.rpo_status(now) == RpoStatus.OK
     policy.rpo_due_at = now + timezone.timedelta(minutes=30)
     assert policy.rpo_status(now) == RpoStatus.AT_RISK
     policy.rpo_due_at = now - timezone.timedelta(minutes=1)
+    assert policy.rpo_status(now) == RpoStatus.BREACHED
+    policy.rpo_minutes = None
+    assert policy.rpo_status(now) == RpoStatus.NOT_MONITORED
+
+
+def test_a_policy_never_backed_up_is_never_within_rpo():
+    """Issue 14: "never" beside "Within RPO" — only a good backup can be within the RPO."""
+    now = timezone.now()
+    policy = BackupPolicyFactory(rpo_minutes=360, rpo_due_at=now + timezone.timedelta(hours=5))
+    assert policy.last_success_at is None
+    assert policy.rpo_status(now) == RpoStatus.NO_BACKUP
+    policy.rpo_due_at = now + timezone.timedelta(minutes=30)  # would be "at risk"
+    assert policy.rpo_status(now) == RpoStatus.NO_BACKUP
+    policy.rpo_due_at = None  # a monitored policy without a deadline yet
+    assert policy.rpo_status(now) == RpoStatus.NO_BACKUP
+    policy.rpo_due_at = now - timezone.timedelta(minutes=1)  # the first backup is overdue
     assert policy.rpo_status(now) == RpoStatus.BREACHED
     policy.rpo_minutes = None
     assert policy.rpo_status(now) == RpoStatus.NOT_MONITORED

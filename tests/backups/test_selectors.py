@@ -104,7 +104,8 @@ def test_inactive_policies_are_not_on_the_board():
     assert all(r.policy.pk != policy.pk for r in selectors.rpo_rto_board())
 
 
-def test_duration_chart_lists_finished_runs_oldest_first_in_seconds_or_minutes():
+def test_duration_chart_lists_finished_runs_oldest_first_in_minutes():
+    """Always minutes, the job table's unit (issue 14: seconds beside a chart in minutes)."""
     policy = BackupPolicyFactory()
     now = timezone.now()
     older = BackupJobFactory(
@@ -117,14 +118,16 @@ def test_duration_chart_lists_finished_runs_oldest_first_in_seconds_or_minutes()
     BackupJobFactory(policy=policy)  # scheduled, no duration yet
     chart = selectors.duration_chart(list(policy.jobs.all()))
     assert chart["numbers"] == [older.number, newer.number]
-    assert chart["durations"] == [30.0, 90.0] and chart["sizes"] == [1.0, None]
-    assert chart["text"]["duration"] == "Duration (s)"
+    assert chart["durations"] == [0.5, 1.5] and chart["sizes"] == [1.0, None]
+    assert chart["duration_labels"] == ["< 1 min", "2 min"]
+    assert chart["text"]["duration"] == "Duration (min)"
     slow = BackupJobFactory(
         policy=policy, started_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=1)
     )
     chart = selectors.duration_chart(list(policy.jobs.all()))
     assert chart["text"]["duration"] == "Duration (min)"
     assert chart["durations"][chart["numbers"].index(slow.number)] == 60.0
+    assert chart["duration_labels"][chart["numbers"].index(slow.number)] == "1 h"
 
 
 def test_failed_runs_are_charted_with_their_state():

@@ -78,3 +78,44 @@ def test_manager_reads_the_dashboard_and_changes_the_period(page, login, make_us
     shot = DOCS_SCREENSHOT if os.environ.get("SAVE_SCREENSHOTS") else tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_trend_lines_are_straight_and_leave_days_without_data_empty(page, login, make_user):
+    """Issue 14 §10: no curve tension on measured series, no line across a day without data;
+    the numbers are in a table under each chart."""
+    now = timezone.now()
+    for days_ago, answer in [(1, 10), (4, 40)]:  # days 2 and 3 ago: no incident
+        detected = now - timedelta(days=days_ago)
+        make_incident("P1", detected, detected + timedelta(minutes=answer))
+    login(make_user(Role.OPS_MANAGER, username="suzuki"))
+    page.goto("/dashboard/?days=7")
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    config = page.evaluate(
+        """() => ['chart-times', 'chart-compliance'].map(id => {
+          const chart = Chart.getChart(id);
+          return {
+            spanGaps: chart.options.spanGaps,
+            datasets: chart.data.datasets.map((d, i) => ({
+              tension: chart.getDatasetMeta(i).dataset.options.tension,
+              spanGaps: chart.getDatasetMeta(i).dataset.options.spanGaps,
+              data: d.data,
+            })),
+          };
+        })"""
+    )
+    for chart in config:
+        assert chart["spanGaps"] is False
+        for dataset in chart["datasets"]:
+            assert dataset["tension"] == 0
+            assert dataset["spanGaps"] is False
+    compliance = config[1]["datasets"][0]["data"]
+    assert compliance[-2] == 100.0 and compliance[-5] == 0.0  # 10 min met, 40 min breached
+    assert compliance[-4] is None and compliance[-3] is None  # no incident: a gap, not 0 %
+    table = page.locator("[data-chart-table=compliance]")
+    expect(table.locator("table")).to_be_hidden()
+    table.locator("summary").click()
+    expect(table.locator("table")).to_be_visible()
+    day = (timezone.localdate() - timedelta(days=1)).isoformat()
+    expect(table.locator(f"tr[data-day='{day}'] td")).to_have_text("100.0")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.screenshot(path="/tmp/charts/dashboard-gaps.png", full_page=True)

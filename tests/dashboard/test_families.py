@@ -254,8 +254,8 @@ def test_release_cadence_adherence_counts_used_past_slots(deployments):
 
 def test_backup_rpo_and_restore_tests_within_the_quarter():
     BackupPolicy.objects.update(is_active=False)  # the seeded policies
-    ok = BackupPolicyFactory(rpo_due_at=NOW + 6 * H)
-    late = BackupPolicyFactory(rpo_due_at=NOW - H)
+    ok = BackupPolicyFactory(rpo_due_at=NOW + 6 * H, last_success_at=NOW)
+    late = BackupPolicyFactory(rpo_due_at=NOW - H, last_success_at=NOW - 7 * H)
     RestoreTestFactory(
         policy=ok, state="passed", executed_at=UNTIL - 30 * 24 * H, due_on=SINCE.date()
     )

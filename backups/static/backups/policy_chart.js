@@ -1,5 +1,7 @@
-/* Policy detail: each backup run's duration (bars, failed runs in red) and archive size
-   (line, right axis), oldest first, from the JSON the page embeds (#backup-duration-data). */
+/* Policy detail: each backup run's duration in minutes (bars, failed runs in red; the tooltip
+   says it as the job table does, "1 h 35 min") and archive size (line, right axis), oldest
+   first, from the JSON the page embeds (#backup-duration-data). A run without a size is a gap
+   in the line (spanGaps false, straight segments); the numbers are in the table under it. */
 (function () {
   "use strict";
 
@@ -31,7 +33,8 @@
           data: data.sizes,
           borderColor: colour("--bs-secondary", "#6c757d"),
           pointRadius: 2,
-          spanGaps: true,
+          tension: 0,
+          spanGaps: false,
           yAxisID: "size",
         },
       ],
@@ -48,6 +51,12 @@
               const i = items[0].dataIndex;
               const state = data.states[i] === "failed" ? " (" + data.text.failed + ")" : "";
               return data.numbers[i] + " · " + data.labels[i] + state;
+            },
+            label: function (item) {
+              if (item.dataset.yAxisID === "duration") {
+                return item.dataset.label + ": " + data.duration_labels[item.dataIndex];
+              }
+              return item.dataset.label + ": " + item.formattedValue;
             },
           },
         },
