@@ -21,6 +21,10 @@ INSTALLED := $(VENV)/.installed
 
 PORT ?= 8000
 export PORT
+# Links in notifications (sent by the worker) point at the web process: honcho gives each process
+# its own PORT, so the web's address travels as SITE_URL.
+SITE_URL ?= http://127.0.0.1:$(PORT)
+export SITE_URL
 PYTEST_ARGS ?=
 
 NODE_MODULES := node_modules

@@ -30,6 +30,7 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "itsm.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -174,8 +175,11 @@ SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="itsm@localhost")
-# Absolute base URL used in notifications and integration snippets.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Absolute base URL of the links in notifications (sent by the worker, which has no request).
+# Unset, it is the development server's address on PORT (`make run` exports SITE_URL for the
+# worker and beat too: honcho gives every process its own PORT).
+PORT = env.int("PORT", default=8000)
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -236,9 +240,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "no_expected_tracebacks": {"()": "itsm.log_filters.ExpectedErrorsWithoutTraceback"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler (DEBUG) would print every record a second time: the
+        # records go to the root handler only.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["no_expected_tracebacks"]},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:

@@ -7,11 +7,13 @@ from itsm.core import views as core_views
 
 from . import dashboard, views
 
+handler403 = "itsm.views.permission_denied"
 handler404 = "itsm.views.not_found"
 handler500 = "itsm.views.server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     # Before the catch-all "" include: monitoring deliveries resolve in few steps.
@@ -35,4 +37,5 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", template_name="core/redoc.html"),
         name="redoc",
     ),
+    path("api/redoc/redoc.standalone.js", views.redoc_bundle, name="redoc-bundle"),
 ]

@@ -21,19 +21,30 @@ app's list page for the rest. Apps without ``selectors.my_open_items`` simply ge
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
 from itsm.core.api.exceptions import json_not_found, json_server_error
 from itsm.core.audit import AuditEvent
+
+logger = logging.getLogger(__name__)
 
 # (app module, card title, list page URL name), in the order the cards appear.
 MY_WORK_APPS = (
@@ -118,13 +129,97 @@ def home(request):
     return render(request, "home.html", {"cards": my_work(request.user), "recent_events": recent})
 
 
+@require_GET
+def favicon(request):
+    """``/favicon.ico`` for the pages that do not name their icon (the API docs, the admin)."""
+    response = HttpResponseRedirect(static("favicon.ico"))
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
+
+
+# Redoc's sidebar shows the Redocly logo from their CDN, with no setting to turn it off. The
+# portal runs offline (DESIGN.md): /api/redoc/ loads this copy of the bundle, whose logo is an
+# empty inline image instead (the "API docs by Redocly" link stays).
+REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+OFFLINE_LOGO = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+
+@functools.cache
+def _offline_redoc_bundle() -> bytes:
+    with open(finders.find(REDOC_BUNDLE), encoding="utf-8") as bundle:
+        return bundle.read().replace(REDOC_CDN_LOGO, OFFLINE_LOGO).encode()
+
+
+@require_GET
+def redoc_bundle(request):
+    response = HttpResponse(_offline_redoc_bundle(), content_type="text/javascript; charset=utf-8")
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
+
+
+# --------------------------------------------------------------------------- error pages
+#
+# Every error a person can meet in the browser is a page of the portal: the layout with the menu,
+# in the user's language, saying what happened and offering a way back. The API keeps its JSON.
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _way_back(request) -> str:
+    """The page the user came from when it is one of ours, else ''."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return ""
+
+
+def _error_page(request, template: str, status: int, **context) -> HttpResponse:
+    return render(request, template, {"way_back": _way_back(request), **context}, status=status)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(
+            {
+                "code": "permission_denied",
+                "detail": _("You do not have permission to perform this action."),
+            },
+            status=403,
+        )
+    return _error_page(request, "403.html", 403)
+
+
 def not_found(request, exception=None):
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         return json_not_found(request, exception)
-    return render(request, "404.html", status=404)
+    return _error_page(request, "404.html", 404)
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: a form sent from an expired page (or another site) was refused."""
+    return _error_page(request, "403_csrf.html", 403, reason=reason if settings.DEBUG else "")
+
+
+# The last resort when even the layout cannot be drawn (the database is down, a template broke).
+_BARE_500 = (
+    '<!doctype html><html><head><meta charset="utf-8"><title>Server error</title></head><body>'
+    "<h1>サーバーエラー / Server error</h1>"
+    "<p>問題が発生しました。管理者に連絡してください。 / Something went wrong; "
+    'the administrators have been told.</p><p><a href="/">マイワークに戻る / Back to my work</a></p>'
+    "</body></html>"
+)
 
 
 def server_error(request):
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         return json_server_error(request)
-    return render(request, "500.html", status=500)
+    try:
+        return _error_page(request, "500.html", 500)
+    except Exception:  # noqa: BLE001 - the error page must never fail itself
+        logger.exception("the 500 page could not be rendered; sending the bare one")
+        return HttpResponseServerError(_BARE_500)

@@ -140,9 +140,12 @@ def seed(users: dict) -> None:
         )
         if change is not None and state in ("canary", "production", "completed"):
             release.changes.add(change)
-        start = planned - dt.timedelta(days=len(deployed))
+        # One stage a day, the last one the day before the planned date — and never later than
+        # an hour ago: a release planned in 12 days has been deployed to development already,
+        # not 11 days from now.
+        last = min(planned - dt.timedelta(days=1), now - dt.timedelta(hours=1))
         for i, code in enumerate(deployed):
-            at = start + dt.timedelta(days=i)
+            at = last - dt.timedelta(days=len(deployed) - 1 - i)
             result = DeploymentResult.SUCCEEDED
             if state == "rolled_back" and code == Stage.CANARY:
                 result = DeploymentResult.ROLLED_BACK
