@@ -105,6 +105,18 @@ def clock_for(incident: Incident) -> str:
     return RESPONSE_TARGETS[incident.priority][1]
 
 
+def business_clock_priorities() -> list[str]:
+    """The priorities whose chain runs on the business calendar (P4 by default)."""
+    from .defaults import RESPONSE_TARGETS
+
+    stored = dict(ResponseTarget.objects.values_list("priority", "clock"))
+    return [
+        p
+        for p in Priority.values
+        if stored.get(p, RESPONSE_TARGETS.get(p, (0, Clock.ALWAYS))[1]) == Clock.BUSINESS
+    ]
+
+
 def _snapshot(policy: EscalationPolicy, incident: Incident) -> dict:
     return {**policy.snapshot(), "clock": clock_for(incident)}
 

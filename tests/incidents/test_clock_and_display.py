@@ -19,7 +19,7 @@ from itsm.core import timefmt
 from itsm.core.roles import Role
 
 from .conftest import advance
-from .intake_helpers import am_alert, am_body, integration_fixture  # noqa: F401
+from .intake_helpers import am_alert, am_body, event, integration_fixture  # noqa: F401
 from .test_escalation import ladder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +95,26 @@ def test_an_alert_firing_since_2024_counts_its_response_from_receipt(
     incident.refresh_from_db()
     assert incident.escalation_level == 1
     assert not incident.escalation_steps.filter(key__in=["c1:L3", "c1:L4"]).exists()
+
+
+def test_an_events_v2_timestamp_from_2024_is_kept_but_the_clock_starts_at_receipt(integration):
+    body = event(integration.raw_secret, timestamp="2024-05-01T10:00:00Z")
+    with time_machine.travel(NOW, tick=False):
+        raw = json.dumps(body).encode()
+        intake.accept_delivery(
+            integration, fmt="events_v2", body=raw, message=intake.parse_event(json.loads(raw))
+        )
+        intake.process_deliveries(integration.pk)
+    incident = Incident.objects.get()
+    assert incident.detected_at == datetime(2024, 5, 1, 10, 0, tzinfo=ZoneInfo("UTC"))
+    assert incident.clock_started_at == NOW
+    assert incident.response_due_at == NOW + timedelta(minutes=15)
+
+
+def test_the_policies_page_says_which_priorities_run_on_business_hours(client, make_user):
+    client.force_login(make_user(Role.OPERATOR, username="reader"))
+    body = client.get("/incidents/escalation-policies/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "P4: the response target is in business hours" in body
 
 
 def test_an_alert_starting_now_keeps_counting_from_detection(integration):
