@@ -233,3 +233,17 @@ def test_p3_keeps_the_round_the_clock_ladder_of_section_8_4(ladder):
         escalation.sweep_deadlines()
     incident.refresh_from_db()
     assert incident.escalation_level == 2
+
+
+def test_lowering_a_p3_to_p4_moves_its_chain_onto_the_business_clock(ladder):
+    friday = datetime(2026, 12, 4, 17, 30, tzinfo=JST)
+    with time_machine.travel(friday, tick=False):
+        incident = services.open_incident(title="Typo", source="monitoring", **P3)
+        services.override_priority(incident, actor=ladder[2], priority="P4", reason="just a typo")
+    incident.refresh_from_db()
+    assert incident.escalation.snapshot["clock"] == "business"
+    with time_machine.travel(datetime(2026, 12, 6, 12, 0, tzinfo=JST), tick=False):
+        escalation.sweep_deadlines()
+    incident.refresh_from_db()
+    assert incident.escalation_level == 2  # L2 at 17:45 on Friday, L3 not before Monday 09:15
+    assert incident.next_deadline_at == datetime(2026, 12, 7, 9, 15, tzinfo=JST)
