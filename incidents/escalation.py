@@ -40,7 +40,7 @@ from itsm.core.models import Team
 from itsm.core.notifications import notify
 from itsm.core.roles import ops_rank
 
-from .choices import BusinessImpact, IncidentState, Priority, TimelineKind, Track
+from .choices import BusinessImpact, Clock, IncidentState, Priority, TimelineKind, Track
 from .models import (
     MANUAL_REASONS,
     EscalationCondition,
@@ -49,6 +49,7 @@ from .models import (
     EscalationStep,
     Incident,
     IncidentEscalation,
+    ResponseTarget,
     StepKind,
     TimelineEntry,
     level_label,
@@ -88,6 +89,56 @@ def is_major_impact(incident: Incident) -> bool:
     return (
         incident.priority == Priority.P1 or incident.business_impact == BusinessImpact.REVENUE_LOSS
     )
+
+
+def clock_for(incident: Incident) -> str:
+    """The clock the chain runs on: the one of the priority's response target (§8.1): P1-P3
+    round the clock, P4 (営業時間内対応) on the business calendar, so a P4 filed on Friday
+    evening is not escalated over the weekend and never pages developers at night."""
+    if not incident.priority:
+        return Clock.ALWAYS
+    target = ResponseTarget.objects.filter(priority=incident.priority).first()
+    if target is not None:
+        return target.clock
+    from .defaults import RESPONSE_TARGETS
+
+    return RESPONSE_TARGETS[incident.priority][1]
+
+
+def business_clock_priorities() -> list[str]:
+    """The priorities whose chain runs on the business calendar (P4 by default)."""
+    from .defaults import RESPONSE_TARGETS
+
+    stored = dict(ResponseTarget.objects.values_list("priority", "clock"))
+    return [
+        p
+        for p in Priority.values
+        if stored.get(p, RESPONSE_TARGETS.get(p, (0, Clock.ALWAYS))[1]) == Clock.BUSINESS
+    ]
+
+
+def _snapshot(policy: EscalationPolicy, incident: Incident) -> dict:
+    return {**policy.snapshot(), "clock": clock_for(incident)}
+
+
+def _after(snapshot: dict, start: datetime, minutes: float) -> datetime:
+    """``start`` + ``minutes`` on the chain's clock (business minutes on the business clock)."""
+    if snapshot.get("clock") == Clock.BUSINESS:
+        from itsm.core.business_calendar import current_calendar
+
+        return current_calendar().add_business_minutes(start, round(minutes))
+    return start + timedelta(minutes=minutes)
+
+
+def _fraction_of(snapshot: dict, start: datetime, due: datetime, fraction: float) -> datetime:
+    """The moment ``fraction`` of the response target (start → due) has passed, on its clock."""
+    if snapshot.get("clock") == Clock.BUSINESS:
+        from itsm.core.business_calendar import current_calendar
+
+        calendar = current_calendar()
+        total = calendar.business_minutes_between(start, due)
+        return calendar.add_business_minutes(start, round(total * fraction))
+    return start + (due - start) * fraction
 
 
 def chain_levels(snapshot: dict) -> list[dict]:
@@ -139,20 +190,23 @@ def _clock_running(incident: Incident, clock: IncidentEscalation | None) -> bool
     )
 
 
+clock_running = _clock_running
+
+
 def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -> list[Due]:
     """The steps still ahead of the incident, each with its due time (soonest first)."""
     if not _clock_running(incident, clock):
         return []
     snapshot = clock.snapshot or {}
     ahead: list[Due] = []
-    detected, due = incident.detected_at, incident.response_due_at
+    detected, due = incident.clock_from, incident.response_due_at
     if incident.response_started_at is None and due is not None and clock.cycle == 1:
         for fraction in snapshot.get("warnings", []):
             ahead.append(
                 Due(
                     key=f"response:warn:{round(fraction * 100)}",
                     kind=StepKind.WARNING,
-                    due_at=detected + (due - detected) * fraction,
+                    due_at=_fraction_of(snapshot, detected, due, fraction),
                     level=None,
                     reason=EscalationReason.RESPONSE_WARNING,
                 )
@@ -166,7 +220,7 @@ def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -
     anchor = max(
         clock.started_at,
         clock.level_reached_at,
-        incident.response_started_at or incident.detected_at,
+        incident.response_started_at or incident.clock_from,
     )
     nxt = next_level(snapshot, incident, above=current)
     if nxt is not None:
@@ -174,7 +228,7 @@ def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -
             Due(
                 key=f"c{clock.cycle}:L{nxt['level']}",
                 kind=StepKind.AUTOMATIC,
-                due_at=anchor + timedelta(minutes=nxt["delay_minutes"]),
+                due_at=_after(snapshot, anchor, nxt["delay_minutes"]),
                 level=nxt["level"],
                 reason=EscalationReason.NOT_RECOVERED,
                 row=nxt,
@@ -189,7 +243,7 @@ def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -
             Due(
                 key=f"c{clock.cycle}:N{row['level']}",
                 kind=StepKind.NOTIFY,
-                due_at=clock.level_reached_at + timedelta(minutes=row["delay_minutes"]),
+                due_at=_after(snapshot, clock.level_reached_at, row["delay_minutes"]),
                 level=row["level"],
                 reason=(
                     EscalationReason.MAJOR_IMPACT
@@ -229,9 +283,50 @@ def next_deadline(incident: Incident, clock=None, done=None) -> datetime | None:
 
 
 def upcoming(incident: Incident) -> Due | None:
-    """The next automatic level step (for the header: "escalates to L3 at 10:45")."""
+    """The next automatic level step ("escalates to L3 at 10:45")."""
     clock = _clock(incident)
     return next((d for d in plan(incident, clock, _done_keys(incident)) if d.level), None)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the escalation clock does next, for the header and the panel alike (issue 14 #7)."""
+
+    at: datetime
+    kind: str
+    label: str
+    level: int | None
+
+
+def step_label(due: Due) -> str:
+    """ "warning 75 %", "response target", "L2", "L5 informed"."""
+    if due.kind == StepKind.WARNING:
+        return _("warning %(percent)s %%") % {"percent": due.key.rsplit(":", 1)[-1]}
+    if due.kind == StepKind.BREACH:
+        return _("response target")
+    if due.kind == StepKind.NOTIFY:
+        return _("L%(level)s informed") % {"level": due.level}
+    return f"L{due.level}"
+
+
+def next_step(incident: Incident, clock=None) -> NextStep | None:
+    """The soonest step still ahead (the moment ``next_deadline_at`` stores), labelled; None
+    when the clock will do nothing more on its own ("No further automatic escalation").
+    Cached on the instance so every place on a page shows the same answer."""
+    cached = getattr(incident, "_next_step", False)
+    if cached is not False:
+        return cached
+    clock = clock if clock is not None else _clock(incident)
+    ahead = plan(incident, clock, _done_keys(incident)) if clock else []
+    result = (
+        NextStep(
+            at=ahead[0].due_at, kind=ahead[0].kind, label=step_label(ahead[0]), level=ahead[0].level
+        )
+        if ahead
+        else None
+    )
+    incident._next_step = result
+    return result
 
 
 # ---------------------------------------------------------------------------- applying steps
@@ -470,12 +565,12 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
     if policy is None:
         logger.warning("%s: no active escalation policy for its track", incident.number)
         return None
-    started = incident.detected_at if cycle == 1 else now
+    started = incident.clock_from if cycle == 1 else now
     clock, _created = IncidentEscalation.objects.update_or_create(
         incident=incident,
         defaults={
             "policy": policy,
-            "snapshot": policy.snapshot(),
+            "snapshot": _snapshot(policy, incident),
             "cycle": cycle,
             "started_at": started,
             "level_reached_at": started,
@@ -563,8 +658,12 @@ def priority_changed(incident: Incident) -> None:
             policy = policy_for(locked)
             if policy is not None and policy.pk != clock.policy_id:
                 clock.policy = policy
-                clock.snapshot = policy.snapshot()
+                clock.snapshot = _snapshot(policy, locked)
                 clock.save(update_fields=["policy", "snapshot"])
+            elif (clock.snapshot or {}).get("clock", Clock.ALWAYS) != clock_for(locked):
+                # Same track, other clock (P3 ↔ P4): the chain follows the new target's clock.
+                clock.snapshot = {**(clock.snapshot or {}), "clock": clock_for(locked)}
+                clock.save(update_fields=["snapshot"])
         apply_due_steps(locked)
         incident.escalation_level = locked.escalation_level
         incident.next_deadline_at = locked.next_deadline_at

@@ -812,6 +812,9 @@ def _open_group(integration, key, *, opener, context: _Context) -> AlertGroup | 
         actor=None,
         system_label=integration.name,
         detected_at=opener["detected_at"],
+        # An alert firing long before it reached the portal keeps its start as the detection
+        # time; its response clock and escalation count from now (issue 14).
+        received_at=timezone.now(),
     )
     if integration.team_id:
         services.update_incident(incident, actor=None, team=integration.team)
@@ -1435,6 +1438,7 @@ def split_group(group_id: int, *, actor) -> Incident:
             actor=actor,
             system_label=integration.name,
             detected_at=min([*starts, group.opened_at]),
+            received_at=group.opened_at,
         )
         if integration.team_id:
             services.update_incident(incident, actor=actor, team=integration.team)

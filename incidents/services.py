@@ -119,6 +119,7 @@ def open_incident(
     actor=None,
     system_label: str = "",
     detected_at=None,
+    received_at=None,
 ) -> Incident:
     """§8.3.1: create the ticket. With all three triage inputs (or an explicit priority, e.g. a
     monitoring rule ``severity=critical → P1``) it is triaged at once, so its response target
@@ -126,6 +127,10 @@ def open_incident(
 
     ``service`` is a Service, its slug, or None. ``actor=None`` means an integration acted
     (pass ``system_label``, e.g. "backups: RPO check").
+
+    ``received_at`` (the intake passes it): when the portal received the alert. The detection
+    time stays the alert's own start, but the response target and the escalation chain count
+    from ``max(detected_at, received_at)``, and the timeline says so when they differ.
     """
     title = (title or "").strip()
     if not title:
@@ -160,6 +165,9 @@ def open_incident(
             priority_overridden=bool(priority),
             reported_by=actor if getattr(actor, "is_authenticated", False) else None,
             detected_at=detected_at or timezone.now(),
+            clock_started_at=(
+                received_at if received_at and detected_at and received_at > detected_at else None
+            ),
         )
         record_event(
             incident,
@@ -176,10 +184,33 @@ def open_incident(
             kind=TimelineKind.STATUS_UPDATE,
             text=_("Incident filed (%(source)s).") % {"source": Source(source).label},
         )
+        if incident.clock_started_at:
+            _timeline(
+                incident,
+                actor=actor,
+                actor_label=system_label,
+                kind=TimelineKind.STATUS_UPDATE,
+                text=_(
+                    "The alert started %(started)s; the response clock started when the portal "
+                    "received it at %(received)s."
+                )
+                % {
+                    "started": _local(incident.detected_at),
+                    "received": _local(incident.clock_started_at),
+                },
+                data={
+                    "detected_at": incident.detected_at.isoformat(),
+                    "clock_started_at": incident.clock_started_at.isoformat(),
+                },
+            )
         if priority or (impact_scope and business_impact and urgency):
             _triage(incident, actor=actor, system_label=system_label or "intake")
         escalation.report_incident(incident)
     return incident
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def _triage(incident, *, actor, comment="", system_label=""):
@@ -286,7 +317,7 @@ def override_priority(incident: Incident, *, actor, priority: str, reason: str) 
         fields = {
             "priority": priority,
             "priority_overridden": True,
-            "response_due_at": response_due_for(priority, locked.detected_at),
+            "response_due_at": response_due_for(priority, locked.clock_from),
         }
         Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
         for name, value in fields.items():
@@ -324,7 +355,7 @@ def raise_priority(incident: Incident, *, priority: str, reason: str, system_lab
             return False
         fields = {
             "priority": priority,
-            "response_due_at": response_due_for(priority, locked.detected_at),
+            "response_due_at": response_due_for(priority, locked.clock_from),
         }
         Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
         for name, value in fields.items():

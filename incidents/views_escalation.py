@@ -64,5 +64,6 @@ def policy_list(request):
             "can_edit": request.user.has_perm("incidents.change_escalationpolicy")
             and request.user.is_staff,
             "sweep_interval": escalation.sweep_interval(),
+            "business_priorities": escalation.business_clock_priorities(),
         },
     )

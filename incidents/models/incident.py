@@ -263,6 +263,15 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         verbose_name=_("reported by"),
     )
     detected_at = models.DateTimeField(_("detected at"), default=timezone.now)
+    clock_started_at = models.DateTimeField(
+        _("response clock started at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the portal received an alert that had started earlier: the response target "
+            "and the escalation chain count from here. Empty: from detection."
+        ),
+    )
     triaged_at = models.DateTimeField(_("triaged at"), null=True, blank=True)
     response_due_at = models.DateTimeField(
         _("response due at"), null=True, blank=True, db_index=True
@@ -297,6 +306,15 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("incidents:detail", args=[self.number])
+
+    @property
+    def clock_from(self) -> datetime:
+        """Where the response target and the escalation chain count from: detection, but no
+        earlier than the moment the portal received the alert (an alert firing since 2024 must
+        not be overdue, nor escalated to L4, the moment it arrives)."""
+        if self.clock_started_at and self.clock_started_at > self.detected_at:
+            return self.clock_started_at
+        return self.detected_at
 
     # ---- derived values
 
@@ -380,7 +398,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         if not self.priority_overridden:
             self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
         self.triaged_at = timezone.now()
-        self.response_due_at = response_due_for(self.priority, self.detected_at)
+        self.response_due_at = response_due_for(self.priority, self.clock_from)
 
     @transition(
         field=state,

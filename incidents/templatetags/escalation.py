@@ -9,18 +9,23 @@ from ..models import MANUAL_REASONS, IncidentEscalation, level_label
 register = template.Library()
 
 
+def _clock_of(incident):
+    """The incident's clock, read once per page however many tags ask."""
+    if not hasattr(incident, "_page_clock"):
+        incident._page_clock = IncidentEscalation.objects.filter(incident=incident).first()
+    return incident._page_clock
+
+
 @register.inclusion_tag("incidents/partials/_escalation.html", takes_context=True)
 def escalation_panel(context, incident):
     request = context.get("request")
     user = getattr(request, "user", None)
-    clock = IncidentEscalation.objects.filter(incident=incident).first()
-    upcoming = escalation.upcoming(incident) if clock else None
+    clock = _clock_of(incident)
     return {
         "incident": incident,
         "clock": clock,
         "level_label": level_label(incident.escalation_level),
-        "upcoming": upcoming,
-        "upcoming_label": level_label(upcoming.level) if upcoming else "",
+        "next": escalation.next_step(incident, clock) if clock else None,
         "steps": incident.escalation_steps.select_related("actor"),
         "can_escalate": bool(
             user
@@ -34,6 +39,16 @@ def escalation_panel(context, incident):
         "reasons": [(r.value, r.label) for r in MANUAL_REASONS],
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.simple_tag
+def next_escalation(incident):
+    """``{% next_escalation incident as nxt %}``: the same answer the panel shows; None when the
+    running clock will do nothing more on its own, "" when no clock runs (untriaged, recovered)."""
+    clock = _clock_of(incident)
+    if not escalation.clock_running(incident, clock):
+        return ""
+    return escalation.next_step(incident, clock)
 
 
 @register.simple_tag
