@@ -110,3 +110,24 @@ def test_api_lists_unavailable_transitions_only_when_asked(api_as, operator, p1)
     assert "ops leader or above: P1/P2 incidents" in close["reason"]
     bad = client.get(url, {"include": "everything"})
     assert bad.status_code == 400
+
+
+def test_generic_panel_lists_a_role_restricted_transition_with_who_may_take_it(rf, operator):
+    """Any state machine: a transition needing a higher role is a disabled button with the
+    role in words; one blocked by a guard keeps its guard message."""
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from tests.testapp.models import Ticket
+
+    ticket = Ticket.objects.create(title="Rotate keys", rollback_plan="restore previous keys")
+    workflow.apply_transition(ticket, "submit", actor=None, system_label="test")
+    request = rf.get("/")
+    request.user = operator
+    with translation.override("en"):
+        html = Template("{% load portal %}{% transitions_panel ticket %}").render(
+            Context({"ticket": ticket, "request": request})
+        )
+    row = html.split('data-unavailable="approve"', 1)[1].split("</div>", 1)[0]
+    assert "disabled" in row and "Approve — needs Ops manager (L3) or above" in row
+    assert 'data-transition="send_back"' in html  # the operator may send it back
