@@ -362,11 +362,11 @@ def cab_members():
     return users_with_role(Role.CAB_MEMBER).order_by("username")
 
 
-def cab_tally(change: ChangeRequest) -> CabTally:
+def cab_tally(change: ChangeRequest, members=None) -> CabTally:
     """The CAB decision rule (configurable on the class): more than ``cab_approval_percent`` % of
     the active CAB members approve, and — by default — no rejection still stands. The CAB rejects
     when every member has voted without reaching that, or approval can no longer be reached."""
-    members = list(cab_members())
+    members = list(cab_members()) if members is None else list(members)
     member_ids = {m.pk for m in members}
     votes = [v for v in change.votes.all() if v.member_id in member_ids]
     approvals = sum(1 for v in votes if v.vote == Vote.APPROVE)

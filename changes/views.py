@@ -332,8 +332,9 @@ def open_incident(request, number: str):
 @permission_required(VIEW, raise_exception=True)
 def approvals(request):
     """What awaits my decision (reviews, CAB votes) and the CAB agenda with votes so far."""
-    agenda = [(change, services.cab_tally(change)) for change in selectors.cab_agenda()]
-    decided = [(change, services.cab_tally(change)) for change in selectors.cab_decided()[:10]]
+    members = list(services.cab_members())
+    agenda = [(c, services.cab_tally(c, members)) for c in selectors.cab_agenda()]
+    decided = [(c, services.cab_tally(c, members)) for c in selectors.cab_decided()[:10]]
     return render(
         request,
         "changes/approvals.html",
@@ -343,8 +344,8 @@ def approvals(request):
             "agenda": agenda,
             "decided": decided,
             "agenda_rule": next((t.rule_text for _c, t in agenda + decided), ""),
-            "members": list(services.cab_members()),
-            "is_cab_member": services.cab_members().filter(pk=request.user.pk).exists(),
+            "members": members,
+            "is_cab_member": any(m.pk == request.user.pk for m in members),
         },
     )
 
