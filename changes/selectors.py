@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -81,6 +81,20 @@ def cab_agenda() -> QuerySet[ChangeRequest]:
         .filter(state="cab_review")
         .prefetch_related(Prefetch("votes", queryset=CabVote.objects.select_related("member")))
         .order_by("planned_start", "id")
+    )
+
+
+def cab_decided(days: int = 14) -> QuerySet[ChangeRequest]:
+    """Changes the CAB decided recently, newest decision first (the agenda's "decided" list:
+    the last voter's item leaves the agenda, its outcome stays visible here)."""
+    since = timezone.now() - timedelta(days=days)
+    decisions = Approval.objects.filter(kind=ApprovalKind.CAB, at__gte=since)
+    return (
+        change_list()
+        .filter(pk__in=decisions.values("change_id"))
+        .annotate(cab_decided_at=Max("approvals__at", filter=Q(approvals__kind=ApprovalKind.CAB)))
+        .prefetch_related(Prefetch("votes", queryset=CabVote.objects.select_related("member")))
+        .order_by("-cab_decided_at", "-id")
     )
 
 

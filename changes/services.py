@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from itsm.core import workflow
 from itsm.core.audit import record_event
@@ -244,28 +245,129 @@ def _reject(change, *, actor, comment="", data=None):
     return decide_change(change, actor=actor, decision=Decision.REJECTED, comment=comment)
 
 
+def _sentences(*parts: str) -> str:
+    """Join translated sentences: a space after an English full stop, none after 「。」."""
+    text = ""
+    for part in filter(None, parts):
+        text = f"{text}{part}" if not text or text.endswith("。") else f"{text} {part}"
+    return text
+
+
+@dataclass(frozen=True)
+class CabBallot:
+    """One active CAB member and their vote (``vote`` empty while they have not voted)."""
+
+    member: object
+    vote: str = ""
+    comment: str = ""
+
+    def get_vote_display(self) -> str:
+        return str(Vote(self.vote).label) if self.vote else _("waiting")
+
+
 @dataclass(frozen=True)
 class CabTally:
+    """The CAB's running tally on a change, and the decision rule and outcome in words."""
+
     active_members: int
     approvals: int
     rejections: int
     required: int
     outcome: str | None  # Decision.APPROVED / Decision.REJECTED / None while open
+    percent: int = 50
+    rejection_blocks: bool = True
+    ballots: tuple[CabBallot, ...] = ()
 
     @property
     def pending(self) -> int:
         return max(self.active_members - self.approvals - self.rejections, 0)
+
+    @property
+    def rule_text(self) -> str:
+        """The configured rule (ChangeClass.cab_approval_percent / cab_rejection_blocks)."""
+        n, q = self.active_members, self.required
+        if self.percent >= 100:
+            first = _("All %(n)s active CAB members must approve.") % {"n": n}
+        elif self.percent == 50:
+            first = _("A majority of the active CAB members must approve: %(q)s of %(n)s.") % {
+                "q": q,
+                "n": n,
+            }
+        else:
+            first = _(
+                "More than %(p)s%% of the active CAB members must approve: %(q)s of %(n)s."
+            ) % {"p": self.percent, "q": q, "n": n}
+        if self.rejection_blocks:
+            second = _(
+                "No rejection may stand: one rejection vetoes the change unless its voter "
+                "changes it before the last vote."
+            )
+        else:
+            second = _("Rejections do not block once enough members approve.")
+        return _sentences(first, second)
+
+    @property
+    def count_text(self) -> str:
+        return _("Approve %(a)s / reject %(r)s / waiting %(w)s of %(n)s members.") % {
+            "a": self.approvals,
+            "r": self.rejections,
+            "w": self.pending,
+            "n": self.active_members,
+        }
+
+    @property
+    def vetoed(self) -> bool:
+        return self.rejection_blocks and self.rejections > 0
+
+    @property
+    def warning_text(self) -> str:
+        """While open: what will happen if nobody changes their vote."""
+        if self.outcome is None and self.vetoed:
+            return _("A rejection stands: unless it is withdrawn, the change will be rejected.")
+        return ""
+
+    @property
+    def outcome_text(self) -> str:
+        """After the last vote: the outcome and why ("Rejected: one rejection vetoes …")."""
+        a, r, n, q = self.approvals, self.rejections, self.active_members, self.required
+        if self.outcome == Decision.APPROVED:
+            if self.rejection_blocks:
+                return _("Approved: %(a)s of %(n)s approved, no rejection.") % {"a": a, "n": n}
+            return _("Approved: %(a)s of %(n)s approved (%(q)s needed).") % {
+                "a": a,
+                "n": n,
+                "q": q,
+            }
+        if self.outcome == Decision.REJECTED:
+            if self.vetoed:
+                return ngettext(
+                    "Rejected: one rejection vetoes the change (%(a)s of %(n)s approved).",
+                    "Rejected: %(r)s rejections veto the change (%(a)s of %(n)s approved).",
+                    r,
+                ) % {"r": r, "a": a, "n": n}
+            if self.pending:
+                return _(
+                    "Rejected: %(q)s approvals can no longer be reached (%(a)s approved, "
+                    "%(w)s still to vote)."
+                ) % {"q": q, "a": a, "w": self.pending}
+            return _("Rejected: only %(a)s of %(n)s approved; %(q)s were needed.") % {
+                "a": a,
+                "n": n,
+                "q": q,
+            }
+        return ""
 
 
 def cab_members():
     return users_with_role(Role.CAB_MEMBER).order_by("username")
 
 
-def cab_tally(change: ChangeRequest) -> CabTally:
+def cab_tally(change: ChangeRequest, members=None) -> CabTally:
     """The CAB decision rule (configurable on the class): more than ``cab_approval_percent`` % of
     the active CAB members approve, and — by default — no rejection still stands. The CAB rejects
     when every member has voted without reaching that, or approval can no longer be reached."""
-    member_ids = set(cab_members().values_list("pk", flat=True))
+    members = list(cab_members()) if members is None else list(members)
+    member_ids = {m.pk for m in members}
     votes = [v for v in change.votes.all() if v.member_id in member_ids]
     approvals = sum(1 for v in votes if v.vote == Vote.APPROVE)
     rejections = sum(1 for v in votes if v.vote == Vote.REJECT)
@@ -278,7 +380,43 @@ def cab_tally(change: ChangeRequest) -> CabTally:
         outcome = Decision.APPROVED
     elif pending <= 0 or approvals + pending < required:
         outcome = Decision.REJECTED
-    return CabTally(len(member_ids), approvals, rejections, required, outcome)
+    by_member = {v.member_id: v for v in votes}
+    ballots = tuple(
+        CabBallot(m, by_member[m.pk].vote, by_member[m.pk].comment)
+        if m.pk in by_member
+        else CabBallot(m)
+        for m in members
+    )
+    return CabTally(
+        len(member_ids),
+        approvals,
+        rejections,
+        required,
+        outcome,
+        percent=cls.cab_approval_percent,
+        rejection_blocks=cls.cab_rejection_blocks,
+        ballots=ballots,
+    )
+
+
+def cab_board(change: ChangeRequest) -> CabTally | None:
+    """The tally to show on a major change: while the CAB reviews it, and after the CAB decided
+    (the outcome and why, from the votes as cast). None when the CAB never saw the change."""
+    if change.state == ChangeRequest.State.CAB_REVIEW:
+        return cab_tally(change)
+    if not change.approvals.filter(kind=ApprovalKind.CAB).exists():
+        return None
+    return cab_tally(change)
+
+
+def vote_message(change: ChangeRequest) -> str:
+    """The voter's feedback: the running tally, or the CAB's outcome when this was the last vote."""
+    change = ChangeRequest.objects.get(pk=change.pk)
+    tally = cab_tally(change)
+    recorded = _("Your vote on %(number)s is recorded.") % {"number": change.number}
+    if change.state != ChangeRequest.State.CAB_REVIEW:
+        return _sentences(recorded, tally.outcome_text)
+    return _sentences(recorded, tally.count_text, tally.warning_text)
 
 
 def cast_cab_vote(change: ChangeRequest, *, member, vote: str, comment: str = "") -> CabVote:
@@ -318,11 +456,7 @@ def cast_cab_vote(change: ChangeRequest, *, member, vote: str, comment: str = ""
         tally = cab_tally(locked)
         if tally.outcome is not None:
             name = "cab_approve" if tally.outcome == Decision.APPROVED else "cab_reject"
-            summary = _("%(a)s approve, %(r)s reject of %(n)s members") % {
-                "a": tally.approvals,
-                "r": tally.rejections,
-                "n": tally.active_members,
-            }
+            summary = tally.outcome_text
 
             def record(instance):
                 _add_approval(

@@ -158,7 +158,7 @@ def change_edit(request, number: str):
 @permission_required(VIEW, raise_exception=True)
 def change_detail(request, number: str):
     change = _get(number)
-    tally = services.cab_tally(change) if change.state == "cab_review" else None
+    tally = services.cab_board(change)
     my_vote = next((v for v in change.votes.all() if v.member_id == request.user.pk), None)
     return render(
         request,
@@ -237,7 +237,7 @@ def vote(request, number: str):
     except TransitionError as exc:
         _error(request, exc)
     else:
-        messages.success(request, _("Your vote on %(number)s is recorded.") % {"number": change})
+        messages.success(request, services.vote_message(change))
     return _back(request, change)
 
 
@@ -332,9 +332,9 @@ def open_incident(request, number: str):
 @permission_required(VIEW, raise_exception=True)
 def approvals(request):
     """What awaits my decision (reviews, CAB votes) and the CAB agenda with votes so far."""
-    agenda = []
-    for change in selectors.cab_agenda():
-        agenda.append((change, services.cab_tally(change)))
+    members = list(services.cab_members())
+    agenda = [(c, services.cab_tally(c, members)) for c in selectors.cab_agenda()]
+    decided = [(c, services.cab_tally(c, members)) for c in selectors.cab_decided()[:10]]
     return render(
         request,
         "changes/approvals.html",
@@ -342,8 +342,10 @@ def approvals(request):
             "pending": selectors.awaiting_decision(request.user),
             "reviews_pending": selectors.reviews_pending(request.user)[:50],
             "agenda": agenda,
-            "members": list(services.cab_members()),
-            "is_cab_member": services.cab_members().filter(pk=request.user.pk).exists(),
+            "decided": decided,
+            "agenda_rule": next((t.rule_text for _c, t in agenda + decided), ""),
+            "members": members,
+            "is_cab_member": any(m.pk == request.user.pk for m in members),
         },
     )
 

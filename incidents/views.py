@@ -177,14 +177,17 @@ def triage(request, number: str):
         {
             "incident": incident,
             "form": form,
-            "preview": _preview(request.POST) if request.method == "POST" else None,
+            "preview": _preview(request.POST, incident) if request.method == "POST" else None,
             "targets": ResponseTarget.objects.all(),
         },
         status=400 if form.errors else 200,
     )
 
 
-def _preview(params) -> dict | None:
+def _preview(params, incident: Incident | None = None) -> dict | None:
+    """The priority for the chosen inputs and the response due time it gives: from the
+    incident's own detection time when triaging an existing incident (what triage will set),
+    from now for an incident not yet filed."""
     scope = params.get("impact_scope", "")
     impact = params.get("business_impact", "")
     urgency = params.get("urgency", "")
@@ -196,12 +199,16 @@ def _preview(params) -> dict | None:
         return None
     priority = services.priority_for(scope, impact, urgency)
     target = ResponseTarget.objects.filter(priority=priority).first()
+    detected_at = incident.detected_at if incident is not None else None
     return {
         "priority": priority,
         "track": track_for(priority),
         "urgent": track_for(priority) == Track.URGENT,
         "target": target,
-        "due_if_now": response_due_for(priority, timezone.now()),
+        "detected_at": detected_at,
+        "detected_today": detected_at is not None
+        and timezone.localtime(detected_at).date() == timezone.localdate(),
+        "due": response_due_for(priority, detected_at or timezone.now()),
     }
 
 
@@ -209,9 +216,14 @@ def _preview(params) -> dict | None:
 @_can("view_incident")
 @require_GET
 def priority_preview(request):
-    """htmx: the priority the matrix gives for the chosen inputs (partial)."""
+    """htmx: the priority the matrix gives for the chosen inputs (partial); ``incident=<number>``
+    previews the triage of that incident (its due time counts from its detection)."""
+    number = request.GET.get("incident", "")
+    incident = selectors.incidents().filter(number=number).first() if number else None
     return render(
-        request, "incidents/partials/_priority_preview.html", {"preview": _preview(request.GET)}
+        request,
+        "incidents/partials/_priority_preview.html",
+        {"preview": _preview(request.GET, incident)},
     )
 
 

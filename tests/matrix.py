@@ -106,9 +106,11 @@ def forbidden_message(record, name: str, language: str) -> str:
         return _("You are not allowed to “%(label)s” this record.") % {"label": label}
 
 
-def done_message(record, language: str) -> str:
+def done_message(record, name: str, language: str) -> str:
+    """The success message: "<number> is now <new state>." (plus the model's own tail)."""
+    saved = type(record).objects.get(pk=record.pk)
     with translation.override(language):
-        return _("%(record)s: done.") % {"record": record}
+        return workflow.result_message(saved, name)
 
 
 def assert_outcome(
@@ -136,7 +138,7 @@ def assert_outcome(
         assert response.status_code == 302
         language = response.wsgi_request.LANGUAGE_CODE
         if allowed:
-            assert messages == [("success", done_message(record, language))]
+            assert messages == [("success", done_message(record, name, language))]
         else:
             assert messages == [("error", forbidden_message(record, name, language))]
     record.refresh_from_db()

@@ -152,7 +152,8 @@ def transition(request, app_label: str, model_name: str, pk: int):
         )
         messages.error(request, f"{exc.message} {details}".strip())
     else:
-        messages.success(request, _("%(record)s: done.") % {"record": obj})
+        obj = model.objects.get(pk=obj.pk)  # as saved, with what the transition implied
+        messages.success(request, workflow.result_message(obj, name))
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
         back = next_url

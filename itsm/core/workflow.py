@@ -15,6 +15,14 @@ Models declare transitions with django-fsm::
 - ``comment_required``: a reason must accompany the transition (overrides, rejections);
 - ``hidden``: applied only by services/tasks (e.g. the clock), never offered as a button.
 
+A permission callable may carry ``description`` (who may take it, for diagrams and the "needs …"
+reason shown on unavailable transitions) and ``refusal(instance)`` (a reason specific to the
+record, e.g. "an ops leader or above: P1/P2 incidents").
+
+After a transition, :func:`result_message` says what happened ("INC-000019 is now Recovering.");
+a model adds its own tail by defining ``transition_summary(self, name) -> str`` (e.g. the next
+escalation of an incident).
+
 Guards are plain functions decorated with :func:`guard`, so a failed guard is reported by name.
 Every applied transition is audited by ``itsm.core.signals``.
 """
@@ -28,6 +36,7 @@ from django import forms
 from django.db import transaction
 from django.forms import model_to_dict, modelform_factory
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django_fsm import ConcurrentTransition, FSMFieldMixin, Transition
 
 from .forms import style_fields
@@ -106,10 +115,12 @@ class Option:
     fields: tuple[str, ...]
     comment_required: bool
     blocked_by: tuple[dict, ...]  # failed guards: [{"guard": name, "message": text}]
+    permitted: bool = True
+    reason: str = ""  # why the user cannot take it now (permission or first failed guard)
 
     @property
     def available(self) -> bool:
-        return not self.blocked_by
+        return self.permitted and not self.blocked_by
 
 
 def _current(instance, name: str) -> Transition | None:
@@ -132,11 +143,27 @@ def failed_guards(instance, transition: Transition) -> tuple[dict, ...]:
     return tuple(failed)
 
 
-def options_for(instance, user) -> list[Option]:
+def _system_only(t: Transition) -> bool:
+    """Transitions no person ever takes: not offered, not even as an unavailable button."""
+    return bool(t.custom.get("hidden")) or (
+        getattr(t.permission, "__name__", "") in ("system_only", "monitor_only")
+    )
+
+
+def refusal_reason(instance, t: Transition) -> str:
+    """Who may take ``t`` on this record, for a user who may not ("an ops leader or above")."""
+    refusal = getattr(t.permission, "refusal", None)
+    who = refusal(instance) if callable(refusal) else ""
+    return str(who or permission_label(t.permission))
+
+
+def options_for(instance, user, *, include_forbidden: bool = False) -> list[Option]:
     """Transitions leaving the current state that ``user`` may take, with any blocking guards.
 
     Blocked transitions are listed (with the guard that blocks them) so the UI can say why a
-    button is disabled; transitions the user lacks permission for are left out.
+    button is disabled. Transitions the user lacks permission for are left out unless
+    ``include_forbidden``: then they come too, with ``permitted=False`` and the reason (who may
+    take them). Transitions only the system takes (``hidden``, ``system_only``) never appear.
     """
     field = state_field(instance)
     state = field.get_state(instance)
@@ -146,20 +173,57 @@ def options_for(instance, user) -> list[Option]:
         if not meta.has_transition(state):
             continue
         t = meta.get_transition(state)
-        if t.custom.get("hidden") or not t.has_perm(instance, user):
+        if _system_only(t):
             continue
+        permitted = t.has_perm(instance, user)
+        if not permitted and not include_forbidden:
+            continue
+        blocked = failed_guards(instance, t)
+        label = str(t.custom.get("label", t.name))
+        if not permitted:
+            reason = _("%(label)s — needs %(who)s") % {
+                "label": label,
+                "who": refusal_reason(instance, t),
+            }
+        elif blocked:
+            reason = blocked[0]["message"]
+        else:
+            reason = ""
         options.append(
             Option(
                 name=t.name,
-                label=str(t.custom.get("label", t.name)),
+                label=label,
                 target=str(t.target),
                 style=t.custom.get("style", "primary"),
                 fields=tuple(t.custom.get("fields", ())),
                 comment_required=bool(t.custom.get("comment_required")),
-                blocked_by=failed_guards(instance, t),
+                blocked_by=blocked,
+                permitted=permitted,
+                reason=str(reason),
             )
         )
     return options
+
+
+def state_label(instance) -> str:
+    field = state_field(instance)
+    value = field.get_state(instance)
+    return str(dict(field.choices or ()).get(value, value))
+
+
+def result_message(instance, name: str = "") -> str:
+    """What a transition did, for the person who asked: the record, its new state and the
+    model's own tail (``transition_summary``), e.g. "INC-000019 is now Recovering. Next
+    escalation: L2 at 16:36." """
+    text = pgettext("transition result", "%(record)s is now %(state)s.") % {
+        "record": getattr(instance, "number", "") or instance,
+        "state": state_label(instance),
+    }
+    summary = getattr(instance, "transition_summary", None)
+    tail = str(summary(name) or "") if callable(summary) else ""
+    if not tail:
+        return text
+    return f"{text}{tail}" if text.endswith("。") else f"{text} {tail}"
 
 
 def transition_form(instance, name: str, data=None) -> forms.ModelForm | None:

@@ -173,8 +173,8 @@ def test_twenty_cab_votes_in_parallel_are_each_counted_once(major, board, api_as
     assert change.state == "approved"
     (decision,) = Approval.objects.filter(change=change)
     assert (decision.kind, decision.decision) == ("cab", "approved")
-    # "20 approve, 0 reject of 20 members", in the language of the deciding request
-    assert sorted(re.findall(r"\d+", decision.comment)) == ["0", "20", "20"]
+    # "Approved: 20 of 20 approved, no rejection.", in the language of the deciding request
+    assert sorted(re.findall(r"\d+", decision.comment)) == ["20", "20"]
     assert transitions_to(change, "approved") == 1
 
 

@@ -170,7 +170,7 @@ def test_transition_applies_and_redirects_with_a_message(client, operator, ticke
     assert ticket.state == "submitted"
     assert AuditEvent.objects.for_object(ticket).get().actor == operator
     page = client.get(response["Location"]).content.decode()
-    assert f"{ticket.number}: done." in page
+    assert f"{ticket.number} is now Submitted." in page
 
 
 def test_failed_guard_shows_the_guards_message(client, operator, ticket):

@@ -396,3 +396,37 @@ def test_list_order_is_an_index_walk_on_postgresql(ops_leader):
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "incident_list_urgency" in plan, plan
         assert "Sort" not in plan, plan
+
+
+def test_triage_preview_counts_from_the_incidents_detection(client, make_user):
+    """Issue 14: previewing the triage of an incident detected 40 minutes ago says so, and the
+    due time is the one triage will set (from detection), not from now."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    now = datetime(2026, 12, 3, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    user = make_user(Role.OPERATOR, username="triager", language="en")
+    client.force_login(user)
+    with time_machine.travel(now - timedelta(minutes=40), tick=False):
+        incident = services.open_incident(title="Login slow", source="user_report")
+    inputs = {
+        "impact_scope": "all_users",
+        "business_impact": "revenue_loss",
+        "urgency": "immediate",
+    }
+    url = reverse("incidents:priority_preview")
+    with time_machine.travel(now, tick=False):
+        existing = client.get(url, {**inputs, "incident": incident.number}).content.decode()
+        new = client.get(url, inputs).content.decode()
+        page = client.get(reverse("incidents:triage", args=[incident.number])).content.decode()
+        client.post(reverse("incidents:triage", args=[incident.number]), inputs)
+    incident.refresh_from_db()
+    # P1 responds within 15 minutes (24/7): 09:20 + 15 = 09:35, already past at 10:00
+    due = incident.response_due_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert due.strftime("%H:%M") == "09:35"
+    assert "Response due by 2026-12-03 09:35 (detected at 09:20)." in existing
+    assert "for an incident detected now" not in existing
+    assert "Response would be due by 2026-12-03 10:15 for an incident detected now." in new
+    assert f'name="incident" value="{incident.number}"' in page

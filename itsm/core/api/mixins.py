@@ -24,6 +24,12 @@ class TransitionOptionSerializer(serializers.Serializer):
     comment_required = serializers.BooleanField()
     available = serializers.BooleanField()
     blocked_by = serializers.ListField(child=serializers.DictField())
+    permitted = serializers.BooleanField(
+        help_text="False only with ?include=unavailable: the caller may not take it (see reason)."
+    )
+    reason = serializers.CharField(
+        help_text="Why it cannot be taken now (who may take it, or the first blocking guard)."
+    )
 
 
 class TransitionRequestSerializer(serializers.Serializer):
@@ -44,6 +50,18 @@ class TransitionsMixin:
     @extend_schema(
         methods=["GET"],
         responses=TransitionOptionSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "include",
+                str,
+                enum=["unavailable"],
+                required=False,
+                description=(
+                    "`unavailable`: also list the transitions the caller may not take, with "
+                    "`permitted: false` and the `reason` (who may take them)."
+                ),
+            )
+        ],
         summary="Transitions the caller may take now",
     )
     @extend_schema(
@@ -68,7 +86,12 @@ class TransitionsMixin:
     def transitions(self, request, *args, **kwargs):
         instance = self.get_object()
         if request.method == "GET":
-            options = workflow.options_for(instance, request.user)
+            include = request.query_params.get("include", "")
+            if include not in ("", "unavailable"):
+                raise serializers.ValidationError({"include": [_("Allowed value: “unavailable”.")]})
+            options = workflow.options_for(
+                instance, request.user, include_forbidden=include == "unavailable"
+            )
             data = [
                 {
                     "name": o.name,
@@ -78,6 +101,8 @@ class TransitionsMixin:
                     "comment_required": o.comment_required,
                     "available": o.available,
                     "blocked_by": list(o.blocked_by),
+                    "permitted": o.permitted,
+                    "reason": o.reason,
                 }
                 for o in options
             ]

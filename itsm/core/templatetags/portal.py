@@ -34,15 +34,19 @@ def state_badge(obj, field: str = "state"):
 @register.inclusion_tag("partials/_transitions.html", takes_context=True)
 def transitions_panel(context, obj, errors=None):
     request = context["request"]
-    options = workflow.options_for(obj, request.user)
+    options = workflow.options_for(obj, request.user, include_forbidden=True)
     for_forms = []
+    unavailable = [o for o in options if not o.permitted]
     for option in options:
+        if not option.permitted:
+            continue
         form = workflow.transition_form(obj, option.name) if option.fields else None
         for_forms.append((option, form))
     meta = obj._meta
     return {
         "obj": obj,
         "options": for_forms,
+        "unavailable": unavailable,
         "errors": errors,
         "request": request,
         "action_url": reverse("core:transition", args=[meta.app_label, meta.model_name, obj.pk]),
