@@ -153,7 +153,7 @@ class VerificationForm(forms.Form):
         self.criteria = list(RollbackCriterion.objects.filter(is_active=True))
         for criterion in self.criteria:
             self.fields[f"criterion_{criterion.code}"] = forms.BooleanField(
-                label=criterion.text,
+                label=criterion.label,
                 required=False,
             )
 
