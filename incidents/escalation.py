@@ -241,7 +241,7 @@ def _timeline(incident, *, actor, text, data):
     TimelineEntry.objects.create(
         incident=incident,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
-        actor_label="" if actor else str(_("Escalation clock")),
+        actor_label="" if actor else "escalation clock",  # shown translated (core.audit)
         kind=TimelineKind.ESCALATION,
         text=text,
         data=data,

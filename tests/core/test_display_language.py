@@ -125,3 +125,26 @@ def test_change_class_names_follow_the_readers_language():
     normal.name_en = ""
     with translation.override("en"):
         assert str(normal) == "通常変更"  # no English name yet: the standard's name
+
+
+def test_the_dashboard_period_options_follow_the_readers_language(client, make_user):
+    user = make_user("ops_manager", language="ja")
+    client.force_login(user)
+    assert "過去7日" in client.get(reverse("dashboard")).content.decode()
+    user.language = "en"
+    user.save(update_fields=["language"])
+    html = client.get(reverse("dashboard")).content.decode()
+    assert "Last 7 days" in html and "Last 90 days" in html
+    assert "過去7日" not in html
+
+
+def test_the_escalation_clock_signs_timeline_entries_in_the_readers_language(incident):
+    from incidents.models import TimelineEntry
+
+    entry = TimelineEntry.objects.create(
+        incident=incident, actor_label="escalation clock", kind="escalation", text="L2"
+    )
+    with translation.override("en"):
+        assert entry.who == "Escalation clock"
+    with translation.override("ja"):
+        assert entry.who == "エスカレーションクロック"
