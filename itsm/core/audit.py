@@ -155,9 +155,6 @@ def state_label(event: AuditEvent, value: str) -> str:
 
 
 def actor_label(label: str) -> str:
-    """A system actor's name in the reader's language (integration names are shown as set)."""
-    if label in ACTOR_LABELS:
-        return str(ACTOR_LABELS[label])
-    if label.startswith("manage.py "):
-        return label  # a command line, shown as run
-    return label
+    """A system actor's name in the reader's language; other labels (an integration's or a
+    pipeline's name, a command line) are names and shown as stored."""
+    return str(ACTOR_LABELS[label]) if label in ACTOR_LABELS else label
