@@ -577,24 +577,17 @@ def notify_overdue_restore_tests(
 
 def _notify_overdue(test: RestoreTest, today: date) -> None:
     owner = test.policy.owner
-    with translation.override(owner.language or settings.LANGUAGE_CODE):
-        title = _("Restore test %(number)s of %(policy)s is overdue") % {
-            "number": test.number,
-            "policy": test.policy.name,
-        }
-        body = _(
-            "It was due on %(due)s (%(days)s days ago): %(target)s. Run it and record the "
-            "result, or plan a new restore test."
-        ) % {
-            "due": test.due_on.isoformat(),
-            "days": (today - test.due_on).days,
-            "target": test.target,
-        }
     notify(
         [owner],
         key=f"backups:restore-test-overdue:{test.number}",
-        title=title,
-        body=body,
+        message="backups.restore_test_overdue",
+        params={
+            "number": test.number,
+            "policy": test.policy.name,
+            "due": test.due_on.isoformat(),
+            "days": (today - test.due_on).days,
+            "target": str(test.target),
+        },
         url=test.get_absolute_url(),
     )
     record_event(
@@ -700,21 +693,16 @@ def notify_overdue_dr_drills(*, today: date | None = None, batch: int = 200) -> 
 
 def _notify_overdue_drill(plan: DRPlan, today: date) -> None:
     owner = plan.owner
-    with translation.override(owner.language or settings.LANGUAGE_CODE):
-        title = _("The DR drill of %(plan)s is overdue") % {"plan": plan.name}
-        body = _(
-            "A drill was due on %(due)s (%(days)s days ago; every %(months)s months). Hold a "
-            "switchover drill and record it."
-        ) % {
-            "due": plan.drill_due_on.isoformat(),
-            "days": (today - plan.drill_due_on).days,
-            "months": plan.drill_interval_months,
-        }
     notify(
         [owner],
         key=f"backups:dr-drill-overdue:{plan.pk}:{plan.drill_due_on.isoformat()}",
-        title=title,
-        body=body,
+        message="backups.dr_drill_overdue",
+        params={
+            "plan": plan.name,
+            "due": plan.drill_due_on.isoformat(),
+            "days": (today - plan.drill_due_on).days,
+            "months": plan.drill_interval_months,
+        },
         url=plan.get_absolute_url(),
     )
     record_event(

@@ -17,6 +17,7 @@ class ChangeClassAdmin(admin.ModelAdmin):
     list_display = (
         "code",
         "name",
+        "name_en",
         "approver_role",
         "review_path",
         "lead_time_unit",
@@ -43,7 +44,7 @@ class FreezeWindowAdmin(admin.ModelAdmin):
 
 @admin.register(RollbackCriterion)
 class RollbackCriterionAdmin(admin.ModelAdmin):
-    list_display = ("code", "text", "is_active", "sort_order")
+    list_display = ("code", "text", "text_en", "is_active", "sort_order")
 
 
 class ApprovalInline(admin.TabularInline):

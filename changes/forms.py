@@ -83,23 +83,21 @@ class FromTemplateForm(forms.Form):
     template = forms.ModelChoiceField(
         label=_("standard change template"),
         queryset=StandardChangeTemplate.objects.filter(is_active=True),
-        widget=forms.Select(attrs={"class": "form-select"}),
     )
     title = forms.CharField(
         label=_("title"),
         max_length=200,
         required=False,
-        widget=forms.TextInput(attrs={"class": "form-control"}),
     )
     planned_start = forms.DateTimeField(
         label=_("planned start"),
         input_formats=[DATETIME_FORMAT],
-        widget=DateTimeLocalInput(attrs={"class": "form-control"}),
+        widget=DateTimeLocalInput(),
     )
     planned_end = forms.DateTimeField(
         label=_("planned end"),
         input_formats=[DATETIME_FORMAT],
-        widget=DateTimeLocalInput(attrs={"class": "form-control"}),
+        widget=DateTimeLocalInput(),
     )
 
     def clean(self):
@@ -136,7 +134,7 @@ class WorkLogForm(forms.Form):
     text = forms.CharField(
         label=_("what was done"),
         max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -147,7 +145,7 @@ class VerificationForm(forms.Form):
         label=_("verification notes"),
         required=False,
         max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, **kwargs):
@@ -155,9 +153,8 @@ class VerificationForm(forms.Form):
         self.criteria = list(RollbackCriterion.objects.filter(is_active=True))
         for criterion in self.criteria:
             self.fields[f"criterion_{criterion.code}"] = forms.BooleanField(
-                label=criterion.text,
+                label=criterion.label,
                 required=False,
-                widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
             )
 
     def criterion_fields(self):
@@ -171,6 +168,6 @@ class PostImplementationReviewForm(forms.Form):
     review = forms.CharField(
         label=_("post-implementation review"),
         max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 4, "class": "form-control"}),
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("What happened, whether the emergency path was justified, what to improve."),
     )

@@ -15,7 +15,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -43,12 +43,23 @@ from .choices import (
 DEFAULT_BACKUP_MAX_AGE_HOURS = 24
 
 
+def in_reader_language(ja: str, en: str) -> str:
+    """Editable data kept in both interface languages: the active language's text."""
+    if en and (get_language() or "").startswith("en"):
+        return en
+    return ja
+
+
 class ChangeClass(models.Model):
     """A change class of §9.2 as data: who approves, which review path, how much lead time."""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    definition = models.CharField(_("definition"), max_length=200, blank=True)
+    # Names are data (editable in the admin), one per interface language: ``name`` in
+    # Japanese (the standard's words), ``name_en`` in English; readers see their own.
+    name = models.CharField(_("name (Japanese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    definition = models.CharField(_("definition (Japanese)"), max_length=200, blank=True)
+    definition_en = models.CharField(_("definition (English)"), max_length=200, blank=True)
     approver_role = models.CharField(_("approver role"), max_length=32, choices=Role.choices)
     review_path = models.CharField(_("review path"), max_length=32, choices=ReviewPath.choices)
     lead_time_unit = models.CharField(
@@ -95,7 +106,16 @@ class ChangeClass(models.Model):
         verbose_name_plural = _("change classes")
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The class name in the reader's language (the Japanese name when none is set)."""
+        return in_reader_language(self.name, self.name_en)
+
+    @property
+    def definition_label(self) -> str:
+        return in_reader_language(self.definition, self.definition_en)
 
     def clean(self):
         if self.cab_approval_percent > 100:
@@ -164,7 +184,8 @@ class RollbackCriterion(models.Model):
     """§9.5 ロールバック判断基準: one item of the checklist evaluated on verification."""
 
     code = models.SlugField(_("code"), max_length=50, unique=True)
-    text = models.CharField(_("criterion"), max_length=200)
+    text = models.CharField(_("criterion (Japanese)"), max_length=200)
+    text_en = models.CharField(_("criterion (English)"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -174,7 +195,11 @@ class RollbackCriterion(models.Model):
         verbose_name_plural = _("rollback criteria")
 
     def __str__(self) -> str:
-        return self.text
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return in_reader_language(self.text, self.text_en)
 
 
 class StandardChangeTemplate(models.Model):

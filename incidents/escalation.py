@@ -336,19 +336,21 @@ def _timeline(incident, *, actor, text, data):
     TimelineEntry.objects.create(
         incident=incident,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
-        actor_label="" if actor else str(_("Escalation clock")),
+        actor_label="" if actor else "escalation clock",  # shown translated (core.audit)
         kind=TimelineKind.ESCALATION,
         text=text,
         data=data,
     )
 
 
-def _notify_step(incident, step: EscalationStep, *, people, teams, title, body="") -> int:
+def _notify_step(incident, step: EscalationStep, *, people, teams, message, **params) -> int:
+    """Notify about one step; the text is rendered per reader from ``message`` + ``params``
+    (incidents/notification_messages.py)."""
     created = notify(
         people,
         key=f"{incident.number}:{step.key}",
-        title=title,
-        body=body or incident.title,
+        message=message,
+        params={"number": incident.number, "title": incident.title, **params},
         url=incident.get_absolute_url(),
         teams=teams,
     )
@@ -406,13 +408,10 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
         step,
         people=people,
         teams=teams,
-        title=_("%(number)s escalated to %(level)s") % {"number": incident.number, "level": label},
-        body=_("%(title)s\nReason: %(reason)s\n%(comment)s")
-        % {
-            "title": incident.title,
-            "reason": EscalationReason(step.reason).label,
-            "comment": comment,
-        },
+        message="incidents.escalated",
+        level=due.level,
+        reason=step.reason,
+        comment=comment,
     )
     step.save(update_fields=["notified"])
     _timeline(
@@ -452,7 +451,15 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             "percent": percent,
             "due": due_text,
         }
-        step.notified = _notify_step(incident, step, people=people, teams=teams, title=title)
+        step.notified = _notify_step(
+            incident,
+            step,
+            people=people,
+            teams=teams,
+            message="incidents.response_warning",
+            percent=percent,
+            due=incident.response_due_at.isoformat(),
+        )
         _timeline(incident, actor=None, text=title, data={"step": step.key})
     elif due.kind == StepKind.BREACH:
         clock.response_breached_at = due.due_at
@@ -468,7 +475,7 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             step,
             people=people + current_people,
             teams=teams + current_teams,
-            title=title,
+            message="incidents.response_breached",
         )
         _timeline(incident, actor=None, text=title, data={"step": step.key})
         record_event(
@@ -500,7 +507,15 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             "level": level_label(due.level),
             "reason": EscalationReason(due.reason).label,
         }
-        step.notified = _notify_step(incident, step, people=people, teams=teams, title=title)
+        step.notified = _notify_step(
+            incident,
+            step,
+            people=people,
+            teams=teams,
+            message="incidents.informed",
+            level=due.level,
+            reason=due.reason,
+        )
         _timeline(incident, actor=None, text=title, data={"step": step.key, "level": due.level})
     step.save(update_fields=["notified"])
     return step

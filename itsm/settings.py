@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -85,6 +86,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# One form rendering for the whole portal: Bootstrap classes on every widget
+# (itsm/core/form_renderer.py) and templates/django/forms/ overrides.
+FORM_RENDERER = "itsm.core.form_renderer.PortalFormRenderer"
 
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'itsm.sqlite3'}"),

@@ -125,7 +125,7 @@ def my_work(user) -> list[dict]:
 @login_required
 def home(request):
     """ "My work": what needs the signed-in user now, across the four processes."""
-    recent = AuditEvent.objects.select_related("actor").order_by("-at", "-id")[:15]
+    recent = AuditEvent.objects.select_related("actor", "content_type").order_by("-at", "-id")[:15]
     return render(request, "home.html", {"cards": my_work(request.user), "recent_events": recent})
 
 

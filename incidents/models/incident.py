@@ -583,7 +583,11 @@ class TimelineEntry(models.Model):
 
     @property
     def who(self) -> str:
-        return str(self.actor) if self.actor_id else (self.actor_label or str(_("system")))
+        from itsm.core.audit import actor_label
+
+        if self.actor_id:
+            return str(self.actor)
+        return actor_label(self.actor_label) if self.actor_label else str(_("system"))
 
     @property
     def color(self) -> str:

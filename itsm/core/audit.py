@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent
 
@@ -37,4 +40,121 @@ def record_event(
 
 
 def events_for(obj: models.Model):
-    return AuditEvent.objects.for_object(obj).select_related("actor")
+    return AuditEvent.objects.for_object(obj).select_related("actor", "content_type")
+
+
+# --- Display: labels in the reader's language, computed when the page renders ------------
+# Audit events store codes (action, states, actor label); these turn them into words at
+# display time, so a Japanese reader and an English reader each see their own language.
+
+# Actions that are not django-fsm transitions (those take the transition's own label).
+ACTION_LABELS = {
+    "open": _("Opened"),
+    "create": _("Created"),
+    "created": _("Created"),
+    "update": _("Updated"),
+    "updated": _("Updated"),
+    "edited": _("Edited"),
+    "planned": _("Planned"),
+    "recorded": _("Recorded"),
+    "rescheduled": _("Rescheduled"),
+    "restored": _("Restored"),
+    "verified": _("Verified"),
+    "escalate": _("Escalated"),
+    "response_breached": _("Response target breached"),
+    "override_priority": _("Priority overridden"),
+    "raise_priority": _("Priority raised"),
+    "update_whys": _("5 whys updated"),
+    "add_action_item": _("Action item added"),
+    "action_item_done": _("Action item done"),
+    "incident_linked": _("Incident linked"),
+    "causing_deployment_linked": _("Causing deployment linked"),
+    "causing_deployment_unlinked": _("Causing deployment unlinked"),
+    "production_deployment_refused": _("Production deployment refused"),
+    "post_implementation_review_amended": _("Post-implementation review amended"),
+    "cab_vote": _("CAB vote"),
+    "split_alert_group": _("Alert group split"),
+    "storm_started": _("Alert storm started"),
+    "backup_recovered": _("Backup recovered"),
+    "backup_waived": _("Backup failure waived"),
+    "rpo_breached": _("RPO breached"),
+    "rpo_recovered": _("RPO met again"),
+    "rto_exception_granted": _("RTO exception granted"),
+    "overdue_notified": _("Owner notified: overdue"),
+    "drill_overdue_notified": _("Owner notified: DR drill overdue"),
+    "drill_scheduled": _("DR drill scheduled"),
+    "rotate_secret": _("Secret rotated"),
+    "revoke_secret": _("Secret revoked"),
+}
+
+# Names the system acts under (``actor_label`` when no person acted).
+ACTOR_LABELS = {
+    "escalation clock": _("Escalation clock"),
+    "change routing": _("Change routing"),
+    "CAB": _("CAB"),
+    "backups": _("Backup monitoring"),
+    "backups.check_rpo": _("RPO check"),
+    "backups.retention": _("Backup retention"),
+    "backups.executor": _("Backup executor"),
+    "demo": _("Demo data"),
+    "intake": _("Alert intake"),
+}
+
+
+def humanize_code(code: str) -> str:
+    """Last resort for a code without a label: words, never a raw ``snake_case`` token."""
+    return code.replace("_", " ").replace(".", " ").strip().capitalize()
+
+
+def _model_of(event: AuditEvent):
+    try:
+        return event.content_type.model_class()
+    except ContentType.DoesNotExist:
+        return None
+
+
+@functools.cache
+def _transition_labels(model) -> dict:
+    """Transition name → its (lazy, translatable) label; built once per model."""
+    from .workflow import all_transitions
+
+    try:
+        transitions = all_transitions(model)
+    except TypeError:  # not a state machine
+        return {}
+    return {t.name: t.custom["label"] for t in transitions if t.custom.get("label")}
+
+
+@functools.cache
+def _state_labels(model) -> dict:
+    from .workflow import state_field
+
+    try:
+        choices = state_field(model).choices or []
+    except TypeError:
+        return {}
+    return {str(value): label for value, label in choices}
+
+
+def action_label(event: AuditEvent) -> str:
+    model = _model_of(event)
+    transitions = _transition_labels(model) if model else {}
+    if event.action in transitions:
+        return str(transitions[event.action])
+    if event.action in ACTION_LABELS:
+        return str(ACTION_LABELS[event.action])
+    return humanize_code(event.action)
+
+
+def state_label(event: AuditEvent, value: str) -> str:
+    if not value:
+        return ""
+    model = _model_of(event)
+    states = _state_labels(model) if model else {}
+    return str(states[value]) if value in states else humanize_code(value)
+
+
+def actor_label(label: str) -> str:
+    """A system actor's name in the reader's language; other labels (an integration's or a
+    pipeline's name, a command line) are names and shown as stored."""
+    return str(ACTOR_LABELS[label]) if label in ACTOR_LABELS else label

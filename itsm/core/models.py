@@ -182,7 +182,30 @@ class AuditEvent(models.Model):
 
     @property
     def who(self) -> str:
-        return str(self.actor) if self.actor_id else (self.actor_label or _("system"))
+        from .audit import actor_label
+
+        if self.actor_id:
+            return str(self.actor)
+        return actor_label(self.actor_label) if self.actor_label else str(_("system"))
+
+    # Labels in the reader's language, computed at display time (issue 14 §5).
+    @property
+    def action_label(self) -> str:
+        from .audit import action_label
+
+        return action_label(self)
+
+    @property
+    def from_label(self) -> str:
+        from .audit import state_label
+
+        return state_label(self, self.from_state)
+
+    @property
+    def to_label(self) -> str:
+        from .audit import state_label
+
+        return state_label(self, self.to_state)
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -377,6 +400,11 @@ class Notification(models.Model):
         default=NotificationChannel.IN_APP,
     )
     key = models.CharField(_("event"), max_length=200, db_index=True)
+    # What to say is stored as a message code and its parameters and rendered in the reader's
+    # language when shown or sent (``itsm.core.notifications.render``). ``title``/``body`` keep
+    # a rendering in the addressee's language: the fallback for rows without a (known) code.
+    message = models.CharField(_("message"), max_length=100, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"), blank=True)
     url = models.CharField(_("link"), max_length=300, blank=True)
@@ -423,9 +451,6 @@ class Notification(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return self.title
-
     @property
     def status_color(self) -> str:
         return DELIVERY_STATUS_COLORS.get(self.status, "secondary")
@@ -433,6 +458,22 @@ class Notification(models.Model):
     @property
     def addressee(self) -> str:
         return str(self.recipient) if self.recipient_id else str(self.team)
+
+    def __str__(self) -> str:
+        return self.display_title
+
+    # In the language active now (the reader's page, or the recipient's at delivery).
+    @property
+    def display_title(self) -> str:
+        from .notifications import render
+
+        return render(self)[0]
+
+    @property
+    def display_body(self) -> str:
+        from .notifications import render
+
+        return render(self)[1]
 
 
 class NotificationPreference(models.Model):

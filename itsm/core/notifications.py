@@ -13,6 +13,10 @@ Use cases:
 - ``deliver_pending()``: the catch-up sweep for deliveries whose task never ran (broker down,
   worker killed) or whose retry is due; runs from Celery beat.
 - ``mark_read(user, ids)``, ``unread_count(user)``, ``set_preferences(user, email=…)``.
+- ``render(notification)``: its (title, body) in the active language. A notification stores a
+  message code and parameters, not sentences (issue 14 §5): each app lists its messages in a
+  ``notification_messages`` module (``MESSAGES = {code: function(params) -> (title, body)}``),
+  so the bell shows them in the reader's language and emails go out in the recipient's.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from datetime import timedelta
+from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.module_loading import module_has_submodule
 
 from .models import (
     DeliveryStatus,
@@ -51,19 +58,70 @@ def retry_delays() -> tuple[int, ...]:
     return tuple(getattr(settings, "NOTIFICATION_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
 
 
+_messages: dict | None = None
+
+
+def messages() -> dict:
+    """Every app's message renderers: ``{code: function(params) -> (title, body)}``."""
+    global _messages
+    if _messages is None:
+        found: dict = {}
+        for config in apps.get_app_configs():
+            if module_has_submodule(config.module, "notification_messages"):
+                module = import_module(f"{config.name}.notification_messages")
+                found.update(getattr(module, "MESSAGES", {}))
+        _messages = found
+    return _messages
+
+
+def render_message(message: str, params: dict) -> tuple[str, str]:
+    """(title, body) of a message code in the active language."""
+    title, body = messages()[message](params or {})
+    return str(title)[:200], str(body or "")
+
+
+def render(notification: Notification) -> tuple[str, str]:
+    """A notification's (title, body) in the active language; rows written before messages had
+    codes (or with an unknown code) show the text they were stored with."""
+    if notification.message and notification.message in messages():
+        try:
+            return render_message(notification.message, notification.params)
+        except (KeyError, TypeError, ValueError):
+            logger.warning(
+                "notification %s: cannot render %s", notification.pk, notification.message
+            )
+    return notification.title, notification.body
+
+
+def language_of(user) -> str:
+    return (
+        (getattr(user, "language", "") or settings.LANGUAGE_CODE)
+        if user
+        else settings.LANGUAGE_CODE
+    )
+
+
 def notify(
     recipients: Iterable,
     *,
     key: str,
-    title: str,
+    message: str = "",
+    params: dict | None = None,
+    title: str = "",
     body: str = "",
     url: str = "",
     teams: Iterable = (),
 ) -> list[Notification]:
     """Notify each person (and each team's webhook) once per ``key``.
 
-    Returns the in-app notifications created now (empty when everyone was already notified).
+    Say what happened with ``message`` (a code from an app's ``notification_messages``) and its
+    JSON ``params``; each reader then sees it in their own language. ``title``/``body`` are for
+    text that has no code. Returns the in-app notifications created now (empty when everyone
+    was already notified).
     """
+    params = params or {}
+    if not (message or title):
+        raise ValueError("a notification needs a message code or a title")
     key, title, url = key[:200], title[:200], url[:300]
     people = {u.pk: u for u in recipients if u is not None and u.is_active}
     opted_out = set(
@@ -82,6 +140,12 @@ def notify(
     created = []
     for row in rows:
         row.key, row.title, row.body, row.url = key, title, body, url
+        row.message, row.params = message, params
+        if message:
+            # The stored text is only the fallback (admin, search, an unknown code later):
+            # written in the addressee's language; display and delivery render anew.
+            with translation.override(language_of(row.recipient if row.recipient_id else None)):
+                row.title, row.body = render_message(message, params)
         if row.channel == NotificationChannel.IN_APP:
             row.status, row.sent_at = DeliveryStatus.SENT, timezone.now()
         else:
@@ -172,9 +236,12 @@ def _send(notification: Notification) -> None:
         if not notification.recipient or not notification.recipient.email:
             raise ValueError("recipient has no email address")
         link = _absolute(notification.url) if notification.url else ""
+        # Emails go out in the recipient's language (their setting, else the portal default).
+        with translation.override(language_of(notification.recipient)):
+            title, body = render(notification)
         send_mail(
-            subject=f"[ITSM] {notification.title}",
-            message="\n\n".join(p for p in (notification.body, link) if p),
+            subject=f"[ITSM] {title}",
+            message="\n\n".join(p for p in (body, link) if p),
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[notification.recipient.email],
         )
@@ -188,17 +255,22 @@ def _send(notification: Notification) -> None:
 def webhook_body(hook: TeamWebhook, notification: Notification) -> dict:
     """The JSON posted to a team's webhook: a generic event, or a Slack incoming-webhook body."""
     link = _absolute(notification.url) if notification.url else ""
+    # A team channel has no language of its own: the portal's default.
+    with translation.override(settings.LANGUAGE_CODE):
+        title, body = render(notification)
     if hook.format == TeamWebhook.Format.SLACK:
-        text = f"*{notification.title}*"
-        if notification.body:
-            text += f"\n{notification.body}"
+        text = f"*{title}*"
+        if body:
+            text += f"\n{body}"
         if link:
             text += f"\n<{link}|{link}>"
         return {"text": text}
     return {
         "event": notification.key,
-        "title": notification.title,
-        "body": notification.body,
+        "message": notification.message,
+        "params": notification.params,
+        "title": title,
+        "body": body,
         "url": link,
         "team": hook.team.slug,
         "created_at": notification.created_at.isoformat(),
