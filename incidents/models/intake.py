@@ -203,6 +203,8 @@ class Integration(models.Model):
         revocation checked on every call."""
         if not isinstance(raw, str) or len(raw) < SECRET_PREFIX_LENGTH + 8 or len(raw) > 200:
             return None
+        if "\x00" in raw:  # never in a secret; PostgreSQL refuses NUL in a query parameter
+            return None
         prefix = raw[:SECRET_PREFIX_LENGTH]
         entry = _auth_cache.get(prefix)
         if entry is not None and 0 <= time.time() - entry[1] <= AUTH_CACHE_SECONDS:

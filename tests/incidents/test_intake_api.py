@@ -250,3 +250,15 @@ def test_parallel_events_for_one_dedup_key_open_exactly_one_incident(integration
     assert Incident.objects.count() == 1
     assert Alert.objects.get().repeat_count == 7
     assert set(Delivery.objects.values_list("result", flat=True)) == {DeliveryResult.PROCESSED}
+
+
+@pytest.mark.django_db
+def test_a_routing_key_with_a_nul_character_is_refused_not_a_500(integration, client_for):
+    """Found by the API fuzz: PostgreSQL refuses NUL in a query parameter."""
+    key = integration.raw_secret[:5] + "\x00" + integration.raw_secret[6:]
+    response = client_for().post(EV_URL, event(key), format="json")
+    assert response.status_code == 400
+    assert "routing_key" in response.json()["errors"][0]
+    bearer = client_for(key).post(AM_URL, am_body(am_alert()), format="json")
+    assert bearer.status_code == 401
+    assert not Delivery.objects.exists()
