@@ -314,31 +314,46 @@ def override_priority(incident: Incident, *, actor, priority: str, reason: str) 
     with transaction.atomic():
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         old = locked.priority
-        fields = {
-            "priority": priority,
-            "priority_overridden": True,
-            "response_due_at": response_due_for(priority, locked.clock_from),
-        }
-        Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
-        for name, value in fields.items():
-            setattr(incident, name, value)
-        record_event(
+        _apply_priority(
             incident,
+            locked,
+            priority,
+            overridden=True,
             action="override_priority",
-            actor=actor,
+            who={"actor": actor},
             comment=reason,
-            data={"from": old, "to": priority},
-        )
-        _timeline(
-            incident,
-            actor=actor,
-            kind=TimelineKind.PRIORITY_CHANGE,
             text=_("Priority changed %(old)s → %(new)s: %(reason)s")
             % {"old": old or "—", "new": priority, "reason": reason},
-            data={"from": old, "to": priority},
         )
-        escalation.priority_changed(incident)
     return incident
+
+
+def _apply_priority(
+    incident: Incident,
+    locked: Incident,
+    priority: str,
+    *,
+    overridden: bool,
+    action: str,
+    who: dict,
+    comment: str,
+    text: str,
+) -> None:
+    """Set a new priority on the locked row: the response target recomputed from when the clock
+    started, audited, on the timeline, and the escalation moved to the new priority's clock."""
+    old = locked.priority
+    fields = {
+        "priority": priority,
+        "priority_overridden": overridden,
+        "response_due_at": response_due_for(priority, locked.clock_from),
+    }
+    Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(incident, name, value)
+    change = {"from": old, "to": priority}
+    record_event(incident, action=action, comment=comment, data=change, **who)
+    _timeline(incident, kind=TimelineKind.PRIORITY_CHANGE, text=text, data=change, **who)
+    escalation.priority_changed(incident)
 
 
 def raise_priority(incident: Incident, *, priority: str, reason: str, system_label: str) -> bool:
@@ -353,29 +368,17 @@ def raise_priority(incident: Incident, *, priority: str, reason: str, system_lab
         old = locked.priority
         if not locked.is_open or not old or order.index(priority) >= order.index(old):
             return False
-        fields = {
-            "priority": priority,
-            "response_due_at": response_due_for(priority, locked.clock_from),
-        }
-        Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
-        for name, value in fields.items():
-            setattr(incident, name, value)
-        record_event(
+        _apply_priority(
             incident,
+            locked,
+            priority,
+            overridden=locked.priority_overridden,
             action="raise_priority",
-            actor_label=system_label,
+            who={"actor_label": system_label},
             comment=reason,
-            data={"from": old, "to": priority},
-        )
-        _timeline(
-            incident,
-            actor_label=system_label,
-            kind=TimelineKind.PRIORITY_CHANGE,
             text=_("Priority raised %(old)s → %(new)s: %(reason)s")
             % {"old": old, "new": priority, "reason": reason},
-            data={"from": old, "to": priority},
         )
-        escalation.priority_changed(incident)
     return True
 
 
