@@ -3,7 +3,7 @@
 from django.dispatch import receiver
 from django_fsm.signals import post_transition
 
-from .choices import IncidentState, TimelineKind
+from .choices import TimelineKind
 from .models import Incident, TimelineEntry
 
 
@@ -19,11 +19,5 @@ def timeline_transition(sender, instance, name, source, target, **kwargs):
         actor_label=(audit.get("system_label") or "")[:150],
         kind=TimelineKind.TRANSITION,
         text=audit.get("comment") or "",
-        data={
-            "transition": name,
-            "from": source,
-            "to": target,
-            "from_label": str(IncidentState(source).label),
-            "to_label": str(IncidentState(target).label),
-        },
+        data={"transition": name, "from": source, "to": target},  # labels at display time
     )

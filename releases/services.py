@@ -411,7 +411,7 @@ def _store_and_advance(release, environment, fields, actor, advance, existing) -
     # A pipeline moves the release as itself (the clock/system path): its authority is the token's
     # add_deployment permission plus the transition's guards, above all the approved change.
     mover = None if label else actor
-    system_label = _("pipeline %(name)s") % {"name": label} if label else ""
+    system_label = f"pipeline:{label}" if label else ""  # shown by itsm.core.audit.actor_label
     release.refresh_from_db()
     rollback_of = fields.get("rollback_of")
 

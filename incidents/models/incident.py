@@ -593,6 +593,19 @@ class TimelineEntry(models.Model):
     def color(self) -> str:
         return TIMELINE_COLORS.get(self.kind, "light")
 
+    def _state_label(self, key: str) -> str:
+        code = (self.data or {}).get(key) or ""
+        return str(IncidentState(code).label) if code in IncidentState.values else code
+
+    @property
+    def from_label(self) -> str:
+        """A transition's source state in the reader's language (the row stores the code)."""
+        return self._state_label("from")
+
+    @property
+    def to_label(self) -> str:
+        return self._state_label("to")
+
 
 # --------------------------------------------------------------------------- runbooks
 

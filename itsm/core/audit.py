@@ -154,7 +154,18 @@ def state_label(event: AuditEvent, value: str) -> str:
     return str(states[value]) if value in states else humanize_code(value)
 
 
+# "<kind>:<name>" labels: a kind of system actor with the name it reported (``pipeline:github``).
+ACTOR_KINDS = {
+    "pipeline": _("pipeline %(name)s"),
+}
+
+
 def actor_label(label: str) -> str:
-    """A system actor's name in the reader's language; other labels (an integration's or a
-    pipeline's name, a command line) are names and shown as stored."""
-    return str(ACTOR_LABELS[label]) if label in ACTOR_LABELS else label
+    """A system actor's name in the reader's language; other labels (an integration's name, a
+    command line) are names and shown as stored."""
+    if label in ACTOR_LABELS:
+        return str(ACTOR_LABELS[label])
+    kind, colon, name = label.partition(":")
+    if colon and kind in ACTOR_KINDS:
+        return str(ACTOR_KINDS[kind]) % {"name": name}
+    return label

@@ -148,3 +148,21 @@ def test_the_escalation_clock_signs_timeline_entries_in_the_readers_language(inc
         assert entry.who == "Escalation clock"
     with translation.override("ja"):
         assert entry.who == "エスカレーションクロック"
+
+
+def test_a_pipeline_and_a_state_change_on_the_timeline_read_in_the_readers_language(incident):
+    """Stored as codes (``pipeline:github-actions``, the states' codes), shown as words."""
+    from incidents.models import TimelineEntry
+    from itsm.core.audit import actor_label
+
+    with translation.override("en"):
+        assert actor_label("pipeline:github-actions") == "pipeline github-actions"
+    with translation.override("ja"):
+        assert actor_label("pipeline:github-actions") == "パイプライン github-actions"
+    entry = TimelineEntry(
+        incident=incident, kind="transition", data={"from": "detected", "to": "triaged"}
+    )
+    with translation.override("en"):
+        assert (entry.from_label, entry.to_label) == ("Detected", "Triaged")
+    with translation.override("ja"):
+        assert (entry.from_label, entry.to_label) == ("検知", "トリアージ済")
