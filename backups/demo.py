@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from incidents.demo import can_travel, travel
+from itsm.core.demo import can_travel, travel
 
 from . import services
 from .choices import DrillResult, JobKind

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from incidents.demo import best_effort, can_travel, days_ago, travel
 from incidents.models import Incident
+from itsm.core.demo import best_effort, can_travel, days_ago, travel
 from itsm.core.models import Service
 
 from . import services

@@ -440,6 +440,22 @@ def assign_incident(incident: Incident, *, actor, assignee=None, team=None) -> I
     return update_incident(incident, actor=actor, assignee=assignee, team=team)
 
 
+def transition(
+    incident: Incident,
+    name: str,
+    *,
+    actor,
+    comment: str = "",
+    data: dict | None = None,
+    system_label: str = "",
+) -> Incident:
+    """Apply an incident transition for a person, an API client or the system (``actor=None``
+    with the ``system_label`` of the integration or clock acting)."""
+    return workflow.apply_transition(
+        incident, name, actor=actor, comment=comment, data=data, system_label=system_label
+    )
+
+
 # ---------------------------------------------------------------------------- close & postmortem
 
 

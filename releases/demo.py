@@ -14,7 +14,7 @@ from django.utils import timezone
 from changes import services as change_services
 from changes.demo import submitted_before
 from changes.models import ChangeClass, ChangeRequest, RollbackCriterion
-from incidents.demo import best_effort, can_travel, travel
+from itsm.core.demo import best_effort, can_travel, travel
 from itsm.core.models import Service
 
 from . import services
