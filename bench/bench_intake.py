@@ -290,7 +290,7 @@ def _hwm_mb(pid: int) -> float:
 def _drained(integration, started: float) -> tuple[float, int]:
     """Wait (bounded) until the integration has no pending delivery; ``(seconds since
     started, deliveries still pending)``."""
-    from incidents.models import Delivery
+    from intake.models import Delivery
 
     pending = Delivery.objects.filter(integration=integration, result="pending")
     deadline = time.perf_counter() + PROCESS_LIMIT
@@ -306,8 +306,9 @@ def run() -> list[dict]:
 
     from django.db import connection
 
-    from incidents import intake
-    from incidents.models import Alert, Delivery, Incident
+    from incidents.models import Incident
+    from intake import services as intake_services
+    from intake.models import Alert, Delivery
 
     if connection.vendor != "postgresql":
         return [
@@ -323,9 +324,13 @@ def run() -> list[dict]:
             "CREATE TABLE IF NOT EXISTS bench_insert "
             "(id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), body text NOT NULL)"
         )
-    events, events_key = intake.create_integration(name="bench events", kind="events_v2")
-    am, am_secret = intake.create_integration(name="bench alertmanager", kind="alertmanager")
-    storm, storm_secret = intake.create_integration(name="bench storm", kind="alertmanager")
+    events, events_key = intake_services.create_integration(name="bench events", kind="events_v2")
+    am, am_secret = intake_services.create_integration(
+        name="bench alertmanager", kind="alertmanager"
+    )
+    storm, storm_secret = intake_services.create_integration(
+        name="bench storm", kind="alertmanager"
+    )
     for integration in (events, am, storm):
         # Counted as in production (leases of 1 %), but high enough never to refuse.
         integration.rate_limit_per_minute = 10_000_000

@@ -186,5 +186,5 @@ class IncidentReviewAdmin(admin.ModelAdmin):
         return False
 
 
-# Escalation policies (§8.4) and the monitoring intake register their own admin pages.
-from . import admin_escalation, admin_intake  # noqa: E402, F401
+# Escalation policies (§8.4) register their own admin pages.
+from . import admin_escalation  # noqa: E402, F401

@@ -54,11 +54,6 @@ _CONFIG = _perms(
     "add,change,delete:escalationlevel",
     "add,change,delete:reviewcheck",
 )
-# Monitoring intake: leaders and up see integrations and deliveries; managers configure them.
-_INTAKE_READ = _perms("view:integration", "view:mappingrule", "view:delivery", "view:alertgroup")
-_INTAKE_CONFIG = _INTAKE_READ + _perms(
-    "add,change,delete:integration", "add,change,delete:mappingrule"
-)
 
 
 class IncidentsConfig(AppConfig):
@@ -69,20 +64,17 @@ class IncidentsConfig(AppConfig):
     # the transitions themselves (incidents.models).
     role_permissions = {
         "operator": _WORK,
-        "ops_leader": _WORK
-        + _perms("add,change,delete:runbook", "add,change,delete:runbookstep")
-        + _INTAKE_READ,
-        "ops_manager": _WORK + _CONFIG + _INTAKE_CONFIG,
+        "ops_leader": _WORK + _perms("add,change,delete:runbook", "add,change,delete:runbookstep"),
+        "ops_manager": _WORK + _CONFIG,
         "developer": _WORK,
         "executive": _READ,
         "cab_member": _READ,
-        "admin": _WORK + _CONFIG + _INTAKE_CONFIG,
+        "admin": _WORK + _CONFIG,
     }
 
     @property
     def beat_schedule(self):
-        """§8.4: the escalation clock sweeps due deadlines (settings.SWEEP_INTERVAL_SECONDS);
-        the intake retries stored deliveries and prunes old ones."""
+        """§8.4: the escalation clock sweeps due deadlines (settings.SWEEP_INTERVAL_SECONDS)."""
         from django.conf import settings
 
         return {
@@ -90,16 +82,7 @@ class IncidentsConfig(AppConfig):
                 "task": "incidents.sweep_deadlines",
                 "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
             },
-            "incidents.process_pending_deliveries": {
-                "task": "incidents.process_pending_deliveries",
-                # the safety net when the broker was down: deliveries wait ≤ ~7 s
-                "schedule": 5.0,
-            },
-            "incidents.prune_deliveries": {
-                "task": "incidents.prune_deliveries",
-                "schedule": 3600.0,
-            },
         }
 
     def ready(self):
-        from . import escalation, services, signals, tasks_intake  # noqa: F401 - services, receivers
+        from . import escalation, services, signals  # noqa: F401 - services, receivers

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_escalation, views_intake
+from . import views, views_escalation
 
 app_name = "incidents"
 
@@ -9,15 +9,6 @@ urlpatterns = [
     path("new/", views.incident_create, name="create"),
     path("triage/", views.triage_queue, name="triage_queue"),
     path("triage/preview/", views.priority_preview, name="priority_preview"),
-    path("integrations/", views_intake.integration_list, name="integrations"),
-    path("integrations/<int:pk>/", views_intake.integration_detail, name="integration"),
-    path(
-        "integrations/<int:pk>/rotate/", views_intake.integration_rotate, name="integration_rotate"
-    ),
-    path(
-        "integrations/<int:pk>/revoke/", views_intake.integration_revoke, name="integration_revoke"
-    ),
-    path("alert-groups/<int:pk>/split/", views_intake.alert_group_split, name="alert_group_split"),
     path("escalation-policies/", views_escalation.policy_list, name="escalation_policies"),
     path("postmortems/", views.postmortem_list, name="postmortems"),
     path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),

@@ -8,7 +8,8 @@ from itsm.core.api import views as core_api
 app_name = "api"
 
 urlpatterns = [
-    path("", include("incidents.api.urls")),  # first: the monitoring intake
+    path("", include("intake.api.urls")),  # first: the monitoring intake
+    path("", include("incidents.api.urls")),
     path("", core_api.api_root, name="root"),
     path("me/", core_api.me, name="me"),
     path("", include("backups.api.urls")),

@@ -65,11 +65,11 @@ MAIN_MENU = (
     ),
     MenuEntry("dashboard", _("Dashboard"), "speedometer2", "/dashboard/", _dashboard),
     MenuEntry(
-        "incidents:integrations",
+        "intake:integrations",
         _("Monitoring"),
         "broadcast",
         "/incidents/integrations/",
-        _perm("incidents.view_integration"),
+        _perm("intake.view_integration"),
     ),
     MenuEntry("core:workflows", _("Workflows"), "diagram-3", "/workflows/", _signed_in),
     MenuEntry("swagger-ui", _("API"), "braces", "/api/docs/", _signed_in),

@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("itsm.core.urls")),
+    path("incidents/", include("intake.urls")),  # before incidents: its <number>/ takes all
     path("incidents/", include("incidents.urls")),
     path("changes/", include("changes.urls")),
     path("releases/", include("releases.urls")),

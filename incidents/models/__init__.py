@@ -2,7 +2,9 @@
 
 - ``incident``: incidents, triage configuration, response targets, timeline, runbooks, postmortems;
 - ``escalation``: escalation policies and steps (seed §8.4);
-- ``intake``: monitoring integrations, alerts and deliveries.
+- ``review``: the post-incident review.
+
+The monitoring intake (integrations, alerts, deliveries) is its own app: ``intake``.
 """
 
 from .escalation import (
@@ -41,16 +43,6 @@ from .incident import (
     response_due_for,
     within_reopen_window,
 )
-from .intake import (
-    Alert,
-    AlertGroup,
-    AlertStatus,
-    Delivery,
-    DeliveryResult,
-    Integration,
-    IntegrationKind,
-    MappingRule,
-)
 from .review import (
     IncidentReview,
     IncidentReviewItem,
@@ -67,14 +59,6 @@ __all__ = [
     "all_checks_ticked",
     "has_review_comment",
     "may_complete_review",
-    "Alert",
-    "AlertGroup",
-    "AlertStatus",
-    "Delivery",
-    "DeliveryResult",
-    "Integration",
-    "IntegrationKind",
-    "MappingRule",
     "EscalationCondition",
     "EscalationLevel",
     "EscalationPolicy",

@@ -10,10 +10,11 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents import intake, selectors
+from incidents import selectors
 from incidents.models import Incident
 from incidents.selectors import percentile_cont
-from tests.incidents.intake_helpers import event, integration_fixture, process  # noqa: F401
+from intake import acceptance, parsing
+from tests.intake.helpers import event, integration_fixture, process  # noqa: F401
 
 from .conftest import NOW, SINCE, UNTIL, jst, make_incident
 
@@ -172,8 +173,8 @@ def _monitor(integration, at, *actions, key="flap-1"):
         with time_machine.travel(at + timedelta(minutes=minutes), tick=False):
             body = event(integration.raw_secret, action=action, dedup_key=key)
             raw = json.dumps(body).encode()
-            intake.accept_delivery(
-                integration, fmt="events_v2", body=raw, message=intake.parse_event(body)
+            acceptance.accept_delivery(
+                integration, fmt="events_v2", body=raw, message=parsing.parse_event(body)
             )
             process(integration)
     return Incident.objects.get(alerts__fingerprint=key)

@@ -13,13 +13,14 @@ import pytest
 import time_machine
 from django.utils import translation
 
-from incidents import escalation, intake, services
+from incidents import escalation, services
 from incidents.models import Incident, response_due_for
+from intake import acceptance, parsing, processing
 from itsm.core import timefmt
 from itsm.core.roles import Role
+from tests.incidents.conftest import advance
+from tests.intake.helpers import am_alert, am_body, event, integration_fixture  # noqa: F401
 
-from .conftest import advance
-from .intake_helpers import am_alert, am_body, event, integration_fixture  # noqa: F401
 from .test_escalation import ladder  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +38,13 @@ def _english():
 
 def deliver_am(integration, body):
     raw = json.dumps(body).encode()
-    intake.accept_delivery(
+    acceptance.accept_delivery(
         integration,
         fmt="alertmanager",
         body=raw,
-        message=intake.parse_alertmanager(json.loads(raw)),
+        message=parsing.parse_alertmanager(json.loads(raw)),
     )
-    intake.process_deliveries(integration.pk)
+    processing.process_deliveries(integration.pk)
 
 
 def render(client, user, incident) -> str:
@@ -101,10 +102,10 @@ def test_an_events_v2_timestamp_from_2024_is_kept_but_the_clock_starts_at_receip
     body = event(integration.raw_secret, timestamp="2024-05-01T10:00:00Z")
     with time_machine.travel(NOW, tick=False):
         raw = json.dumps(body).encode()
-        intake.accept_delivery(
-            integration, fmt="events_v2", body=raw, message=intake.parse_event(json.loads(raw))
+        acceptance.accept_delivery(
+            integration, fmt="events_v2", body=raw, message=parsing.parse_event(json.loads(raw))
         )
-        intake.process_deliveries(integration.pk)
+        processing.process_deliveries(integration.pk)
     incident = Incident.objects.get()
     assert incident.detected_at == datetime(2024, 5, 1, 10, 0, tzinfo=ZoneInfo("UTC"))
     assert incident.clock_started_at == NOW

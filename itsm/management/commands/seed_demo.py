@@ -43,7 +43,7 @@ SERVICES = [
 # Each module's seed(users); order follows the import direction of the apps.
 DEMO_MODULES = [
     "incidents.demo",
-    "incidents.demo_intake",
+    "intake.demo",
     "backups.demo",
     "changes.demo",
     "releases.demo",

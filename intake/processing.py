@@ -1,0 +1,180 @@
+"""Processing stored deliveries (the Celery doorbell and the beat sweep call these).
+
+- ``process_deliveries``: apply the pending deliveries of one integration in order, in batches,
+  under the integration's lock (what a delivery does: ``intake.alerts`` and ``intake.events``).
+- ``process_pending_deliveries``: the beat sweep (every 5 s) that processes what the doorbell
+  missed (broker down, worker died) or what failed and is due again.
+- ``prune_deliveries``: drop deliveries older than each integration's retention.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from . import acceptance
+from .alerts import apply_group
+from .events import apply_event
+from .groups import Context
+from .models import Delivery, DeliveryResult, Integration
+from .parsing import GroupIn, IntakeInvalid, parse_stored
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+BATCH_DELIVERIES = 50  # deliveries applied per transaction by the processor
+BATCH_ALERTS = 5000  # … and at most this many alerts (one delivery may carry more)
+BELL_POLL = 0.05
+
+
+def process_deliveries(
+    integration_id: int,
+    *,
+    batch_size: int = BATCH_DELIVERIES,
+    max_seconds: float = 60.0,
+    linger: float = 0.0,
+) -> int:
+    """Apply the pending deliveries of one integration, oldest first; returns how many.
+
+    Order per integration is kept (a resolve is never applied before its trigger): only the
+    holder of the integration row's lock processes, in id order, and stops at a delivery whose
+    processing failed (the sweep retries it, then the ones behind it). The holder looks for
+    pending deliveries again after releasing the lock, so nothing committed meanwhile waits for
+    the sweep. Several deliveries share one transaction (``batch_size``, at most
+    ``BATCH_ALERTS`` alerts), so alert storms are cheap.
+
+    ``linger``: keep looking (every ``BELL_POLL`` seconds, also while another processor holds
+    the lock) until that many seconds after the start — the doorbell task passes
+    ``BELL_LINGER``, which lets requests skip ringing (see ``_ring``). A failure ends the run
+    at once: the deliveries behind it wait for the sweep's retry anyway.
+    """
+    cache.delete(acceptance.bell_key(integration_id))  # deliveries stored from now on ring again
+    started = time.monotonic()
+    done = 0
+    while True:
+        last_look = time.monotonic() - started >= linger  # decided before looking
+        count, outcome = _process_batch(integration_id, batch_size)
+        done += count
+        if outcome == _FAILED or (outcome == _IDLE and last_look):
+            return done
+        if outcome == _IDLE:
+            time.sleep(BELL_POLL)
+        elif time.monotonic() - started > max_seconds:
+            # Hand the rest to the next run instead of hogging a worker.
+            cache.set(acceptance.bell_key(integration_id), 1, timeout=acceptance.BELL_SECONDS)
+            acceptance.enqueue(integration_id)
+            return done
+
+
+_MORE, _IDLE, _FAILED = "more", "idle", "failed"  # what _process_batch leaves behind
+
+
+def _process_batch(integration_id: int, batch_size: int) -> tuple[int, str]:
+    """One transaction under the integration's lock: ``(processed, outcome)`` — ``_MORE``
+    pending, ``_IDLE`` (none pending, or another processor holds the lock and will look again
+    after releasing it) or ``_FAILED`` (stopped at a failed delivery to keep the order)."""
+    with transaction.atomic():
+        # FOR NO KEY UPDATE: serializes processors of the integration but does not block the
+        # requests INSERTing deliveries (their foreign key takes only FOR KEY SHARE).
+        integration = (
+            Integration.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(pk=integration_id)
+            .first()
+        )
+        if integration is None:
+            return 0, _IDLE  # another processor holds it (and looks again after), or deleted
+        batch, alerts = [], 0
+        for delivery in Delivery.objects.filter(
+            integration_id=integration_id, result=DeliveryResult.PENDING
+        ).order_by("id")[:batch_size]:
+            if batch and alerts + delivery.alert_count > BATCH_ALERTS:
+                break
+            batch.append(delivery)
+            alerts += delivery.alert_count
+        if not batch:
+            return 0, _IDLE
+        context = Context(integration)
+        processed = []
+        for delivery in batch:
+            delivery.integration = integration
+            ok = _process(delivery, integration, context=context)
+            processed.append(delivery)
+            if not ok:
+                break
+        Delivery.objects.bulk_update(
+            processed, ["result", "incidents", "processed_at", "attempts", "error"]
+        )
+        last = max(d.received_at for d in processed)
+        if integration.last_delivery_at is None or integration.last_delivery_at < last:
+            Integration.objects.filter(pk=integration.pk).update(last_delivery_at=last)
+    if not ok:
+        return len(processed), _FAILED  # keep the order: the sweep retries the failed one first
+    pending = Delivery.objects.filter(integration_id=integration_id, result=DeliveryResult.PENDING)
+    return len(processed), _MORE if pending.exists() else _IDLE
+
+
+def _process(delivery: Delivery, integration: Integration, *, context: Context) -> bool:
+    """Apply one delivery in a savepoint; the outcome is set on ``delivery`` (saved by the
+    caller). False when it failed and stays pending (or gave up after ``MAX_ATTEMPTS``)."""
+    delivery.attempts += 1
+    try:
+        message = parse_stored(delivery)
+    except IntakeInvalid as exc:
+        delivery.result = DeliveryResult.REJECTED
+        delivery.error = "\n".join(exc.errors)
+        delivery.processed_at = timezone.now()
+        return True
+    try:
+        with transaction.atomic():
+            touched = (
+                apply_group(integration, message, context)
+                if isinstance(message, GroupIn)
+                else apply_event(integration, message, context)
+            )
+    except Exception as exc:  # noqa: BLE001 - the delivery is kept and retried by the sweep
+        context.storm = None  # it may have been opened in the savepoint just rolled back
+        log.exception("intake: delivery %s failed, left pending", delivery.pk)
+        delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.result = DeliveryResult.FAILED
+            return True  # given up: the deliveries behind it go on
+        return False
+    delivery.result = DeliveryResult.PROCESSED if touched else DeliveryResult.DROPPED
+    delivery.incidents = sorted({i.number for i in touched})
+    delivery.processed_at = timezone.now()
+    delivery.error = ""
+    return True
+
+
+def process_pending_deliveries(*, min_age_seconds: int = 2) -> int:
+    """Beat sweep (every few seconds): process the integrations that have deliveries pending
+    for longer than ``min_age_seconds`` — the broker was down, a worker died, or processing
+    failed and is due again. Safe to run twice: processors of one integration exclude each
+    other, and each failure counts an attempt (``failed`` after ``MAX_ATTEMPTS``)."""
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    integration_ids = set(
+        Delivery.objects.filter(result=DeliveryResult.PENDING, received_at__lte=cutoff)
+        .values_list("integration_id", flat=True)
+        .distinct()
+    )
+    return sum(process_deliveries(pk) for pk in sorted(integration_ids))
+
+
+def prune_deliveries(*, now: datetime | None = None) -> int:
+    """Delete deliveries older than their integration's retention (pending ones are kept)."""
+    now = now or timezone.now()
+    deleted = 0
+    for integration in Integration.objects.only("pk", "delivery_retention_days"):
+        cutoff = now - timedelta(days=integration.delivery_retention_days)
+        count, _ = (
+            Delivery.objects.filter(integration=integration, received_at__lt=cutoff)
+            .exclude(result=DeliveryResult.PENDING)
+            .delete()
+        )
+        deleted += count
+    return deleted
