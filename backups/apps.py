@@ -76,4 +76,8 @@ class BackupsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (registers the transition services)
+        from itsm.core import workflow
+
+        from . import services
+
+        workflow.register(services.TRANSITIONS)

@@ -219,7 +219,6 @@ def succeed_backup_job(
     )
 
 
-@workflow.handles(BackupJob, "succeed")
 def _succeed_from_ui(job, *, actor, comment, data):
     return succeed_backup_job(job, actor=actor, comment=comment, data=data)
 
@@ -492,7 +491,6 @@ def record_restore_test(
     )
 
 
-@workflow.handles(RestoreTest, "pass_test")
 def pass_restore_test(test: RestoreTest, *, actor, comment: str = "", data: dict) -> RestoreTest:
     """§11.3 RTO: record a passed restore test; the next one is planned.
 
@@ -530,7 +528,6 @@ def pass_restore_test(test: RestoreTest, *, actor, comment: str = "", data: dict
     )
 
 
-@workflow.handles(RestoreTest, "fail_test")
 def _fail_from_ui(test, *, actor, comment, data):
     return workflow.apply_transition(
         test, "fail_test", actor=actor, comment=comment, data=data, after=_plan_next_after
@@ -915,3 +912,20 @@ def run_due_portal_backups(*, now: datetime | None = None) -> list[BackupJob]:
             schedule_next_run(policy, after=now)
         jobs.append(run_portal_backup(policy))
     return jobs
+
+
+# How each transition is applied when asked for by name (``itsm.core.workflow.perform``).
+TRANSITIONS = {
+    BackupJob: {
+        "start": workflow.PLAIN,
+        "succeed": _succeed_from_ui,
+        "fail": workflow.PLAIN,
+        "verify": workflow.PLAIN,
+        "expire": workflow.PLAIN,
+    },
+    RestoreTest: {
+        "start": workflow.PLAIN,
+        "pass_test": pass_restore_test,
+        "fail_test": _fail_from_ui,
+    },
+}

@@ -83,7 +83,9 @@ def run() -> list[dict]:
     leader, _ = User.objects.get_or_create(username="bench-leader", email="leader@example.com")
     team, _ = Team.objects.get_or_create(slug="bench-l2", name="Bench L2", escalation_level=2)
     team.members.add(leader)
-    snapshot = json.dumps(EscalationPolicy.objects.get(track="normal", service=None).snapshot())
+    snapshot = json.dumps(
+        EscalationPolicy.objects.get(track="normal", service=None).snapshot().dump()
+    )
 
     # Warm-up (connections, caches, code paths), not measured.
     _insert_incidents("BW", 1, 200, due=True)

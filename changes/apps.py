@@ -49,4 +49,8 @@ class ChangesConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (registers the transition services)
+        from itsm.core import workflow
+
+        from . import services
+
+        workflow.register(services.TRANSITIONS)

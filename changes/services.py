@@ -187,7 +187,6 @@ def _apply_with_lead_time(change, name, **kwargs):
         raise
 
 
-@workflow.handles(ChangeRequest, "submit")
 def submit_change(change: ChangeRequest, *, actor, comment: str = "", data=None) -> ChangeRequest:
     """§9.3: submit the RFC and route it by its class — standard (from a template) is approved at
     once, normal goes to review, emergency to emergency review, major to the CAB.
@@ -235,12 +234,10 @@ def decide_change(
     return apply_transition(change, name, actor=actor, comment=comment, after=record)
 
 
-@workflow.handles(ChangeRequest, "approve")
 def _approve(change, *, actor, comment="", data=None):
     return decide_change(change, actor=actor, decision=Decision.APPROVED, comment=comment)
 
 
-@workflow.handles(ChangeRequest, "reject")
 def _reject(change, *, actor, comment="", data=None):
     return decide_change(change, actor=actor, decision=Decision.REJECTED, comment=comment)
 
@@ -473,7 +470,6 @@ def cast_cab_vote(change: ChangeRequest, *, member, vote: str, comment: str = ""
 # --- Plan, implement, verify ------------------------------------------------------------
 
 
-@workflow.handles(ChangeRequest, "schedule")
 def schedule_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
     """実施計画: set the window. The lead time (from submission, on the business calendar) and
     the freeze windows (unless emergency) are enforced here and at every rescheduling; overlaps
@@ -481,7 +477,6 @@ def schedule_change(change: ChangeRequest, *, actor, comment: str = "", data=Non
     return _apply_with_lead_time(change, "schedule", actor=actor, comment=comment, data=data)
 
 
-@workflow.handles(ChangeRequest, "reschedule")
 def reschedule_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
     before = {
         "planned_start": change.planned_start.isoformat() if change.planned_start else None,
@@ -503,7 +498,6 @@ def _wants_waiver(data: dict) -> bool:
     return field.clean(field.widget.value_from_datadict(data, {}, "backup_waived"))
 
 
-@workflow.handles(ChangeRequest, "start_implementation")
 def start_implementation(change: ChangeRequest, *, actor, comment: str = "", data=None):
     """§9.4 実施時 1: the pre-change backup first — a succeeded (verified, where the policy
     verifies) backup job of a policy covering one of the change's services, finished within the
@@ -622,19 +616,16 @@ def verify_change(
     return change
 
 
-@workflow.handles(ChangeRequest, "roll_back")
 def roll_back_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
     """§9.5 ロールバック: record the steps taken; the change then goes to cause analysis."""
     return apply_transition(change, "roll_back", actor=actor, comment=comment, data=data)
 
 
-@workflow.handles(ChangeRequest, "close")
 def close_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
     """§9.4 事後: the result report and the documentation flag; a passed verification first."""
     return apply_transition(change, "close", actor=actor, comment=comment, data=data)
 
 
-@workflow.handles(ChangeRequest, "cancel")
 def cancel_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
     """Withdraw a change before implementation starts; pending CAB votes are kept as history."""
     return apply_transition(change, "cancel", actor=actor, comment=comment, data=data)
@@ -786,3 +777,26 @@ def may_decide(change: ChangeRequest, user) -> bool:
 def perform_transition(change: ChangeRequest, name: str, *, actor, comment: str = "", data=None):
     """Any other transition (start verification, cause analysis, close as failed, revise)."""
     return workflow.perform(change, name, actor=actor, comment=comment, data=data)
+
+
+# How each transition is applied when asked for by name (``itsm.core.workflow.perform``).
+TRANSITIONS = {
+    ChangeRequest: {
+        "submit": submit_change,
+        "route": workflow.PLAIN,
+        "approve": _approve,
+        "reject": _reject,
+        "cab_approve": workflow.PLAIN,
+        "cab_reject": workflow.PLAIN,
+        "revise": workflow.PLAIN,
+        "schedule": schedule_change,
+        "reschedule": reschedule_change,
+        "start_implementation": start_implementation,
+        "start_verification": workflow.PLAIN,
+        "roll_back": roll_back_change,
+        "start_cause_analysis": workflow.PLAIN,
+        "close": close_change,
+        "close_failed": workflow.PLAIN,
+        "cancel": cancel_change,
+    },
+}

@@ -85,4 +85,8 @@ class IncidentsConfig(AppConfig):
         }
 
     def ready(self):
-        from . import escalation, services, signals  # noqa: F401 - services, receivers
+        from itsm.core import workflow
+
+        from . import services
+
+        workflow.register(services.TRANSITIONS)

@@ -5,6 +5,7 @@ through the ja catalog. ``COLORS`` maps a value to the Bootstrap colour its badg
 so templates never hard-code a colour (STYLE.md §5).
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -102,6 +103,12 @@ def track_for(priority: str | None) -> str | None:
     return Track.URGENT if priority in (Priority.P1, Priority.P2) else Track.NORMAL
 
 
+class EscalationCondition(models.TextChoices):
+    ALWAYS = "always", _("Always")
+    # §8.4 重大影響: P1, or business impact revenue_loss.
+    MAJOR_IMPACT = "major_impact", _("Major impact (P1 or revenue loss)")
+
+
 class Clock(models.TextChoices):
     """Which clock a response target counts on."""
 
@@ -186,3 +193,14 @@ REVIEW_STATE_COLORS = {
     ReviewState.PENDING: "warning",
     ReviewState.DONE: "success",
 }
+
+
+def check_choice(field: str, value, choices) -> None:
+    """Refuse a value outside ``choices`` with a message naming the valid ones (a 400)."""
+    if value not in choices.values:
+        raise ValidationError(
+            {
+                field: _("“%(value)s” is not a valid choice; choose one of: %(choices)s.")
+                % {"value": value, "choices": ", ".join(choices.values)}
+            }
+        )

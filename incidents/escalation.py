@@ -11,8 +11,8 @@ Use cases:
 - ``escalate_incident``: manual escalation with one of the seed's reasons and a comment; one
   level up, or a chosen level for ops managers and above.
 - ``priority_changed``: a priority override moves the incident onto its new track's policy.
-- transition hooks (``post_transition``): response start re-anchors the clock, recovery and
-  close stop it, a failed verification resumes it, a reopen restarts it (a new cycle).
+- ``follow_transition`` (called by ``incidents.services.transition``): recovery and close stop
+  the clock, a failed verification resumes it, a reopen restarts it (a new cycle).
 
 Every step is an ``EscalationStep`` row unique per (incident, key) and is written in the same
 transaction as the level change and its notification rows, so a step applies once however many
@@ -22,17 +22,15 @@ sweeps race or however often a worker dies; deliveries happen after commit (DESI
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm.signals import post_transition
 
 from itsm.core import workflow
 from itsm.core.audit import record_event
@@ -43,7 +41,6 @@ from itsm.core.roles import ops_rank
 from .choices import BusinessImpact, Clock, IncidentState, Priority, TimelineKind, Track
 from .models import (
     MANUAL_REASONS,
-    EscalationCondition,
     EscalationPolicy,
     EscalationReason,
     EscalationStep,
@@ -54,6 +51,7 @@ from .models import (
     TimelineEntry,
     level_label,
 )
+from .snapshot import LevelSnapshot, PolicySnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +76,8 @@ def policy_for(incident: Incident) -> EscalationPolicy | None:
     return policies.filter(service__isnull=True).order_by("id").first()
 
 
-def _condition_met(row: dict, incident: Incident) -> bool:
-    if row.get("condition") == EscalationCondition.MAJOR_IMPACT:
+def _condition_met(level: LevelSnapshot, incident: Incident) -> bool:
+    if level.major_impact_only:
         return is_major_impact(incident)
     return True
 
@@ -118,21 +116,24 @@ def business_clock_priorities() -> list[str]:
 
 
 def _snapshot(policy: EscalationPolicy, incident: Incident) -> dict:
-    return {**policy.snapshot(), "clock": clock_for(incident)}
+    """The JSON stored on the clock: the policy now, on the clock of the incident's target."""
+    return policy.snapshot(clock=clock_for(incident)).dump()
 
 
-def _after(snapshot: dict, start: datetime, minutes: float) -> datetime:
+def _after(snapshot: PolicySnapshot, start: datetime, minutes: float) -> datetime:
     """``start`` + ``minutes`` on the chain's clock (business minutes on the business clock)."""
-    if snapshot.get("clock") == Clock.BUSINESS:
+    if snapshot.business_clock:
         from itsm.core.business_calendar import current_calendar
 
         return current_calendar().add_business_minutes(start, round(minutes))
     return start + timedelta(minutes=minutes)
 
 
-def _fraction_of(snapshot: dict, start: datetime, due: datetime, fraction: float) -> datetime:
+def _fraction_of(
+    snapshot: PolicySnapshot, start: datetime, due: datetime, fraction: float
+) -> datetime:
     """The moment ``fraction`` of the response target (start → due) has passed, on its clock."""
-    if snapshot.get("clock") == Clock.BUSINESS:
+    if snapshot.business_clock:
         from itsm.core.business_calendar import current_calendar
 
         calendar = current_calendar()
@@ -141,28 +142,17 @@ def _fraction_of(snapshot: dict, start: datetime, due: datetime, fraction: float
     return start + (due - start) * fraction
 
 
-def chain_levels(snapshot: dict) -> list[dict]:
-    return sorted(
-        (row for row in snapshot.get("levels", []) if not row.get("notify_only")),
-        key=lambda row: row["level"],
-    )
-
-
-def _level_row(snapshot: dict, level: int) -> dict | None:
-    return next((row for row in chain_levels(snapshot) if row["level"] == level), None)
-
-
-def recipients(row: dict | None, *, level: int | None = None):
+def recipients(row: LevelSnapshot | None, *, level: int | None = None):
     """People and teams a level targets: its team (or the teams on that rung of the ladder)
     and the holders of its role."""
-    level = row["level"] if row else level
-    if row and row.get("team_id"):
-        teams = list(Team.objects.filter(pk=row["team_id"]))
+    level = row.level if row else level
+    if row and row.team_id:
+        teams = list(Team.objects.filter(pk=row.team_id))
     else:
         teams = list(Team.objects.filter(escalation_level=level))
     users = get_user_model().objects.filter(is_active=True)
     people = list(users.filter(teams__in=teams).distinct()) if teams else []
-    role = row.get("role") if row else ""
+    role = row.role if row else ""
     if role:
         people += list(users.filter(groups__name=role))
     return people, teams
@@ -178,7 +168,7 @@ class Due:
     due_at: datetime
     level: int | None
     reason: str
-    row: dict | None = None
+    row: LevelSnapshot | None = None
 
 
 def _clock_running(incident: Incident, clock: IncidentEscalation | None) -> bool:
@@ -197,11 +187,11 @@ def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -
     """The steps still ahead of the incident, each with its due time (soonest first)."""
     if not _clock_running(incident, clock):
         return []
-    snapshot = clock.snapshot or {}
+    snapshot = clock.policy_snapshot
     ahead: list[Due] = []
     detected, due = incident.clock_from, incident.response_due_at
     if incident.response_started_at is None and due is not None and clock.cycle == 1:
-        for fraction in snapshot.get("warnings", []):
+        for fraction in snapshot.warnings:
             ahead.append(
                 Due(
                     key=f"response:warn:{round(fraction * 100)}",
@@ -226,28 +216,28 @@ def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -
     if nxt is not None:
         ahead.append(
             Due(
-                key=f"c{clock.cycle}:L{nxt['level']}",
+                key=f"c{clock.cycle}:L{nxt.level}",
                 kind=StepKind.AUTOMATIC,
-                due_at=_after(snapshot, anchor, nxt["delay_minutes"]),
-                level=nxt["level"],
+                due_at=_after(snapshot, anchor, nxt.delay_minutes),
+                level=nxt.level,
                 reason=EscalationReason.NOT_RECOVERED,
                 row=nxt,
             )
         )
-    for row in snapshot.get("levels", []):
-        if not row.get("notify_only") or current < row.get("after_level", 0):
+    for row in snapshot.notify_only():
+        if current < row.after_level:
             continue
         if not _condition_met(row, incident):
             continue
         ahead.append(
             Due(
-                key=f"c{clock.cycle}:N{row['level']}",
+                key=f"c{clock.cycle}:N{row.level}",
                 kind=StepKind.NOTIFY,
-                due_at=_after(snapshot, clock.level_reached_at, row["delay_minutes"]),
-                level=row["level"],
+                due_at=_after(snapshot, clock.level_reached_at, row.delay_minutes),
+                level=row.level,
                 reason=(
                     EscalationReason.MAJOR_IMPACT
-                    if row.get("condition") == EscalationCondition.MAJOR_IMPACT
+                    if row.major_impact_only
                     else EscalationReason.NOT_RECOVERED
                 ),
                 row=row,
@@ -257,13 +247,10 @@ def plan(incident: Incident, clock: IncidentEscalation | None, done: set[str]) -
     return sorted((d for d in ahead if d.key not in done), key=lambda d: (d.due_at, order[d.kind]))
 
 
-def next_level(snapshot: dict, incident: Incident, *, above: int) -> dict | None:
+def next_level(snapshot: PolicySnapshot, incident: Incident, *, above: int):
+    """The chain's next level above ``above`` whose condition the incident meets."""
     return next(
-        (
-            row
-            for row in chain_levels(snapshot)
-            if row["level"] > above and _condition_met(row, incident)
-        ),
+        (row for row in snapshot.chain() if row.level > above and _condition_met(row, incident)),
         None,
     )
 
@@ -443,7 +430,7 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
     if due.kind == StepKind.WARNING:
         people, teams = _responders(incident)
         if not people:
-            people, teams = recipients(_level_row(clock.snapshot, 1), level=1)
+            people, teams = recipients(clock.policy_snapshot.chain_level(1), level=1)
         percent = due.key.rsplit(":", 1)[-1]
         due_text = timezone.localtime(incident.response_due_at).strftime("%H:%M")
         title = _("%(number)s: %(percent)s%% of the response target passed (due %(due)s)") % {
@@ -466,7 +453,7 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
         clock.save(update_fields=["response_breached_at"])
         people, teams = _responders(incident)
         current_people, current_teams = recipients(
-            _level_row(clock.snapshot, incident.escalation_level or 1),
+            clock.policy_snapshot.chain_level(incident.escalation_level or 1),
             level=incident.escalation_level or 1,
         )
         title = _("%(number)s: response target breached") % {"number": number}
@@ -485,16 +472,16 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             data={"due": due.due_at.isoformat()},
         )
         # §8.4 / issue: a breach escalates one level at once.
-        nxt = next_level(clock.snapshot, incident, above=incident.escalation_level or 1)
+        nxt = next_level(clock.policy_snapshot, incident, above=incident.escalation_level or 1)
         if nxt is not None:
             _raise_level(
                 incident,
                 clock,
                 Due(
-                    f"c{clock.cycle}:L{nxt['level']}",
+                    f"c{clock.cycle}:L{nxt.level}",
                     StepKind.AUTOMATIC,
                     due.due_at,
-                    nxt["level"],
+                    nxt.level,
                     EscalationReason.RESPONSE_BREACH,
                     nxt,
                 ),
@@ -594,7 +581,7 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
     )
     incident.escalation_level = 1
     if cycle > 1:
-        row = _level_row(clock.snapshot, 1)
+        row = clock.policy_snapshot.chain_level(1)
         _apply(
             incident,
             clock,
@@ -603,7 +590,7 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
         )
     elif incident.track == Track.URGENT:
         # §8.3.1 報告フロー 3 優先度に応じてエスカレーション: P1/P2 tell L2 at once.
-        row = _level_row(clock.snapshot, 2)
+        row = clock.policy_snapshot.chain_level(2)
         _apply(
             incident,
             clock,
@@ -617,8 +604,11 @@ def report_incident(incident: Incident, *, now=None) -> None:
     """§8.3.1 報告フロー 2 運用チームに通知: a new incident notifies the ops team (L1)."""
     now = now or timezone.now()
     clock = _clock(incident)
-    snapshot = clock.snapshot if clock else (getattr(policy_for(incident), "snapshot", dict)())
-    row = _level_row(snapshot, 1)
+    if clock is not None:
+        row = clock.policy_snapshot.chain_level(1)
+    else:
+        policy = policy_for(incident)
+        row = policy.snapshot().chain_level(1) if policy is not None else None
     _apply(
         incident,
         clock,
@@ -630,28 +620,32 @@ def report_incident(incident: Incident, *, now=None) -> None:
         Incident.objects.filter(pk=incident.pk).update(escalation_level=1)
 
 
-@receiver(post_transition, sender=Incident, dispatch_uid="incidents.escalation_clock")
-def _on_transition(sender, instance, name, source, target, **kwargs):
-    """Keep the clock in step with the incident's lifecycle. Runs inside the transition's
-    transaction, before the incident is saved: the fields set here are saved with it."""
-    if instance.pk is None:
+def follow_transition(incident: Incident, name: str) -> None:
+    """Keep the clock in step with the incident's lifecycle: triage starts it, a reopen starts a
+    new cycle, recovery (``verify``, the monitor's ``auto_recover``) and ``close`` stop it, a
+    failed verification (``reject_fix``, ``alerts_refire``) resumes it.
+
+    Called by ``incidents.services.transition`` inside the transition's transaction, after the
+    transition method and before the incident is saved: the fields set here are saved with it.
+    """
+    if incident.pk is None:
         return
     now = timezone.now()
     # Lock the row and take the clock's own fields from the database: the in-memory instance
     # may predate a sweep, and saving it must not undo an escalation.
     fresh = (
         Incident.objects.select_for_update()
-        .filter(pk=instance.pk)
+        .filter(pk=incident.pk)
         .values("escalation_level", "next_deadline_at")
         .first()
     )
     if fresh:
-        instance.escalation_level = fresh["escalation_level"]
-    clock = _clock(instance)
+        incident.escalation_level = fresh["escalation_level"]
+    clock = _clock(incident)
     if name == "triage" and clock is None:
-        clock = start_clock(instance, now=now)
+        clock = start_clock(incident, now=now)
     elif name == "reopen":
-        clock = start_clock(instance, now=now, cycle=(clock.cycle + 1) if clock else 1)
+        clock = start_clock(incident, now=now, cycle=(clock.cycle + 1) if clock else 1)
     elif clock is not None and name in ("verify", "auto_recover", "close"):
         clock.stopped_at = clock.stopped_at or now
         clock.save(update_fields=["stopped_at"])
@@ -660,7 +654,7 @@ def _on_transition(sender, instance, name, source, target, **kwargs):
         clock.stopped_at = None
         clock.started_at = max(clock.started_at, now)
         clock.save(update_fields=["stopped_at", "started_at"])
-    instance.next_deadline_at = next_deadline(instance, clock)
+    incident.next_deadline_at = next_deadline(incident, clock)
 
 
 def priority_changed(incident: Incident) -> None:
@@ -675,9 +669,9 @@ def priority_changed(incident: Incident) -> None:
                 clock.policy = policy
                 clock.snapshot = _snapshot(policy, locked)
                 clock.save(update_fields=["policy", "snapshot"])
-            elif (clock.snapshot or {}).get("clock", Clock.ALWAYS) != clock_for(locked):
+            elif clock.policy_snapshot.clock != clock_for(locked):
                 # Same track, other clock (P3 ↔ P4): the chain follows the new target's clock.
-                clock.snapshot = {**(clock.snapshot or {}), "clock": clock_for(locked)}
+                clock.snapshot = replace(clock.policy_snapshot, clock=clock_for(locked)).dump()
                 clock.save(update_fields=["snapshot"])
         apply_due_steps(locked)
         incident.escalation_level = locked.escalation_level
@@ -730,7 +724,7 @@ def escalate_incident(
         if clock is None:
             raise workflow.TransitionNotAllowed(_("Triage the incident before escalating it."))
         current = locked.escalation_level or 1
-        levels = [row for row in chain_levels(clock.snapshot) if row["level"] > current]
+        levels = [row for row in clock.policy_snapshot.chain() if row.level > current]
         if not levels:
             raise workflow.TransitionNotAllowed(
                 _("The incident is already at the highest level (L%(level)s).") % {"level": current}
@@ -738,17 +732,15 @@ def escalate_incident(
         if level is None:
             row = levels[0]
         else:
-            row = next((r for r in levels if r["level"] == level), None)
+            row = next((r for r in levels if r.level == level), None)
             if row is None:
                 raise ValidationError(
                     {
                         "level": _("Choose one of: %(levels)s.")
-                        % {"levels": ", ".join(str(r["level"]) for r in levels)}
+                        % {"levels": ", ".join(str(r.level) for r in levels)}
                     }
                 )
-        due = Due(
-            f"c{clock.cycle}:L{row['level']}", StepKind.MANUAL, now, row["level"], reason, row
-        )
+        due = Due(f"c{clock.cycle}:L{row.level}", StepKind.MANUAL, now, row.level, reason, row)
         step = _raise_level(locked, clock, due, actor=actor, comment=comment, now=now)
         if step is None:
             raise workflow.ConcurrentUpdate(
@@ -767,7 +759,7 @@ def manual_levels(incident: Incident, user) -> list[dict]:
     if clock is None or not incident.is_open:
         return []
     current = incident.escalation_level or 1
-    levels = [row for row in chain_levels(clock.snapshot) if row["level"] > current]
+    levels = [row for row in clock.policy_snapshot.chain() if row.level > current]
     return levels if ops_rank(user) >= 3 else levels[:1]
 
 

@@ -1,6 +1,5 @@
 """Incident management use cases (seed §8.1–8.3). Every write to an incident goes through here.
 
-- ``priority_for``: §8.3.2 優先度判定 — the triage matrix and the urgency rule, read from data.
 - ``open_incident``: §8.3.1 検知・報告 — file a ticket (from a person, the API or monitoring);
   triaged at once when the triage inputs or a priority are known.
 - ``triage_incident``: §8.3.2 トリアージ — choose scope/impact/urgency; priority and response
@@ -44,9 +43,8 @@ from .choices import (
     TimelineKind,
     Track,
     Urgency,
-    lower_priority,
+    check_choice,
 )
-from .defaults import TRIAGE_MATRIX, URGENCY_SHIFT
 from .models import (
     ActionItem,
     ChecklistItem,
@@ -59,38 +57,11 @@ from .models import (
     ReviewCheck,
     Runbook,
     TimelineEntry,
-    TriageRule,
-    UrgencyRule,
     may_complete_review,
     response_due_for,
 )
 
 # ---------------------------------------------------------------------------- triage
-
-
-def _check_choice(field: str, value, choices) -> None:
-    if value not in choices.values:
-        raise ValidationError(
-            {
-                field: _("“%(value)s” is not a valid choice; choose one of: %(choices)s.")
-                % {"value": value, "choices": ", ".join(choices.values)}
-            }
-        )
-
-
-def priority_for(scope: str, impact: str, urgency: str) -> str:
-    """§8.3.2: the matrix cell for (scope, impact), lowered by the urgency rule (floor P4)."""
-    _check_choice("impact_scope", scope, ImpactScope)
-    _check_choice("business_impact", impact, BusinessImpact)
-    _check_choice("urgency", urgency, Urgency)
-    cell = (
-        TriageRule.objects.filter(impact_scope=scope, business_impact=impact)
-        .values_list("priority", flat=True)
-        .first()
-    ) or TRIAGE_MATRIX[(scope, impact)]
-    shift = UrgencyRule.objects.filter(urgency=urgency).values_list("priority_shift", flat=True)
-    shift = shift.first() if shift.exists() else URGENCY_SHIFT[urgency]
-    return lower_priority(cell, shift)
 
 
 def _timeline(incident, *, actor=None, actor_label="", kind, text="", data=None):
@@ -135,16 +106,16 @@ def open_incident(
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": _("A title is required.")})
-    _check_choice("source", source, Source)
+    check_choice("source", source, Source)
     if priority:
-        _check_choice("priority", priority, Priority)
+        check_choice("priority", priority, Priority)
     for field, value, choices in (
         ("impact_scope", impact_scope, ImpactScope),
         ("business_impact", business_impact, BusinessImpact),
         ("urgency", urgency, Urgency),
     ):
         if value:
-            _check_choice(field, value, choices)
+            check_choice(field, value, choices)
     if isinstance(service, str):
         found = Service.objects.filter(slug=service).first()
         if found is None:
@@ -235,7 +206,7 @@ def _triage(incident, *, actor, comment="", system_label=""):
         incident.impact_scope = incident.impact_scope or _scope_hint(incident.priority)
         incident.business_impact = incident.business_impact or BusinessImpact.MINOR
         incident.urgency = incident.urgency or Urgency.IMMEDIATE
-    return workflow.apply_transition(
+    return transition(
         incident,
         "triage",
         actor=None if system_label and actor is None else actor,
@@ -274,9 +245,9 @@ def triage_incident(
         raise workflow.TransitionNotAllowed(
             _("Only a detected incident can be triaged."), transition="triage"
         )
-    _check_choice("impact_scope", impact_scope, ImpactScope)
-    _check_choice("business_impact", business_impact, BusinessImpact)
-    _check_choice("urgency", urgency, Urgency)
+    check_choice("impact_scope", impact_scope, ImpactScope)
+    check_choice("business_impact", business_impact, BusinessImpact)
+    check_choice("urgency", urgency, Urgency)
     incident.impact_scope = impact_scope
     incident.business_impact = business_impact
     incident.urgency = urgency
@@ -287,7 +258,6 @@ def triage_incident(
     return _triage(incident, actor=actor, comment=comment)
 
 
-@workflow.handles(Incident, "triage")
 def _triage_from_panel(incident, *, actor, comment, data):
     return triage_incident(
         incident,
@@ -308,7 +278,7 @@ def override_priority(incident: Incident, *, actor, priority: str, reason: str) 
         )
     if not incident.is_open:
         raise workflow.TransitionNotAllowed(_("A closed incident's priority cannot change."))
-    _check_choice("priority", priority, Priority)
+    check_choice("priority", priority, Priority)
     if not (reason or "").strip():
         raise ValidationError({"reason": _("A reason is required.")})
     with transaction.atomic():
@@ -361,7 +331,7 @@ def raise_priority(incident: Incident, *, priority: str, reason: str, system_lab
     alert storm incident: only upwards (a lower or equal priority changes nothing), audited and
     on the timeline, the response target recomputed from detection as for an override. True when
     it rose. An untriaged incident (no priority yet) is left to triage."""
-    _check_choice("priority", priority, Priority)
+    check_choice("priority", priority, Priority)
     order = list(Priority.values)
     with transaction.atomic():
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
@@ -398,7 +368,7 @@ def add_timeline_entry(
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": _("Write something.")})
-    _check_choice("kind", kind, TimelineKind)
+    check_choice("kind", kind, TimelineKind)
     return _timeline(
         incident, actor=actor, actor_label=system_label, kind=kind, text=text, data=data
     )
@@ -448,12 +418,55 @@ def transition(
     comment: str = "",
     data: dict | None = None,
     system_label: str = "",
+    after=None,
 ) -> Incident:
     """Apply an incident transition for a person, an API client or the system (``actor=None``
-    with the ``system_label`` of the integration or clock acting)."""
+    with the ``system_label`` of the integration or clock acting) — the one way an incident
+    changes state, with what a state change causes, in the transition's transaction:
+
+    - the escalation clock follows (``escalation.follow_transition``: started on triage, stopped
+      on recovery and close, resumed when a fix fails, restarted on reopen) and the incident's
+      ``next_deadline_at`` with it, set before the incident is saved;
+    - the state change lands on the incident's timeline (labels at display time);
+    - then ``after(incident)``: what the use case adds (the postmortem of a close …).
+
+    The audit event is written for every transition by ``itsm.core.signals``.
+    """
+    source = incident.state
+
+    def record(inc: Incident) -> None:
+        _timeline(
+            inc,
+            actor=actor,
+            actor_label=system_label,
+            kind=TimelineKind.TRANSITION,
+            text=comment or "",
+            data={"transition": name, "from": source, "to": inc.state},
+        )
+        if after is not None:
+            after(inc)
+
     return workflow.apply_transition(
-        incident, name, actor=actor, comment=comment, data=data, system_label=system_label
+        incident,
+        name,
+        actor=actor,
+        comment=comment,
+        data=data,
+        system_label=system_label,
+        before_save=lambda inc: escalation.follow_transition(inc, name),
+        after=record,
     )
+
+
+def _transition_service(name: str):
+    """``workflow.perform``'s service for a transition that is only the transition (and what
+    every transition causes: ``transition``)."""
+
+    def service(incident: Incident, *, actor, comment: str, data: dict) -> Incident:
+        return transition(incident, name, actor=actor, comment=comment, data=data)
+
+    service.__name__ = f"transition_{name}"
+    return service
 
 
 # ---------------------------------------------------------------------------- close & postmortem
@@ -471,7 +484,7 @@ def close_incident(
         elif inc.track == Track.NORMAL:
             _create_review(inc, actor=actor)
 
-    return workflow.apply_transition(
+    return transition(
         incident,
         "close",
         actor=actor,
@@ -481,7 +494,6 @@ def close_incident(
     )
 
 
-@workflow.handles(Incident, "close")
 def _close_from_panel(incident, *, actor, comment, data):
     return close_incident(
         incident,
@@ -545,7 +557,7 @@ def request_postmortem(incident: Incident, *, actor, kind: str | None = None) ->
         kind = (
             PostmortemKind.POSTMORTEM if incident.track == Track.URGENT else PostmortemKind.REVIEW
         )
-    _check_choice("kind", kind, PostmortemKind)
+    check_choice("kind", kind, PostmortemKind)
     if hasattr(incident, "postmortem"):
         raise workflow.TransitionNotAllowed(_("This incident already has a postmortem."))
     with transaction.atomic():
@@ -650,7 +662,6 @@ def complete_review(
     )
 
 
-@workflow.handles(IncidentReview, "complete")
 def _complete_review_from_panel(review, *, actor, comment, data):
     """The generic transition endpoint: ticks sent as ``checked`` (kept as saved when absent)."""
     if "checked" in data:
@@ -774,3 +785,32 @@ def set_checklist_item(item: ChecklistItem, *, actor, done: bool) -> ChecklistIt
 
 def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
+
+
+# How each transition is applied when asked for by name (``itsm.core.workflow.perform``): every
+# incident transition goes through ``transition`` (clock and timeline), triage and close with
+# their use cases; postmortem moves are plain.
+TRANSITIONS = {
+    Incident: {
+        "triage": _triage_from_panel,
+        "close": _close_from_panel,
+        **{
+            name: _transition_service(name)
+            for name in (
+                "start_response",
+                "start_recovery",
+                "verify",
+                "reject_fix",
+                "reopen",
+                "auto_recover",
+                "alerts_refire",
+            )
+        },
+    },
+    Postmortem: {
+        "submit_for_review": workflow.PLAIN,
+        "send_back": workflow.PLAIN,
+        "publish": workflow.PLAIN,
+    },
+    IncidentReview: {"complete": _complete_review_from_panel},
+}

@@ -39,6 +39,7 @@ from .models import (
     Postmortem,
     ResponseTarget,
     may_complete_review,
+    priority_for,
     response_due_for,
 )
 
@@ -197,7 +198,7 @@ def _preview(params, incident: Incident | None = None) -> dict | None:
         or urgency not in Urgency.values
     ):
         return None
-    priority = services.priority_for(scope, impact, urgency)
+    priority = priority_for(scope, impact, urgency)
     target = ResponseTarget.objects.filter(priority=priority).first()
     detected_at = incident.detected_at if incident is not None else None
     return {

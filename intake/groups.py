@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from incidents import services as incident_services
 from incidents.choices import PRIORITY_ORDER
-from incidents.models import Incident
+from incidents.models import Incident, priority_for
 
 from .models import AlertGroup, Integration, MappingRule
 
@@ -65,7 +64,7 @@ def mapped_priority(integration: Integration, opener: dict) -> str:
         return opener["priority"]
     inputs = [opener.get(k) for k in ("impact_scope", "business_impact", "urgency")]
     if all(inputs):
-        return incident_services.priority_for(*inputs)
+        return priority_for(*inputs)
     return integration.default_priority
 
 

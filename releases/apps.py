@@ -56,7 +56,11 @@ class ReleasesConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (registers transition services)
+        from itsm.core import workflow
+
+        from . import services
+
+        workflow.register(services.TRANSITIONS)
 
         # Releases on the change calendar; before changes.calendar exists there is nothing to
         # register with.

@@ -200,7 +200,6 @@ def roll_back_release(
     )
 
 
-@workflow.handles(Release, "roll_back")
 def _roll_back_from_ui(release: Release, *, actor, comment: str, data: dict) -> Release:
     return roll_back_release(release, actor=actor, reason=comment)
 
@@ -216,8 +215,6 @@ def _explain_production_refusal(release: Release, exc: workflow.TransitionError)
         exc.args = (exc.message,)
 
 
-@workflow.handles(Release, "promote_to_production")
-@workflow.handles(Release, "skip_canary")
 def _enter_production(release: Release, *, actor, comment: str = "", data=None) -> Release:
     name = "skip_canary" if release.state == Release.State.STAGING else "promote_to_production"
     try:
@@ -634,3 +631,21 @@ def update_release(release: Release, *, actor, changes=None, **fields) -> Releas
         if changed:
             record_event(release, action="updated", actor=actor, data=changed)
     return release
+
+
+# How each transition is applied when asked for by name (``itsm.core.workflow.perform``).
+TRANSITIONS = {
+    Release: {
+        "start_development": workflow.PLAIN,
+        "promote_to_testing": workflow.PLAIN,
+        "fail_testing": workflow.PLAIN,
+        "promote_to_staging": workflow.PLAIN,
+        "fail_staging": workflow.PLAIN,
+        "rework": workflow.PLAIN,
+        "promote_to_canary": workflow.PLAIN,
+        "skip_canary": _enter_production,
+        "promote_to_production": _enter_production,
+        "roll_back": _roll_back_from_ui,
+        "complete": workflow.PLAIN,
+    },
+}

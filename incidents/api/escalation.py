@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -78,7 +80,7 @@ def _state(incident: Incident) -> dict:
         "clock_started_at": clock.started_at if clock else None,
         "clock_stopped_at": clock.stopped_at if clock else None,
         "response_breached_at": clock.response_breached_at if clock else None,
-        "levels": clock.snapshot.get("levels", []) if clock else [],
+        "levels": [asdict(level) for level in clock.policy_snapshot.levels] if clock else [],
         "steps": incident.escalation_steps.select_related("actor"),
     }
 

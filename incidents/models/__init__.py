@@ -40,6 +40,7 @@ from .incident import (
     has_summary,
     has_triage_inputs,
     may_close,
+    priority_for,
     response_due_for,
     within_reopen_window,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "IncidentQuerySet",
     "IncidentRunbook",
     "may_close",
+    "priority_for",
     "Postmortem",
     "PostmortemQuerySet",
     "response_due_for",

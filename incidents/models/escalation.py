@@ -24,14 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from itsm.core.models import Service, Team
 from itsm.core.roles import Role
 
-from ..choices import Track
+from ..choices import Clock, EscalationCondition, Track
+from ..snapshot import LevelSnapshot, PolicySnapshot
 from .incident import Incident
-
-
-class EscalationCondition(models.TextChoices):
-    ALWAYS = "always", _("Always")
-    # §8.4 重大影響: P1, or business impact revenue_loss.
-    MAJOR_IMPACT = "major_impact", _("Major impact (P1 or revenue loss)")
 
 
 class EscalationReason(models.TextChoices):
@@ -124,13 +119,15 @@ class EscalationPolicy(models.Model):
     def warning_fractions(self) -> list[float]:
         return parse_percents(self.response_warning_percents)
 
-    def snapshot(self) -> dict:
-        """The policy as plain data, copied onto an incident when its clock starts."""
-        return {
-            "policy": self.name,
-            "warnings": self.warning_fractions(),
-            "levels": [level.as_dict() for level in self.levels.all()],
-        }
+    def snapshot(self, *, clock: str = Clock.ALWAYS) -> PolicySnapshot:
+        """The policy as it is now, copied onto an incident when its clock starts; ``clock``:
+        the clock of the incident's response target (business hours for P4)."""
+        return PolicySnapshot(
+            policy=self.name,
+            warnings=tuple(self.warning_fractions()),
+            levels=tuple(level.as_snapshot() for level in self.levels.all()),
+            clock=clock,
+        )
 
 
 def parse_percents(text: str) -> list[float]:
@@ -202,18 +199,18 @@ class EscalationLevel(models.Model):
     def __str__(self) -> str:
         return f"{self.policy}: L{self.level}"
 
-    def as_dict(self) -> dict:
-        return {
-            "level": self.level,
-            "name": self.name or level_label(self.level),
-            "after_level": self.after_level,
-            "delay_minutes": self.delay_minutes,
-            "team_id": self.target_team_id,
-            "team": str(self.target_team) if self.target_team_id else "",
-            "role": self.target_role,
-            "condition": self.condition,
-            "notify_only": self.notify_only,
-        }
+    def as_snapshot(self) -> LevelSnapshot:
+        return LevelSnapshot(
+            level=self.level,
+            name=self.name or str(level_label(self.level)),
+            after_level=self.after_level,
+            delay_minutes=self.delay_minutes,
+            team_id=self.target_team_id,
+            team=str(self.target_team) if self.target_team_id else "",
+            role=self.target_role,
+            condition=self.condition,
+            notify_only=self.notify_only,
+        )
 
 
 class IncidentEscalation(models.Model):
@@ -252,11 +249,20 @@ class IncidentEscalation(models.Model):
         verbose_name_plural = _("incident escalation clocks")
 
     def __str__(self) -> str:
-        return f"{self.incident_id} ({self.snapshot.get('policy', '')})"
+        return f"{self.incident_id} ({self.policy_name})"
+
+    @property
+    def policy_snapshot(self) -> PolicySnapshot:
+        """The stored snapshot, validated and typed (read once per instance)."""
+        cached = self.__dict__.get("_policy_snapshot")
+        if cached is None or cached[0] is not self.snapshot:
+            cached = (self.snapshot, PolicySnapshot.load(self.snapshot))
+            self.__dict__["_policy_snapshot"] = cached
+        return cached[1]
 
     @property
     def policy_name(self) -> str:
-        return self.snapshot.get("policy", "")
+        return self.policy_snapshot.policy
 
 
 class EscalationStep(models.Model):

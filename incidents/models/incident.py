@@ -40,6 +40,8 @@ from ..choices import (
     TimelineKind,
     Track,
     Urgency,
+    check_choice,
+    lower_priority,
     track_for,
 )
 
@@ -87,6 +89,24 @@ class UrgencyRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_urgency_display()}: -{self.priority_shift}"
+
+
+def priority_for(scope: str, impact: str, urgency: str) -> str:
+    """§8.3.2 優先度判定: the triage matrix cell for (scope, impact), lowered by the urgency rule
+    (floor P4) — both read from data (``TriageRule``, ``UrgencyRule``), defaults otherwise."""
+    from ..defaults import TRIAGE_MATRIX, URGENCY_SHIFT
+
+    check_choice("impact_scope", scope, ImpactScope)
+    check_choice("business_impact", impact, BusinessImpact)
+    check_choice("urgency", urgency, Urgency)
+    cell = (
+        TriageRule.objects.filter(impact_scope=scope, business_impact=impact)
+        .values_list("priority", flat=True)
+        .first()
+    ) or TRIAGE_MATRIX[(scope, impact)]
+    shift = UrgencyRule.objects.filter(urgency=urgency).values_list("priority_shift", flat=True)
+    shift = shift.first() if shift.exists() else URGENCY_SHIFT[urgency]
+    return lower_priority(cell, shift)
 
 
 class ResponseTarget(models.Model):
@@ -416,8 +436,6 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         },
     )
     def triage(self, **audit):
-        from ..services import priority_for
-
         if not self.priority_overridden:
             self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
         self.triaged_at = timezone.now()

@@ -18,7 +18,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import signals  # noqa: F401  (audit of every FSM transition)
+        from . import checks, signals  # noqa: F401  (startup checks; audit of every transition)
         from .permissions import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")

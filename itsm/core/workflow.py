@@ -266,6 +266,7 @@ def apply_transition(
     comment: str = "",
     data: dict | None = None,
     system_label: str = "",
+    before_save: Callable[[object], None] | None = None,
     after: Callable[[object], None] | None = None,
 ):
     """Apply transition ``name`` to ``instance`` on behalf of ``actor``, atomically.
@@ -273,9 +274,14 @@ def apply_transition(
     Order of checks (each a distinct API error): the transition exists from this state (409),
     the actor may take it (403; skipped when ``actor`` is None, i.e. the clock or a service
     acting on its own), its fields validate (400 with field errors), a comment is present when
-    required (400), its guards pass (400 naming the guard). Then the method runs, the record is
-    saved with optimistic locking (409 if someone else moved it first), and ``after(instance)``
-    runs inside the same transaction for the records the transition implies.
+    required (400), its guards pass (400 naming the guard). Then, in one transaction: the method
+    runs, ``before_save(instance)`` sets what the use case derives on the record itself (the
+    incident's escalation clock fields), the record is saved with optimistic locking (409 if
+    someone else moved it first), and ``after(instance)`` writes the records the transition
+    implies (timeline, postmortem …).
+
+    This is the mechanism, not the way in: callers go through their app's services, which say
+    what a transition causes (``perform`` for the generic endpoint and view).
     """
     t = _current(instance, name)
     if t is None or name.startswith("_"):
@@ -306,6 +312,8 @@ def apply_transition(
     try:
         with transaction.atomic():
             getattr(instance, name)(by=actor, comment=comment, system_label=system_label)
+            if before_save is not None:
+                before_save(instance)
             instance.save()
             if after is not None:
                 after(instance)
@@ -317,28 +325,57 @@ def apply_transition(
     return instance
 
 
-# Use cases that wrap a transition (creating a postmortem on close, …) register here so the
-# generic API endpoint and HTML view go through the same service as every other caller.
-_SERVICES: dict[tuple[type, str], Callable] = {}
+# How each transition is applied when a person or client asks for it by name (the generic API
+# endpoint and HTML view): every app declares, per model, a service for each transition or that
+# it is plain (the transition needs nothing beyond itself). Declared explicitly in each app's
+# services (``TRANSITIONS``) and registered by its AppConfig.ready(); a transition declared
+# nowhere is a startup error (``itsm.core.checks``) and ``perform`` refuses it, so a use case is
+# never skipped because a module was not imported.
+PLAIN = "plain"
+
+Service = Callable[..., object]
+_SERVICES: dict[tuple[type, str], Service | str] = {}
 
 
-def handles(model: type, name: str) -> Callable:
-    """Register ``service(instance, *, actor, comment, data)`` as the way to apply ``name``."""
+class UndeclaredTransition(LookupError):
+    """A transition with neither a service nor a ``PLAIN`` declaration (a programming error)."""
 
-    def decorate(func: Callable) -> Callable:
-        _SERVICES[(model, name)] = func
-        return func
 
-    return decorate
+def register(table: dict[type, dict[str, Service | str]]) -> None:
+    """Register an app's ``{Model: {transition name: service or PLAIN}}`` table; a service is
+    called as ``service(instance, actor=…, comment=…, data=…)``."""
+    for model, services in table.items():
+        names = transition_names(model)
+        for name, service in services.items():
+            if name not in names:
+                raise UndeclaredTransition(f"{model._meta.label} has no transition “{name}”.")
+            if service != PLAIN and not callable(service):
+                raise TypeError(f"{model._meta.label}.{name}: a service or PLAIN, not {service!r}")
+            _SERVICES[(model, name)] = service
+
+
+def transition_names(model) -> set[str]:
+    return {t.name for t in all_transitions(model)}
+
+
+def undeclared(model) -> list[str]:
+    """The transitions of ``model`` that no app declared (``itsm.core.checks`` reports them)."""
+    return sorted(name for name in transition_names(model) if (model, name) not in _SERVICES)
 
 
 def perform(instance, name: str, *, actor, comment: str = "", data: dict | None = None):
-    """Apply a transition requested by a person or client: the registered service, or the plain
-    transition when the use case needs nothing more."""
-    service = _SERVICES.get((type(instance), name))
-    if service is not None and _current(instance, name) is not None:
-        return service(instance, actor=actor, comment=comment, data=data or {})
-    return apply_transition(instance, name, actor=actor, comment=comment, data=data)
+    """Apply a transition requested by a person or client through the service its app declared
+    (the bare transition when declared ``PLAIN``). A name that is not a transition of the model
+    is refused like any impossible transition (409)."""
+    model = type(instance)
+    service = _SERVICES.get((model, name))
+    if service is None and name in transition_names(model):
+        raise UndeclaredTransition(
+            f"{model._meta.label}: transition “{name}” has no declared service (see PLAIN)."
+        )
+    if service is None or service == PLAIN or _current(instance, name) is None:
+        return apply_transition(instance, name, actor=actor, comment=comment, data=data)
+    return service(instance, actor=actor, comment=comment, data=data or {})
 
 
 def labels(choices: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -143,7 +143,7 @@ def test_p3_without_major_impact_never_tells_executives(ladder):
 def test_clock_counts_from_response_start_and_recovery_stops_it(ladder):
     incident = file(**MAJOR)
     with time_machine.travel(at(5), tick=False):
-        workflow.apply_transition(incident, "start_response", actor=ladder[1])
+        services.transition(incident, "start_response", actor=ladder[1])
     incident.refresh_from_db()
     assert incident.next_deadline_at == at(20)  # L2 15 min after response start
     assert sweep(15) == 0  # responded in time: no breach, no warnings
@@ -157,7 +157,7 @@ def test_clock_counts_from_response_start_and_recovery_stops_it(ladder):
     assert sweep(300) == 0
     # Verification failed: the clock resumes from that moment.
     with time_machine.travel(at(40), tick=False):
-        workflow.apply_transition(incident, "reject_fix", actor=ladder[1], comment="still down")
+        services.transition(incident, "reject_fix", actor=ladder[1], comment="still down")
     incident.refresh_from_db()
     assert incident.next_deadline_at == at(70)  # L3 30 min after resuming
 
@@ -169,7 +169,7 @@ def test_reopen_restarts_the_clock_as_a_new_cycle(ladder):
         services.close_incident(incident, actor=ladder[3], resolution_summary="fixed")
     assert Incident.objects.get(pk=incident.pk).next_deadline_at is None
     with time_machine.travel(at(120), tick=False):
-        workflow.apply_transition(incident, "reopen", actor=ladder[1], comment="back again")
+        services.transition(incident, "reopen", actor=ladder[1], comment="back again")
     incident.refresh_from_db()
     assert incident.escalation_level == 1
     assert incident.escalation.cycle == 2
@@ -313,5 +313,5 @@ def test_saving_a_stale_instance_through_a_transition_keeps_the_escalation(ladde
     incident = file(**P3)
     stale = Incident.objects.get(pk=incident.pk)
     sweep(15)
-    workflow.apply_transition(stale, "start_response", actor=ladder[1])
+    services.transition(stale, "start_response", actor=ladder[1])
     assert Incident.objects.get(pk=incident.pk).escalation_level == 2

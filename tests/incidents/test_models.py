@@ -15,6 +15,7 @@ from incidents.models import (
     UrgencyRule,
     has_resolution_summary,
     has_triage_inputs,
+    priority_for,
     response_due_for,
 )
 from itsm.core import workflow
@@ -41,8 +42,8 @@ MATRIX = [
 
 @pytest.mark.parametrize(("scope", "impact", "immediate", "planned"), MATRIX)
 def test_every_matrix_cell_and_the_urgency_rule(scope, impact, immediate, planned):
-    assert services.priority_for(scope, impact, "immediate") == immediate
-    assert services.priority_for(scope, impact, "planned") == planned
+    assert priority_for(scope, impact, "immediate") == immediate
+    assert priority_for(scope, impact, "planned") == planned
 
 
 def test_matrix_is_seeded_complete_by_migration():
@@ -65,16 +66,16 @@ def test_matrix_edits_in_data_change_the_result():
     TriageRule.objects.filter(impact_scope="single_feature", business_impact="minor").update(
         priority="P3"
     )
-    assert services.priority_for("single_feature", "minor", "immediate") == "P3"
+    assert priority_for("single_feature", "minor", "immediate") == "P3"
     UrgencyRule.objects.filter(urgency="planned").update(priority_shift=2)
-    assert services.priority_for("all_users", "revenue_loss", "planned") == "P3"
+    assert priority_for("all_users", "revenue_loss", "planned") == "P3"
 
 
 def test_unknown_triage_value_is_a_validation_error_listing_choices():
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as exc:
-        services.priority_for("everyone", "minor", "immediate")
+        priority_for("everyone", "minor", "immediate")
     assert "all_users" in str(exc.value.message_dict["impact_scope"])
 
 
@@ -111,9 +112,7 @@ def test_triage_guard_names_missing_inputs(open_incident):
     incident = open_incident()
     assert not has_triage_inputs(incident)
     with pytest.raises(workflow.GuardFailed) as exc:
-        workflow.apply_transition(
-            incident, "triage", actor=None, data={"impact_scope": "all_users"}
-        )
+        services.transition(incident, "triage", actor=None, data={"impact_scope": "all_users"})
     assert exc.value.extra["guard"] == "has_triage_inputs"
     incident.refresh_from_db()
     assert incident.state == IncidentState.DETECTED
@@ -123,7 +122,7 @@ def test_close_guard_requires_resolution_summary(incident_in, ops_leader):
     incident = incident_in("verifying", priority="P3")
     assert not has_resolution_summary(incident)
     with pytest.raises(workflow.GuardFailed) as exc:
-        workflow.apply_transition(incident, "close", actor=ops_leader, data={})
+        services.transition(incident, "close", actor=ops_leader, data={})
     assert exc.value.extra["guard"] == "has_resolution_summary"
 
 
@@ -135,10 +134,10 @@ def test_reopen_window_is_configurable(incident_in, operator):
         assert options["reopen"].available
     with time_machine.travel(datetime(2026, 3, 10, 10, 0, tzinfo=TOKYO), tick=False):
         with pytest.raises(workflow.GuardFailed) as exc:
-            workflow.apply_transition(incident, "reopen", actor=operator, comment="again")
+            services.transition(incident, "reopen", actor=operator, comment="again")
         assert exc.value.extra["guard"] == "within_reopen_window"
         IncidentPolicy.objects.filter(pk=1).update(reopen_window_days=30)
-        workflow.apply_transition(incident, "reopen", actor=operator, comment="again")
+        services.transition(incident, "reopen", actor=operator, comment="again")
     assert incident.state == IncidentState.INVESTIGATING
     assert incident.closed_at is None
 
@@ -210,7 +209,7 @@ def test_permission_matrix(incident_in, make_user, name, state, priority, role, 
     user = make_user(role, username=f"u-{role.value}")
     offered = any(o.name == name for o in workflow.options_for(incident, user))
     assert offered is allowed
-    apply = lambda: workflow.apply_transition(  # noqa: E731
+    apply = lambda: services.transition(  # noqa: E731
         incident, name, actor=user, comment="because", data=PAYLOAD.get(name, {})
     )
     if allowed:
