@@ -118,9 +118,10 @@ test: install assets dirs ## run the test suite (PYTEST_ARGS=... passes extra ar
 bench: install assets dirs ## run the benchmarks (bench/run.py)
 	$(PY) bench/run.py
 
-lint: install ## ruff check, ruff format --check, makemigrations --check
+lint: install ## ruff check, ruff format --check, the import order (lint-imports), makemigrations --check
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(VENV)/bin/lint-imports
 	$(MANAGE) makemigrations --check --dry-run
 
 # Needs GNU gettext (xgettext, msgmerge, msgfmt): apt-get install gettext.

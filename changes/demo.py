@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from incidents.models import Incident
-from itsm.core.demo import best_effort, can_travel, days_ago, travel
+from itsm.core.demo import (
+    LEAD_TIME_MARGIN,
+    best_effort,
+    can_travel,
+    days_ago,
+    submitted_before,
+    travel,
+)
 from itsm.core.models import Service
 
 from . import services
@@ -36,25 +43,12 @@ def _service(slug: str, name: str) -> Service:
     return Service.objects.get_or_create(slug=slug, defaults={"name": name})[0]
 
 
-# Submitting takes a few seconds after planning; an hour of margin keeps a planned start clear
-# of the lead-time limit whatever the moment the demo is seeded.
-MARGIN = timedelta(hours=1)
-
-
 def planned_start(change_class: ChangeClass, *, days_after: int = 0) -> datetime:
     """The first full hour at least an hour after the class's earliest start for a change
     submitted now, ``days_after`` calendar days later (§9.2 lead times)."""
-    earliest = timezone.localtime(change_class.earliest_start(timezone.now())) + MARGIN
+    earliest = timezone.localtime(change_class.earliest_start(timezone.now())) + LEAD_TIME_MARGIN
     start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return start + timedelta(days=days_after)
-
-
-def submitted_before(change_class: ChangeClass, start: datetime, latest: datetime) -> datetime:
-    """``latest``, or whole days earlier, so that the class's lead time ends by ``start``."""
-    submitted = latest
-    while change_class.earliest_start(submitted) > start - MARGIN:
-        submitted -= timedelta(days=1)
-    return submitted
 
 
 def seed(users: dict) -> None:
@@ -250,7 +244,7 @@ def seed_history(users: dict) -> None:
         if ChangeRequest.objects.filter(title=title).exists():
             continue
         start = days_ago(*implemented) + timedelta(minutes=5 if cls == "emergency" else 0)
-        submitted_at = submitted_before(classes[cls], start, days_ago(*submitted))
+        submitted_at = submitted_before(classes[cls].earliest_start, start, days_ago(*submitted))
         with best_effort(title), travel(submitted_at) as clock:
             change = services.create_change(
                 actor=requester,

@@ -9,8 +9,8 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from incidents.selectors import grouped_stats
 from itsm.core.roles import Role, has_role, ops_rank
+from itsm.core.stats import grouped_stats, share
 
 from . import calendar as calendar_sources
 from .choices import ApprovalKind, ClassCode, Decision, Outcome
@@ -238,10 +238,6 @@ def month_grid(year: int, month: int, calendar) -> tuple[list[list[CalendarDay]]
 # service slug, shared by the dashboard page, /api/v1/metrics/changes/ and the CSV export.
 
 
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
 def change_metrics(*, since: datetime, until: datetime, service: str = "") -> dict:
     """Change success rate, emergency ratio and CAB throughput (§9.2, §9.3)."""
     changes = ChangeRequest.objects.all()
@@ -285,11 +281,11 @@ def change_metrics(*, since: datetime, until: datetime, service: str = "") -> di
         "successful": implemented["successful"],
         "failed": implemented["failed"],
         "in_progress": implemented["in_progress"],
-        "success_rate": _share(implemented["successful"], judged),
+        "success_rate": share(implemented["successful"], judged),
         "submitted": total_submitted,
         "by_class": by_class,
         "emergency": by_class.get(ClassCode.EMERGENCY, 0),
-        "emergency_ratio": _share(by_class.get(ClassCode.EMERGENCY, 0), total_submitted),
+        "emergency_ratio": share(by_class.get(ClassCode.EMERGENCY, 0), total_submitted),
         "cab": {
             "decided": cab["approved"] + cab["rejected"],
             "approved": cab["approved"],

@@ -87,6 +87,8 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from itsm.core import workflow
 
-        from . import services
+        from . import escalation, services
+        from .models import Incident
 
         workflow.register(services.TRANSITIONS)
+        workflow.register_summary(Incident, escalation.transition_summary)

@@ -30,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from itsm.core import workflow
@@ -294,6 +295,20 @@ def step_label(due: Due) -> str:
     if due.kind == StepKind.NOTIFY:
         return _("L%(level)s informed") % {"level": due.level}
     return f"L{due.level}"
+
+
+def transition_summary(incident: Incident, name: str = "") -> str:
+    """The tail of the message after a transition: the next escalation, when there is one
+    (registered with ``itsm.core.workflow.register_summary``)."""
+    due = upcoming(incident) if incident.is_open else None
+    if due is None:
+        return ""
+    at = timezone.localtime(due.due_at)
+    same_day = at.date() == timezone.localdate()
+    return _("Next escalation: L%(level)s at %(time)s.") % {
+        "level": due.level,
+        "time": date_format(at, "H:i" if same_day else "Y-m-d H:i"),
+    }
 
 
 def next_step(incident: Incident, clock=None) -> NextStep | None:

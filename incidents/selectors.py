@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from django.db import connections
 from django.db.models import (
-    Aggregate,
     BooleanField,
     Case,
     Count,
-    DurationField,
     Expression,
     ExpressionWrapper,
     F,
-    FloatField,
-    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -25,6 +20,14 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+
+from itsm.core.stats import (
+    PERCENTILES,
+    EpochSeconds,
+    minutes,
+    percentile_cont,
+    share,
+)
 
 from .choices import (
     IncidentState,
@@ -219,7 +222,6 @@ def my_open_items(user) -> list[dict]:
 # available, by the same linear interpolation in Python elsewhere (SQLite); the number of
 # queries never depends on the number of rows.
 
-PERCENTILES = {"p50": 0.5, "p90": 0.9}
 # Rows are counted by a non-null column of the covering index (never the id), so PostgreSQL can
 # answer from the index alone (incidents/migrations/0003_metrics_indexes.py).
 COUNTED = "detected_at"
@@ -228,103 +230,6 @@ INCIDENT_DURATIONS = {
     "mtta": ("response_started_at", "detected_at"),  # §8.1: detection → response start
     "mttr": ("recovered_at", "detected_at"),  # detection → recovery (まず復旧)
 }
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate ``percentile_cont(f) WITHIN GROUP (ORDER BY x)``.
-
-    NULLs are ignored, so an incident not yet responded to simply does not count."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    allow_distinct = False
-
-    def __init__(self, expression, fraction: float, **extra):
-        fraction = float(fraction)
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be within [0, 1]")
-        super().__init__(expression, fraction=fraction, output_field=DurationField(), **extra)
-
-
-class EpochSeconds(Func):
-    """PostgreSQL: a duration as float seconds (``date_part('epoch', interval)``), narrower and
-    cheaper to sort than the interval, and the same arithmetic as the Python interpolation."""
-
-    template = "date_part('epoch', %(expressions)s)"
-    output_field = FloatField()
-
-
-def percentile_cont(values: list[float], fraction: float) -> float | None:
-    """The same interpolation as PostgreSQL's percentile_cont, for the other databases."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    lower, upper = math.floor(position), math.ceil(position)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
-def _minutes(value) -> float | None:
-    if value is None:
-        return None
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    return round(seconds / 60, 1)
-
-
-def grouped_stats(
-    qs: QuerySet,
-    *,
-    group: dict[str, Expression | str] | None = None,
-    counts: dict[str, Q] | None = None,
-    durations: dict[str, tuple[str, str]] | None = None,
-    counted: str = "pk",
-) -> list[dict]:
-    """Conditional counts and duration percentiles (minutes) of ``qs`` per ``group``.
-
-    One query on PostgreSQL; two elsewhere (the durations are read and interpolated in Python).
-    Without ``group`` the result is a single row for the whole queryset."""
-    group, counts, durations = group or {}, counts or {}, durations or {}
-    names = list(group)
-    base = qs.annotate(**{k: v for k, v in group.items() if not isinstance(v, str)})
-    keys = [v if isinstance(v, str) else k for k, v in group.items()]
-    in_db = connections[qs.db].vendor == "postgresql"
-    aggregates = {name: Count(counted, filter=q or None) for name, q in counts.items()}
-    for name, (end, start) in durations.items():
-        aggregates[f"{name}_n"] = Count(counted, filter=Q(**{f"{end}__isnull": False}))
-        if in_db:
-            for label, fraction in PERCENTILES.items():
-                aggregates[f"{name}_{label}"] = PercentileCont(F(end) - F(start), fraction)
-    if keys:
-        rows = list(base.values(*keys).annotate(**aggregates).order_by(*keys))
-        for row in rows:
-            for name, key in zip(names, keys, strict=True):
-                row[name] = row.pop(key) if name != key else row[key]
-    else:
-        rows = [base.aggregate(**aggregates)]
-    if durations and not in_db:
-        samples: dict[tuple, dict[str, list[float]]] = {}
-        fields = [f for pair in durations.values() for f in pair]
-        for values in base.values_list(*keys, *fields):
-            key, times = tuple(values[: len(keys)]), values[len(keys) :]
-            bucket = samples.setdefault(key, {name: [] for name in durations})
-            for i, name in enumerate(durations):
-                end, start = times[2 * i], times[2 * i + 1]
-                if end is not None and start is not None:
-                    bucket[name].append((end - start).total_seconds())
-        for row in rows:
-            bucket = samples.get(tuple(row[n] for n in names), {})
-            for name in durations:
-                for label, fraction in PERCENTILES.items():
-                    row[f"{name}_{label}"] = percentile_cont(bucket.get(name, []), fraction)
-    for row in rows:
-        for name in durations:
-            for label in PERCENTILES:
-                row[f"{name}_{label}"] = _minutes(row.get(f"{name}_{label}"))
-    return rows
-
-
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def detected_in(since: datetime, until: datetime, service: str = "") -> QuerySet[Incident]:
@@ -372,7 +277,7 @@ def _sla_row(row: dict) -> dict:
         "untriaged": row["untriaged"],
         # recovered by the monitor before anybody had to respond: neither met nor breached
         "auto_recovered": row["auto_recovered"],
-        "compliance": _share(row["met"], judged),
+        "compliance": share(row["met"], judged),
     }
     for name in INCIDENT_DURATIONS:
         for label in PERCENTILES:
@@ -452,7 +357,7 @@ def _window_figures(
         found = values[len(SLA_FIELDS) : len(SLA_FIELDS) + len(pairs)]
         for name, result in zip(pairs, found, strict=True):
             for i, label in enumerate(PERCENTILES):
-                row[f"{name}_{label}"] = None if result is None else _minutes(result[i])
+                row[f"{name}_{label}"] = None if result is None else minutes(result[i])
         return row, values[len(SLA_FIELDS) + len(pairs) :]
 
     # Built from constants around the ORM's own SQL; every value is a bound parameter.
@@ -513,7 +418,7 @@ def _aggregate_in_python(rows, durations: list[str]) -> tuple:
     for key, bucket in samples.items():
         for name in durations:
             for label, fraction in PERCENTILES.items():
-                groups[key][f"{name}_{label}"] = _minutes(percentile_cont(bucket[name], fraction))
+                groups[key][f"{name}_{label}"] = minutes(percentile_cont(bucket[name], fraction))
     return groups, cells
 
 
@@ -567,7 +472,7 @@ def incident_trend(*, since: datetime, until: datetime, groups: dict, counts: di
         points.append(
             {
                 "day": current.isoformat(),
-                "compliance": _share(row.get("met", 0), row.get("met", 0) + row.get("breached", 0)),
+                "compliance": share(row.get("met", 0), row.get("met", 0) + row.get("breached", 0)),
                 "mtta_p50": row.get("mtta_p50"),
                 "mttr_p50": row.get("mttr_p50"),
                 "by_priority": {
@@ -655,7 +560,7 @@ def postmortem_metrics(
         "late": row["late"],
         "overdue_in_period": row["overdue"],
         "not_yet_due": row["not_yet_due"],
-        "completion_within_due": _share(row["on_time"], judged),
+        "completion_within_due": share(row["on_time"], judged),
         "overdue_postmortems_now": overdue_pm.count(),
         "overdue_action_items_now": overdue_items.count(),
     }

@@ -12,9 +12,8 @@ import datetime as dt
 from django.utils import timezone
 
 from changes import services as change_services
-from changes.demo import submitted_before
 from changes.models import ChangeClass, ChangeRequest, RollbackCriterion
-from itsm.core.demo import best_effort, can_travel, travel
+from itsm.core.demo import best_effort, can_travel, submitted_before, travel
 from itsm.core.models import Service
 
 from . import services
@@ -215,7 +214,7 @@ def _ship(users, slot, name, slug, version, strategy, fails_once) -> None:
     envs = {e.code: e for e in Environment.objects.all()}
     at = slot.starts_at
     normal = ChangeClass.objects.get(code="normal")
-    submitted = submitted_before(normal, at, latest=at - dt.timedelta(days=8))
+    submitted = submitted_before(normal.earliest_start, at, latest=at - dt.timedelta(days=8))
     with travel(submitted) as clock:
         change = change_services.create_change(
             actor=requester,

@@ -26,8 +26,8 @@ from django.utils.dateparse import parse_datetime
 
 from changes.choices import IncidentRelation
 from changes.models import FreezeWindow, IncidentLink
-from incidents.selectors import percentile_cont
 from itsm.core.roles import Role, has_role
+from itsm.core.stats import percentile_cont, share
 
 from .choices import FAILED_RESULTS, FINISHED_RESULTS, DeploymentResult, ReleaseType, Stage
 from .models import Deployment, DeploymentIncident, Environment, Release, ReleaseSlot
@@ -292,10 +292,6 @@ def incident_caused_failures(*, since: dt.datetime, until: dt.datetime, service:
 # an optional service slug, shared by the dashboard page, /api/v1/metrics/ and the CSV export.
 
 
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
 def cadence_metrics(
     *, since: dt.datetime, until: dt.datetime, service: str = "", now: dt.datetime | None = None
 ) -> dict:
@@ -321,11 +317,11 @@ def cadence_metrics(
         by_type[row["release_type"]] = {
             "slots": row["slots"],
             "used": row["used_slots"],
-            "adherence": _share(row["used_slots"], row["slots"]),
+            "adherence": share(row["used_slots"], row["slots"]),
         }
     slots = sum(v["slots"] for v in by_type.values())
     used = sum(v["used"] for v in by_type.values())
-    return {"slots": slots, "used": used, "adherence": _share(used, slots), "by_type": by_type}
+    return {"slots": slots, "used": used, "adherence": share(used, slots), "by_type": by_type}
 
 
 # DORA performance clusters as published in the 2024 Accelerate State of DevOps report
@@ -516,7 +512,7 @@ def dora_metrics(*, since: dt.datetime, until: dt.datetime, service: str = "") -
         "change_lead_time": inputs["lead_time_hours_median"],
         "change_fail_rate": inputs["change_failure_rate"],
         "failed_deployment_recovery_time": recovery,
-        "deployment_rework_rate": _share(rework, inputs["production_deployments"]),
+        "deployment_rework_rate": share(rework, inputs["production_deployments"]),
     }
     units = {
         "deployment_frequency": "per_day",

@@ -403,24 +403,6 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
     def time_to_recover(self) -> timedelta | None:
         return self.recovered_at - self.detected_at if self.recovered_at else None
 
-    def transition_summary(self, name: str = "") -> str:
-        """The tail of the message after a transition: the next escalation, when there is one
-        (read by :func:`itsm.core.workflow.result_message`)."""
-        from django.utils.formats import date_format
-        from django.utils.translation import gettext
-
-        from ..escalation import upcoming
-
-        due = upcoming(self) if self.is_open else None
-        if due is None:
-            return ""
-        at = timezone.localtime(due.due_at)
-        same_day = at.date() == timezone.localdate()
-        return gettext("Next escalation: L%(level)s at %(time)s.") % {
-            "level": due.level,
-            "time": date_format(at, "H:i" if same_day else "Y-m-d H:i"),
-        }
-
     # ---- transitions (§8.2 インシデント対応フロー)
 
     @transition(

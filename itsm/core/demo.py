@@ -56,3 +56,18 @@ def days_ago(days: int, hour: int, minute: int = 0) -> datetime:
     """A local time ``days`` calendar days before today."""
     day = timezone.localdate() - timedelta(days=days)
     return timezone.make_aware(datetime(day.year, day.month, day.day, hour, minute))
+
+
+# Submitting takes a few seconds after planning; an hour of margin keeps a planned start clear
+# of a lead-time limit whatever the moment the demo is seeded.
+LEAD_TIME_MARGIN = timedelta(hours=1)
+
+
+def submitted_before(earliest_start, start: datetime, latest: datetime) -> datetime:
+    """``latest``, or whole days earlier, so that a lead time ends by ``start``:
+    ``earliest_start(submitted)`` is the earliest start allowed for a request submitted then
+    (``ChangeClass.earliest_start``, §9.2 lead times)."""
+    submitted = latest
+    while earliest_start(submitted) > start - LEAD_TIME_MARGIN:
+        submitted -= timedelta(days=1)
+    return submitted

@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.module_loading import module_has_submodule
 
+from . import tasks
 from .models import (
     DeliveryStatus,
     Notification,
@@ -169,12 +170,10 @@ _broker_down_until = 0.0
 
 def _enqueue_delivery(pk: int, countdown: int | None = None) -> None:
     global _broker_down_until
-    from .tasks import deliver_notification
-
     if time.monotonic() < _broker_down_until:
         return
     try:
-        deliver_notification.apply_async((pk,), countdown=countdown, retry=False)
+        tasks.deliver_notification.apply_async((pk,), countdown=countdown, retry=False)
     except Exception as exc:  # noqa: BLE001 - broker down: the pending sweep delivers it later
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning(

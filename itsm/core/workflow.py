@@ -20,8 +20,8 @@ reason shown on unavailable transitions) and ``refusal(instance)`` (a reason spe
 record, e.g. "an ops leader or above: P1/P2 incidents").
 
 After a transition, :func:`result_message` says what happened ("INC-000019 is now Recovering.");
-a model adds its own tail by defining ``transition_summary(self, name) -> str`` (e.g. the next
-escalation of an incident).
+an app adds its own tail with ``register_summary(Model, summary)``, ``summary(instance, name) ->
+str`` (incidents: the next escalation).
 
 Guards are plain functions decorated with :func:`guard`, so a failed guard is reported by name.
 Every applied transition is audited by ``itsm.core.signals``.
@@ -211,16 +211,25 @@ def state_label(instance) -> str:
     return str(dict(field.choices or ()).get(value, value))
 
 
+_SUMMARIES: dict[type, Callable[[object, str], str]] = {}
+
+
+def register_summary(model: type, summary: Callable[[object, str], str]) -> None:
+    """``summary(instance, name)``: what the app adds to :func:`result_message` after a
+    transition of ``model`` ("Next escalation: L2 at 16:36."), empty for nothing."""
+    _SUMMARIES[model] = summary
+
+
 def result_message(instance, name: str = "") -> str:
     """What a transition did, for the person who asked: the record, its new state and the
-    model's own tail (``transition_summary``), e.g. "INC-000019 is now Recovering. Next
-    escalation: L2 at 16:36." """
+    app's tail (``register_summary``), e.g. "INC-000019 is now Recovering. Next escalation: L2
+    at 16:36." """
     text = pgettext("transition result", "%(record)s is now %(state)s.") % {
         "record": getattr(instance, "number", "") or instance,
         "state": state_label(instance),
     }
-    summary = getattr(instance, "transition_summary", None)
-    tail = str(summary(name) or "") if callable(summary) else ""
+    summary = _SUMMARIES.get(type(instance))
+    tail = str(summary(instance, name) or "") if summary is not None else ""
     if not tail:
         return text
     return f"{text}{tail}" if text.endswith("。") else f"{text} {tail}"

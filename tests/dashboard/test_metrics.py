@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents import selectors
 from incidents.models import Incident
-from incidents.selectors import percentile_cont
 from intake import acceptance, parsing
+from itsm.core.stats import percentile_cont
 from tests.intake.helpers import event, integration_fixture, process  # noqa: F401
 
 from .conftest import NOW, SINCE, UNTIL, jst, make_incident

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from incidents import selectors
-from incidents.selectors import percentile_cont
+from itsm.core.stats import percentile_cont
 from releases import selectors as release_selectors
 from releases.models import Deployment, Environment
 from tests.factories import ServiceFactory

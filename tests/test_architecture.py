@@ -1,0 +1,114 @@
+"""The rooms and their doors (docs/architecture.md): the import order of the apps is kept by
+import-linter's contracts in pyproject.toml, and no module takes part in an import loop.
+
+A loop is broken HackSoft's way where it is inherent — a task module imports the use case it
+runs inside the task body, because the use case enqueues the task — so the loop check reads
+the imports a module makes when it is loaded (module level), which is what makes a loop fail or
+half-initialise at import time."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter.cli import lint_imports
+
+PACKAGES = ("itsm", "incidents", "intake", "backups", "changes", "releases")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return grimp.build_graph(*PACKAGES, cache_dir=None)
+
+
+@cache
+def _module_level_lines(module: str) -> frozenset[int]:
+    """Lines of the import statements that run when ``module`` is loaded (not in a def)."""
+    spec = importlib.util.find_spec(module)
+    tree = ast.parse(Path(spec.origin).read_text())
+    lines = set()
+
+    def visit(node, in_function: bool):
+        for child in ast.iter_child_nodes(node):
+            is_function = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if isinstance(child, ast.Import | ast.ImportFrom) and not in_function:
+                lines.add(child.lineno)
+            visit(child, in_function or is_function)
+
+    visit(tree, False)
+    return frozenset(lines)
+
+
+def _loaded_with(graph, importer: str) -> set[str]:
+    return {
+        imported
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if any(
+            detail["line_number"] in _module_level_lines(importer)
+            for detail in graph.get_import_details(importer=importer, imported=imported)
+        )
+    }
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in edges.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                other = stack.pop()
+                on_stack.discard(other)
+                component.append(other)
+                if other == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_is_part_of_an_import_loop(graph):
+    edges = {module: _loaded_with(graph, module) for module in graph.modules}
+    assert _cycles(edges) == []
+
+
+def test_the_loop_finder_finds_loops():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_models_do_not_reach_for_use_cases(graph):
+    """The incident models used to import the triage matrix from the services (which import the
+    escalation clock, which imports the models): the models import no use case at all."""
+    for upward in ("incidents.services", "incidents.escalation", "incidents.selectors"):
+        assert not graph.chain_exists(
+            importer="incidents.models", imported=upward, as_packages=True
+        ), upward
+
+
+def test_incidents_do_not_know_the_intake(graph):
+    assert not graph.chain_exists(importer="incidents", imported="intake", as_packages=True)
+
+
+def test_the_import_contracts_are_kept(capsys):
+    """The contracts in pyproject.toml (also run by ``make lint`` as ``lint-imports``)."""
+    code = lint_imports(str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    assert code == 0, capsys.readouterr().out[-3000:]
