@@ -52,6 +52,7 @@ from .models import (
     CabVote,
     ChangeClass,
     ChangeRequest,
+    FreezeWindow,
     IncidentLink,
     RollbackCriterion,
     StandardChangeTemplate,
@@ -777,6 +778,48 @@ def may_decide(change: ChangeRequest, user) -> bool:
 def perform_transition(change: ChangeRequest, name: str, *, actor, comment: str = "", data=None):
     """Any other transition (start verification, cause analysis, close as failed, revise)."""
     return workflow.perform(change, name, actor=actor, comment=comment, data=data)
+
+
+# ---------------------------------------------------------------------------- freeze windows
+
+
+def _save_freeze_window(window: FreezeWindow, *, actor, action: str, services=None) -> FreezeWindow:
+    window.full_clean(exclude=["services"])
+    with transaction.atomic():
+        window.save()
+        if services is not None:
+            window.services.set(services)
+        record_event(
+            window,
+            action=action,
+            actor=actor,
+            data={
+                "starts_at": window.starts_at.isoformat(),
+                "ends_at": window.ends_at.isoformat(),
+                "services": sorted(s.slug for s in window.services.all()),
+            },
+        )
+    return window
+
+
+def create_freeze_window(*, actor, services=(), **fields) -> FreezeWindow:
+    """A period without changes (empty ``services``: every service); audited. Changes already
+    scheduled inside it are not moved: scheduling checks the windows (``schedule_change``)."""
+    return _save_freeze_window(
+        FreezeWindow(**fields), actor=actor, action="create", services=services
+    )
+
+
+def update_freeze_window(window: FreezeWindow, *, actor, services=None, **fields) -> FreezeWindow:
+    for name, value in fields.items():
+        setattr(window, name, value)
+    return _save_freeze_window(window, actor=actor, action="update", services=services)
+
+
+def delete_freeze_window(window: FreezeWindow, *, actor) -> None:
+    with transaction.atomic():
+        record_event(window, action="delete", actor=actor, data={"name": window.name})
+        window.delete()
 
 
 # How each transition is applied when asked for by name (``itsm.core.workflow.perform``).

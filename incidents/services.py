@@ -737,6 +737,33 @@ def set_action_item_done(item: ActionItem, *, actor, done: bool) -> ActionItem:
     return item
 
 
+def update_action_item(item: ActionItem, *, actor, **fields) -> ActionItem:
+    """Edit an action item (title, owner, due date) and/or mark it done or open again; audited
+    on its postmortem."""
+    done = fields.pop("done", None)
+    unknown = sorted(set(fields) - {"title", "owner", "due_date"})
+    if unknown:
+        raise ValidationError({name: _("This field cannot be changed here.") for name in unknown})
+    if "title" in fields:
+        fields["title"] = (fields["title"] or "").strip()[:200]
+        if not fields["title"]:
+            raise ValidationError({"title": _("A title is required.")})
+    with transaction.atomic():
+        if done is not None and done != item.done:
+            set_action_item_done(item, actor=actor, done=done)
+        if fields:
+            for name, value in fields.items():
+                setattr(item, name, value)
+            item.save(update_fields=list(fields))
+            record_event(
+                item.postmortem,
+                action="update_action_item",
+                actor=actor,
+                data={"title": item.title, "fields": sorted(fields)},
+            )
+    return item
+
+
 # ---------------------------------------------------------------------------- runbooks
 
 

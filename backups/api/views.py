@@ -6,7 +6,12 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
+from itsm.core.api.mixins import (
+    IDEMPOTENCY_HEADER,
+    IdempotentCreateMixin,
+    ServiceCreateMixin,
+    TransitionsMixin,
+)
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 
 from .. import services
@@ -89,7 +94,7 @@ class BackupJobViewSet(
 class RestoreTestViewSet(
     TransitionsMixin,
     IdempotentCreateMixin,
-    mixins.CreateModelMixin,
+    ServiceCreateMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -110,11 +115,11 @@ class RestoreTestViewSet(
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        serializer.instance = services.plan_restore_test(
+    def create_record(self, data: dict) -> RestoreTest:
+        return services.plan_restore_test(
             data["policy"],
             due_on=data["due_on"],
             target=data["target"],
             success_criteria=data["success_criteria"],
+            actor=self.request.user,
         )

@@ -17,7 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from itsm.core.api.authentication import BearerTokenAuthentication
-from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
+from itsm.core.api.mixins import (
+    IDEMPOTENCY_HEADER,
+    IdempotentCreateMixin,
+    ServiceCreateMixin,
+    ServiceDestroyMixin,
+    ServiceUpdateMixin,
+    TransitionsMixin,
+)
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 
 from .. import calendar, gate, ical, selectors, services
@@ -43,9 +50,9 @@ PERMISSIONS = [permissions.IsAuthenticated, TokenScopePermission, ModelPermissio
 class ChangeRequestViewSet(
     TransitionsMixin,
     IdempotentCreateMixin,
-    mixins.CreateModelMixin,
+    ServiceCreateMixin,
+    ServiceUpdateMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
@@ -66,27 +73,18 @@ class ChangeRequestViewSet(
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
+    def create_record(self, data: dict) -> ChangeRequest:
         services_ = data.pop("services", [])
         template = data.pop("template", None)
-        if template is not None:
-            if services_:
-                data["services"] = services_
-            serializer.instance = services.create_from_template(
-                template, actor=self.request.user, **data
-            )
-        else:
-            serializer.instance = services.create_change(
-                actor=self.request.user, services=services_, **data
-            )
+        if template is None:
+            return services.create_change(actor=self.request.user, services=services_, **data)
+        if services_:
+            data["services"] = services_
+        return services.create_from_template(template, actor=self.request.user, **data)
 
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
+    def update_record(self, change: ChangeRequest, data: dict) -> ChangeRequest:
         services_ = data.pop("services", None)
-        serializer.instance = services.update_change(
-            serializer.instance, actor=self.request.user, services=services_, **data
-        )
+        return services.update_change(change, actor=self.request.user, services=services_, **data)
 
     @extend_schema(
         methods=["GET"], responses=CabVoteSerializer(many=True), summary="CAB votes so far"
@@ -169,7 +167,14 @@ class ChangeRequestViewSet(
         return Response(self.get_serializer(change).data)
 
 
-class FreezeWindowViewSet(viewsets.ModelViewSet):
+class FreezeWindowViewSet(
+    ServiceCreateMixin,
+    ServiceUpdateMixin,
+    ServiceDestroyMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Freeze windows: no changes may be scheduled inside one, except emergency changes."""
 
     queryset = FreezeWindow.objects.prefetch_related("services").order_by("starts_at")
@@ -178,6 +183,15 @@ class FreezeWindowViewSet(viewsets.ModelViewSet):
     filterset_fields = []
     search_fields = ["name"]
     ordering_fields = ["starts_at", "ends_at"]
+
+    def create_record(self, data: dict) -> FreezeWindow:
+        return services.create_freeze_window(actor=self.request.user, **data)
+
+    def update_record(self, window: FreezeWindow, data: dict) -> FreezeWindow:
+        return services.update_freeze_window(window, actor=self.request.user, **data)
+
+    def delete_record(self, window: FreezeWindow) -> None:
+        services.delete_freeze_window(window, actor=self.request.user)
 
 
 class StandardChangeTemplateViewSet(viewsets.ReadOnlyModelViewSet):

@@ -1,6 +1,5 @@
 """REST API of incident management: /api/v1/incidents/ and /api/v1/postmortems/."""
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -11,7 +10,13 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
+from itsm.core.api.mixins import (
+    IDEMPOTENCY_HEADER,
+    IdempotentCreateMixin,
+    ServiceCreateMixin,
+    ServiceUpdateMixin,
+    TransitionsMixin,
+)
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 from itsm.core.roles import ops_rank
 
@@ -43,23 +48,13 @@ class IncidentCursorPagination(CursorPagination):
     ordering = "-id"
 
 
-class ServiceCreateMixin:
-    """``POST`` creates through the app's service (``create_via_service``), not serializer.save();
-    sits below IdempotentCreateMixin so retries replay the first response."""
-
-    def create(self, request, *args, **kwargs):
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
-        return self.create_via_service(request)
-
-
 class IncidentViewSet(
     TransitionsMixin,
     IdempotentCreateMixin,
     ServiceCreateMixin,
+    ServiceUpdateMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     """Incidents (§8). Lifecycle through ``/transitions/``; priority override through
@@ -90,41 +85,27 @@ class IncidentViewSet(
             return IncidentUpdateSerializer
         return IncidentSerializer
 
-    def create_via_service(self, request):
-        inp = IncidentCreateSerializer(data=request.data)
-        inp.is_valid(raise_exception=True)
-        values = dict(inp.validated_data)
-        if (
-            values.get("priority")
-            and values["source"] != Source.MONITORING
-            and ops_rank(request.user) < 2
-        ):
-            raise serializers.ValidationError(
-                {
-                    "priority": [
-                        _(
-                            "Only monitoring sources or an ops leader may set the priority; "
-                            "give impact scope, business impact and urgency instead."
-                        )
-                    ]
-                }
-            )
-        incident = services.open_incident(actor=request.user, **values)
-        out = IncidentSerializer(incident, context=self.get_serializer_context())
-        return Response(out.data, status=status.HTTP_201_CREATED)
+    def create_record(self, data: dict) -> Incident:
+        if data.get("priority") and data["source"] != Source.MONITORING:
+            if ops_rank(self.request.user) < 2:
+                raise serializers.ValidationError(
+                    {
+                        "priority": [
+                            _(
+                                "Only monitoring sources or an ops leader may set the priority; "
+                                "give impact scope, business impact and urgency instead."
+                            )
+                        ]
+                    }
+                )
+        return services.open_incident(actor=self.request.user, **data)
 
     @extend_schema(request=IncidentUpdateSerializer, responses=IncidentSerializer)
     def partial_update(self, request, *args, **kwargs):
-        incident = self.get_object()
-        inp = IncidentUpdateSerializer(data=request.data, partial=True)
-        inp.instance = incident  # StateReadOnlyMixin: any state write is refused
-        inp.is_valid(raise_exception=True)
-        services.update_incident(incident, actor=request.user, **inp.validated_data)
-        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+        return super().partial_update(request, *args, **kwargs)
 
-    @extend_schema(exclude=True)
-    def update(self, request, *args, **kwargs):
-        return self.partial_update(request, *args, **kwargs)
+    def update_record(self, incident: Incident, data: dict) -> Incident:
+        return services.update_incident(incident, actor=self.request.user, **data)
 
     @extend_schema(
         methods=["GET"], responses=TimelineEntrySerializer(many=True), summary="Incident timeline"
@@ -184,9 +165,9 @@ class PostmortemViewSet(
     TransitionsMixin,
     IdempotentCreateMixin,
     ServiceCreateMixin,
+    ServiceUpdateMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     """Postmortems and reviews (§8.3.4): draft → in_review → published."""
@@ -212,24 +193,20 @@ class PostmortemViewSet(
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
 
-    def create_via_service(self, request):
-        inp = PostmortemCreateSerializer(data=request.data)
-        inp.is_valid(raise_exception=True)
-        pm = services.request_postmortem(
-            inp.validated_data["incident"], actor=request.user, kind=inp.validated_data.get("kind")
-        )
-        return Response(
-            PostmortemSerializer(pm, context=self.get_serializer_context()).data,
-            status=status.HTTP_201_CREATED,
+    def get_serializer_class(self):
+        return PostmortemCreateSerializer if self.action == "create" else PostmortemSerializer
+
+    def create_record(self, data: dict) -> Postmortem:
+        return services.request_postmortem(
+            data["incident"], actor=self.request.user, kind=data.get("kind")
         )
 
     @extend_schema(request=PostmortemSerializer, responses=PostmortemSerializer)
     def partial_update(self, request, *args, **kwargs):
-        pm = self.get_object()
-        inp = PostmortemSerializer(pm, data=request.data, partial=True)
-        inp.is_valid(raise_exception=True)
-        services.update_postmortem(pm, actor=request.user, **inp.validated_data)
-        return Response(PostmortemSerializer(pm, context=self.get_serializer_context()).data)
+        return super().partial_update(request, *args, **kwargs)
+
+    def update_record(self, postmortem: Postmortem, data: dict) -> Postmortem:
+        return services.update_postmortem(postmortem, actor=self.request.user, **data)
 
     @extend_schema(exclude=True)
     def update(self, request, *args, **kwargs):
@@ -300,14 +277,7 @@ class PostmortemViewSet(
         item = get_object_or_404(ActionItem, pk=item_id, postmortem=pm)
         inp = ActionItemSerializer(item, data=request.data, partial=True)
         inp.is_valid(raise_exception=True)
-        data = dict(inp.validated_data)
-        with transaction.atomic():
-            if "done" in data:
-                services.set_action_item_done(item, actor=request.user, done=data.pop("done"))
-            if data:
-                for name, value in data.items():
-                    setattr(item, name, value)
-                item.save(update_fields=list(data))
+        item = services.update_action_item(item, actor=request.user, **inp.validated_data)
         return Response(ActionItemSerializer(item).data)
 
     def _require(self, codename: str) -> None:

@@ -67,6 +67,10 @@ ACTION_LABELS = {
     "update_whys": _("5 whys updated"),
     "add_action_item": _("Action item added"),
     "action_item_done": _("Action item done"),
+    "action_item_reopened": _("Action item reopened"),
+    "update_action_item": _("Action item edited"),
+    "revoke": _("Revoked"),
+    "delete": _("Deleted"),
     "incident_linked": _("Incident linked"),
     "causing_deployment_linked": _("Causing deployment linked"),
     "causing_deployment_unlinked": _("Causing deployment unlinked"),
@@ -98,6 +102,7 @@ ACTOR_LABELS = {
     "backups.executor": _("Backup executor"),
     "demo": _("Demo data"),
     "intake": _("Alert intake"),
+    "manage.py issue_token": _("Command line (issue_token)"),
 }
 
 

@@ -8,7 +8,6 @@ from itsm.core.api.fields import DateTimeField
 from itsm.core.api.mixins import StateReadOnlyMixin
 from itsm.core.models import Service
 
-from .. import services
 from ..choices import STATUS_TO_RESULT, DeploymentResult, DeploymentStatus, Stage
 from ..models import Deployment, DeploymentIncident, Environment, Release, ReleaseSlot
 
@@ -82,14 +81,6 @@ class ReleaseSerializer(StateReadOnlyMixin, serializers.ModelSerializer):
                     )
                 attrs.pop(name, None)
         return attrs
-
-    def create(self, validated_data):
-        return services.create_release(actor=self.context["request"].user, **validated_data)
-
-    def update(self, instance, validated_data):
-        return services.update_release(
-            instance, actor=self.context["request"].user, **validated_data
-        )
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):

@@ -10,7 +10,13 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from itsm.core import workflow
-from itsm.core.api.mixins import IDEMPOTENCY_HEADER, IdempotentCreateMixin, TransitionsMixin
+from itsm.core.api.mixins import (
+    IDEMPOTENCY_HEADER,
+    IdempotentCreateMixin,
+    ServiceCreateMixin,
+    ServiceUpdateMixin,
+    TransitionsMixin,
+)
 from itsm.core.api.permissions import ModelPermissions, TokenScopePermission
 from itsm.core.models import ApiToken
 
@@ -33,10 +39,10 @@ from .serializers import (
 class ReleaseViewSet(
     TransitionsMixin,
     IdempotentCreateMixin,
+    ServiceCreateMixin,
+    ServiceUpdateMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     """Releases (seed §10). Lifecycle through ``/releases/<number>/transitions/``."""
@@ -55,6 +61,12 @@ class ReleaseViewSet(
     @extend_schema(parameters=[IDEMPOTENCY_HEADER])
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
+
+    def create_record(self, data: dict) -> Release:
+        return services.create_release(actor=self.request.user, **data)
+
+    def update_record(self, release: Release, data: dict) -> Release:
+        return services.update_release(release, actor=self.request.user, **data)
 
     @extend_schema(
         parameters=[

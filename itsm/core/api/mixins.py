@@ -1,4 +1,5 @@
-"""Reusable API building blocks: lifecycle transitions, idempotent creates, read-only state."""
+"""Reusable API building blocks: writes through services, lifecycle transitions, idempotent
+creates, read-only state."""
 
 from __future__ import annotations
 
@@ -14,6 +15,59 @@ from rest_framework.response import Response
 
 from .. import workflow
 from ..models import IdempotencyRecord
+
+# The one way an API write happens, in every app (issue 15): the request is validated by the
+# action's serializer (``get_serializer_class``), then one of the app's services writes — never
+# ``serializer.save()`` — and the answer is the record as ``serializer_class`` shows it. Like
+# DRF's mixins, a viewset takes the ones it allows and implements, each as a call to one service
+# (which checks permissions, audits and writes in one transaction):
+#
+# - ``ServiceCreateMixin``: ``create_record(data) -> instance`` for POST (below
+#   ``IdempotentCreateMixin``, so retried creates replay the first response);
+# - ``ServiceUpdateMixin``: ``update_record(instance, data) -> instance`` for PATCH and PUT;
+# - ``ServiceDestroyMixin``: ``delete_record(instance)`` for DELETE.
+
+
+def _json_object(request) -> None:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
+
+
+class _Represent:
+    def represent(self, instance) -> dict:
+        """The record as the resource shows it (``serializer_class``), after a write."""
+        return self.serializer_class(instance, context=self.get_serializer_context()).data
+
+
+class ServiceCreateMixin(_Represent):
+    def create(self, request, *args, **kwargs):
+        _json_object(request)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = self.create_record(dict(serializer.validated_data))
+        return Response(self.represent(instance), status=status.HTTP_201_CREATED)
+
+
+class ServiceUpdateMixin(_Represent):
+    def update(self, request, *args, **kwargs):
+        return self._update(request, partial=kwargs.pop("partial", False))
+
+    def partial_update(self, request, *args, **kwargs):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        _json_object(request)
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        instance = self.update_record(instance, dict(serializer.validated_data))
+        return Response(self.represent(instance))
+
+
+class ServiceDestroyMixin:
+    def destroy(self, request, *args, **kwargs):
+        self.delete_record(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TransitionOptionSerializer(serializers.Serializer):

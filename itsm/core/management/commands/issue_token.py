@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from itsm.core.models import ApiToken
+from itsm.core.tokens import issue_token
 
 
 class Command(BaseCommand):
@@ -17,5 +18,5 @@ class Command(BaseCommand):
             user = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist as exc:
             raise CommandError(f"No user named {username!r}.") from exc
-        _token, raw = ApiToken.issue(user, name=name, scope=scope)
+        _token, raw = issue_token(user, name=name, scope=scope)
         self.stdout.write(raw)
