@@ -13,13 +13,13 @@ import json
 import logging
 import time
 
+from celery import current_app
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from itsm.core.cache import count_hit
 
-from . import tasks
 from .models import Delivery, DeliveryResult, Integration
 from .parsing import MAX_BODY_BYTES, EventIn, GroupIn
 
@@ -29,6 +29,9 @@ BELL_SECONDS = 10  # a queued processor run covers the deliveries stored meanwhi
 BELL_LINGER = 0.5  # a doorbell run keeps looking for deliveries this long after it starts …
 BELL_QUIET = 0.25  # … so a process that saw the bell rung skips ringing this long (< linger)
 _bell_seen: dict[int, float] = {}  # integration id → when this process last saw the bell set
+# The processor task (intake.tasks), enqueued by name: the task runs the processing that
+# enqueues it again, so importing it here would be an import loop.
+PROCESS_TASK = "incidents.process_deliveries"
 
 
 RATE_LEASE_PARTS = 100  # a web process takes the minute's budget in 1 % leases
@@ -147,7 +150,7 @@ def _ring(integration_id: int) -> None:
 
 def enqueue(integration_id: int) -> bool:
     try:
-        tasks.process_deliveries.delay(integration_id)
+        current_app.tasks[PROCESS_TASK].delay(integration_id)
     except Exception:  # noqa: BLE001 - broker down: the pending sweep processes it from the DB
         cache.delete(bell_key(integration_id))
         log.warning(

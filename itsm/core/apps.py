@@ -18,7 +18,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import checks, signals  # noqa: F401  (startup checks; audit of every transition)
+        # startup checks; the audit of every transition; the tasks, enqueued by name
+        from . import checks, signals, tasks  # noqa: F401
         from .permissions import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")

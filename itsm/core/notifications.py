@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from importlib import import_module
 
+from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.core.mail import send_mail
@@ -37,7 +38,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.module_loading import module_has_submodule
 
-from . import tasks
 from .models import (
     DeliveryStatus,
     Notification,
@@ -165,6 +165,9 @@ def notify(
 # After the broker refused a message, skip it for a while: a request filing an incident must
 # not wait for a dead Redis once per recipient; the pending sweep delivers those rows later.
 BROKER_BACKOFF_SECONDS = 15
+# The delivery task (itsm.core.tasks), enqueued by name: it runs ``deliver_notification`` below,
+# so importing it here would be an import loop.
+DELIVERY_TASK = "core.deliver_notification"
 _broker_down_until = 0.0
 
 
@@ -173,7 +176,7 @@ def _enqueue_delivery(pk: int, countdown: int | None = None) -> None:
     if time.monotonic() < _broker_down_until:
         return
     try:
-        tasks.deliver_notification.apply_async((pk,), countdown=countdown, retry=False)
+        current_app.tasks[DELIVERY_TASK].apply_async((pk,), countdown=countdown, retry=False)
     except Exception as exc:  # noqa: BLE001 - broker down: the pending sweep delivers it later
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning(

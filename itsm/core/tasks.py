@@ -1,22 +1,20 @@
 """Celery tasks of the foundation: doorbells that call one service each.
 
-The services are imported in the task bodies: ``itsm.core.notifications`` enqueues these tasks,
-so a module-level import here would be a loop (HackSoft's convention).
+``itsm.core.notifications`` enqueues the delivery task by its name (``DELIVERY_TASK``), so
+nothing the tasks import imports them back.
 """
 
 from celery import shared_task
 
+from . import notifications
 
-@shared_task(name="core.deliver_notification", acks_late=True, reject_on_worker_lost=True)
+
+@shared_task(name=notifications.DELIVERY_TASK, acks_late=True, reject_on_worker_lost=True)
 def deliver_notification(notification_id: int) -> bool:
     """Send one email/webhook notification; retries are scheduled on the row itself."""
-    from .notifications import deliver_notification as deliver
-
-    return deliver(notification_id)
+    return notifications.deliver_notification(notification_id)
 
 
 @shared_task(name="core.deliver_pending_notifications", acks_late=True)
 def deliver_pending_notifications() -> int:
-    from .notifications import deliver_pending
-
-    return deliver_pending()
+    return notifications.deliver_pending()
