@@ -112,6 +112,9 @@ def notify(
     body: str = "",
     url: str = "",
     teams: Iterable = (),
+    urgency: str = "",
+    actor=None,
+    thread: str = "",
 ) -> list[Notification]:
     """Notify each person (and each team's webhook) once per ``key``.
 
@@ -124,7 +127,9 @@ def notify(
     if not (message or title):
         raise ValueError("a notification needs a message code or a title")
     key, title, url = key[:200], title[:200], url[:300]
-    people = {u.pk: u for u in recipients if u is not None and u.is_active}
+    # Nobody is notified of their own action.
+    actor_pk = getattr(actor, "pk", None)
+    people = {u.pk: u for u in recipients if u is not None and u.is_active and u.pk != actor_pk}
     opted_out = set(
         NotificationPreference.objects.filter(user_id__in=people, email=False).values_list(
             "user_id", flat=True
