@@ -4,20 +4,24 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import EscalationLevel, EscalationPolicy, EscalationStep
+from .models import EscalationLevel, EscalationPolicy, EscalationStep, Page
 from .models.escalation import parse_percents
 
 
 class EscalationLevelInline(admin.TabularInline):
     model = EscalationLevel
     extra = 0
+    autocomplete_fields = ["target_user"]
     fields = [
         "level",
         "name",
         "after_level",
         "delay_minutes",
+        "target_schedule",
+        "target_user",
         "target_team",
         "target_role",
+        "repeat_minutes",
         "condition",
         "notify_only",
     ]
@@ -61,6 +65,33 @@ class EscalationStepAdmin(admin.ModelAdmin):
     list_display = ["incident", "key", "kind", "level", "reason", "applied_at", "actor"]
     list_filter = ["kind", "reason"]
     search_fields = ["incident__number", "comment"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    """Read-only record of every page sent and its acknowledgement."""
+
+    list_display = [
+        "incident",
+        "level",
+        "user",
+        "target",
+        "created_at",
+        "repeats",
+        "acknowledged_at",
+        "acknowledged_by",
+        "acknowledged_via",
+        "stopped_at",
+    ]
+    list_filter = ["target", "acknowledged_via", "level"]
+    search_fields = ["incident__number", "user__username"]
+    list_select_related = ["incident", "user", "acknowledged_by"]
 
     def has_add_permission(self, request):
         return False

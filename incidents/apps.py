@@ -13,6 +13,7 @@ def _perms(*specs: str) -> list[str]:
 
 _READ = _perms(
     "view:incident",
+    "view:page",
     "view:timelineentry",
     "view:postmortem",
     "view:actionitem",
@@ -82,6 +83,11 @@ class IncidentsConfig(AppConfig):
                 "task": "incidents.sweep_deadlines",
                 "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
             },
+            "incidents.repeat_pages": {
+                "task": "incidents.repeat_pages",
+                "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+            },
+            "incidents.send_handoffs": {"task": "incidents.send_handoffs", "schedule": 60.0},
         }
 
     def ready(self):

@@ -125,6 +125,7 @@ class TimelineKind(models.TextChoices):
     RUNBOOK = "runbook", _("Runbook")
     LINK = "link", _("Linked record")
     ESCALATION = "escalation", _("Escalation")
+    PAGING = "paging", _("Paging")
 
 
 # Kinds a person (or client) may post directly; the others are written by services.

@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,10 +34,10 @@ from django.utils.translation import gettext as _
 
 from itsm.core import workflow
 from itsm.core.audit import record_event
-from itsm.core.models import Team
 from itsm.core.notifications import notify
 from itsm.core.roles import ops_rank
 
+from . import paging
 from .choices import BusinessImpact, Clock, IncidentState, Priority, TimelineKind, Track
 from .models import (
     MANUAL_REASONS,
@@ -47,6 +46,7 @@ from .models import (
     EscalationStep,
     Incident,
     IncidentEscalation,
+    Page,
     ResponseTarget,
     StepKind,
     TimelineEntry,
@@ -68,7 +68,7 @@ def policy_for(incident: Incident) -> EscalationPolicy | None:
     default. Untriaged incidents (no track yet) use the normal track's."""
     track = incident.track or Track.NORMAL
     policies = EscalationPolicy.objects.filter(is_active=True, track=track).prefetch_related(
-        "levels__target_team"
+        "levels__target_team", "levels__target_schedule", "levels__target_user"
     )
     if incident.service_id:
         own = policies.filter(service_id=incident.service_id).order_by("id").first()
@@ -143,20 +143,11 @@ def _fraction_of(
     return start + (due - start) * fraction
 
 
-def recipients(row: LevelSnapshot | None, *, level: int | None = None):
-    """People and teams a level targets: its team (or the teams on that rung of the ladder)
-    and the holders of its role."""
-    level = row.level if row else level
-    if row and row.team_id:
-        teams = list(Team.objects.filter(pk=row.team_id))
-    else:
-        teams = list(Team.objects.filter(escalation_level=level))
-    users = get_user_model().objects.filter(is_active=True)
-    people = list(users.filter(teams__in=teams).distinct()) if teams else []
-    role = row.role if row else ""
-    if role:
-        people += list(users.filter(groups__name=role))
-    return people, teams
+def recipients(row: LevelSnapshot | None, *, level: int | None = None, now=None):
+    """People and teams a level reaches now (``paging.targets``): the on-call person of its
+    schedule, its person, its team, the holders of its role — or the teams on its rung."""
+    found = paging.targets(row, level=level, now=now or timezone.now())
+    return [user for user, _target in found.people.values()], found.teams
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -355,6 +346,8 @@ def _notify_step(incident, step: EscalationStep, *, people, teams, message, **pa
         params={"number": incident.number, "title": incident.title, **params},
         url=incident.get_absolute_url(),
         teams=teams,
+        urgency=paging.urgency_of(incident),
+        thread=incident.number,
     )
     return len(created)
 
@@ -393,6 +386,12 @@ def _record(incident, due: Due, *, actor=None, comment="", from_level=None, reas
 def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=None, now):
     """Move the incident to ``due.level`` and tell that level's targets."""
     from_level = incident.escalation_level or 1
+    if (
+        reason is None
+        and due.reason == EscalationReason.NOT_RECOVERED
+        and _unacknowledged(incident, from_level)
+    ):
+        reason = EscalationReason.NOT_ACKNOWLEDGED
     step = _record(
         incident, due, actor=actor, comment=comment, from_level=from_level, reason=reason, now=now
     )
@@ -403,17 +402,17 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
     # with the sweep interval; a person's escalation counts from the moment they made it.
     clock.level_reached_at = due.due_at if actor is None else now
     clock.save(update_fields=["level_reached_at"])
-    people, teams = recipients(due.row, level=due.level)
+    # The levels below stop paging: the incident has climbed past them.
+    paging.stop_pages(incident, below_level=due.level, now=now)
     label = level_label(due.level)
-    step.notified = _notify_step(
+    step.notified = paging.page_level(
         incident,
         step,
-        people=people,
-        teams=teams,
+        due.row,
+        now=now,
         message="incidents.escalated",
-        level=due.level,
-        reason=step.reason,
-        comment=comment,
+        params={"level": due.level, "reason": step.reason, "comment": comment},
+        actor=actor,
     )
     step.save(update_fields=["notified"])
     _timeline(
@@ -435,6 +434,12 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
     return step
 
 
+def _unacknowledged(incident: Incident, level: int) -> bool:
+    """The level's people were paged and nobody acknowledged (the climb's reason)."""
+    pages = Page.objects.filter(incident=incident, level=level)
+    return pages.exists() and not pages.filter(acknowledged_at__isnull=False).exists()
+
+
 def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
     if due.kind == StepKind.AUTOMATIC:
         return _raise_level(incident, clock, due, now=now)
@@ -445,7 +450,7 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
     if due.kind == StepKind.WARNING:
         people, teams = _responders(incident)
         if not people:
-            people, teams = recipients(clock.policy_snapshot.chain_level(1), level=1)
+            people, teams = recipients(clock.policy_snapshot.chain_level(1), level=1, now=now)
         percent = due.key.rsplit(":", 1)[-1]
         due_text = timezone.localtime(incident.response_due_at).strftime("%H:%M")
         title = _("%(number)s: %(percent)s%% of the response target passed (due %(due)s)") % {
@@ -470,6 +475,7 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
         current_people, current_teams = recipients(
             clock.policy_snapshot.chain_level(incident.escalation_level or 1),
             level=incident.escalation_level or 1,
+            now=now,
         )
         title = _("%(number)s: response target breached") % {"number": number}
         step.notified = _notify_step(
@@ -502,8 +508,24 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
                 ),
                 now=now,
             )
-    elif due.kind in (StepKind.NOTIFY, StepKind.REPORT):
-        people, teams = recipients(due.row, level=due.level)
+    elif due.kind == StepKind.REPORT:
+        # §8.3.1 報告: the level is paged (its on-call person) and waits for acknowledgement.
+        title = _("%(number)s: %(level)s informed (%(reason)s)") % {
+            "number": number,
+            "level": level_label(due.level),
+            "reason": EscalationReason(due.reason).label,
+        }
+        _timeline(incident, actor=None, text=title, data={"step": step.key, "level": due.level})
+        step.notified = paging.page_level(
+            incident,
+            step,
+            due.row,
+            now=now,
+            message="incidents.informed",
+            params={"level": due.level, "reason": due.reason},
+        )
+    elif due.kind == StepKind.NOTIFY:
+        people, teams = recipients(due.row, level=due.level, now=now)
         title = _("%(number)s: %(level)s informed (%(reason)s)") % {
             "number": number,
             "level": level_label(due.level),
@@ -664,6 +686,7 @@ def follow_transition(incident: Incident, name: str) -> None:
     elif clock is not None and name in ("verify", "auto_recover", "close"):
         clock.stopped_at = clock.stopped_at or now
         clock.save(update_fields=["stopped_at"])
+        paging.stop_pages(incident, now=now)
     elif clock is not None and name in ("reject_fix", "alerts_refire"):
         # Verification failed: the service is down again, the clock resumes from now.
         clock.stopped_at = None

@@ -56,7 +56,54 @@ def informed(p: dict) -> tuple[str, str]:
     return title, p.get("title", "")
 
 
+def page_repeat(p: dict) -> tuple[str, str]:
+    title = _("%(number)s: still waiting for acknowledgement (L%(level)s, reminder %(repeat)s)") % {
+        "number": p["number"],
+        "level": p.get("level", ""),
+        "repeat": p.get("repeat", ""),
+    }
+    return title, p.get("title", "")
+
+
+def _listed(heading: str, count: int, items: list) -> str:
+    lines = [f"{heading}: {count}"]
+    lines += [f"- {i['number']} {i.get('priority') or ''} {i.get('title', '')}" for i in items]
+    if count > len(items):
+        lines.append(_("… and %(more)s more") % {"more": count - len(items)})
+    return "\n".join(lines)
+
+
+def handoff(p: dict) -> tuple[str, str]:
+    start = timezone.localtime(datetime.fromisoformat(p["start"])).strftime("%m-%d %H:%M")
+    title = _(
+        "Your on-call shift (%(schedule)s) starts %(start)s: %(open)s open, %(waiting)s waiting for you"
+    ) % {
+        "schedule": p.get("schedule", ""),
+        "start": start,
+        "open": p.get("open_count", 0),
+        "waiting": p.get("waiting_count", 0),
+    }
+    body = "\n\n".join(
+        [
+            _listed(
+                _("Open incidents of %(team)s") % {"team": p.get("team", "")},
+                p.get("open_count", 0),
+                p.get("open", []),
+            ),
+            _listed(_("Waiting for you"), p.get("waiting_count", 0), p.get("waiting", [])),
+            _listed(
+                _("Escalated during the last shift"),
+                p.get("escalated_count", 0),
+                p.get("escalated", []),
+            ),
+        ]
+    )
+    return title, body
+
+
 MESSAGES = {
+    "incidents.page_repeat": page_repeat,
+    "incidents.handoff": handoff,
     "incidents.escalated": escalated,
     "incidents.response_warning": response_warning,
     "incidents.response_breached": response_breached,

@@ -5,7 +5,8 @@ never changes escalations in flight. The copy is stored as JSON and read only th
 ``PolicySnapshot.load``, which validates it and gives typed levels; ``dump`` writes it.
 
 Versions: 1 is what the portal stored before the snapshot had a version (the same keys, no
-``version``); 2 adds ``version``. Loading accepts both; a snapshot from a newer portal, or one
+``version``); 2 adds ``version``; 3 adds the on-call targets of a level (``schedule_id``,
+``user_id``) and its page repeat interval (``repeat_minutes``; older snapshots repeat every 5). Loading accepts both; a snapshot from a newer portal, or one
 that is not a snapshot at all, raises ``InvalidSnapshot`` naming what is wrong.
 """
 
@@ -15,7 +16,8 @@ from dataclasses import asdict, dataclass
 
 from .choices import Clock, EscalationCondition
 
-VERSION = 2
+VERSION = 3
+DEFAULT_REPEAT_MINUTES = 5
 
 
 class InvalidSnapshot(ValueError):
@@ -33,6 +35,11 @@ class LevelSnapshot:
     team_id: int | None = None
     team: str = ""
     role: str = ""
+    schedule_id: int | None = None
+    schedule: str = ""
+    user_id: int | None = None
+    user: str = ""
+    repeat_minutes: int = DEFAULT_REPEAT_MINUTES
     condition: str = EscalationCondition.ALWAYS
     notify_only: bool = False
 
@@ -45,10 +52,15 @@ class LevelSnapshot:
         if not isinstance(data, dict):
             raise InvalidSnapshot(f"{where} must be an object, not {type(data).__name__}.")
         _require(isinstance(data.get("level"), int) and data["level"] >= 1, where, "level")
-        for key, kind in (("after_level", int), ("delay_minutes", int | float)):
+        for key, kind in (
+            ("after_level", int),
+            ("delay_minutes", int | float),
+            ("repeat_minutes", int),
+        ):
             _require(isinstance(data.get(key, 0), kind) and data.get(key, 0) >= 0, where, key)
-        _require(data.get("team_id") is None or isinstance(data["team_id"], int), where, "team_id")
-        for key in ("name", "team", "role"):
+        for key in ("team_id", "schedule_id", "user_id"):
+            _require(data.get(key) is None or isinstance(data[key], int), where, key)
+        for key in ("name", "team", "role", "schedule", "user"):
             _require(isinstance(data.get(key) or "", str), where, key)
         condition = data.get("condition") or EscalationCondition.ALWAYS
         _require(condition in EscalationCondition.values, where, "condition")
@@ -60,6 +72,11 @@ class LevelSnapshot:
             team_id=data.get("team_id"),
             team=data.get("team") or "",
             role=data.get("role") or "",
+            schedule_id=data.get("schedule_id"),
+            schedule=data.get("schedule") or "",
+            user_id=data.get("user_id"),
+            user=data.get("user") or "",
+            repeat_minutes=data.get("repeat_minutes", DEFAULT_REPEAT_MINUTES),
             condition=condition,
             notify_only=bool(data.get("notify_only")),
         )
@@ -78,7 +95,7 @@ class PolicySnapshot:
         if not isinstance(data, dict):
             raise InvalidSnapshot(f"The snapshot must be an object, not {type(data).__name__}.")
         version = data.get("version", 1)
-        if version not in (1, VERSION):
+        if version not in range(1, VERSION + 1):
             raise InvalidSnapshot(f"Snapshot version {version!r} is not known (≤ {VERSION}).")
         levels = data.get("levels", [])
         _require(isinstance(levels, list), "The snapshot", "levels")

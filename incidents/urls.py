@@ -10,6 +10,7 @@ urlpatterns = [
     path("triage/", views.triage_queue, name="triage_queue"),
     path("triage/preview/", views.priority_preview, name="priority_preview"),
     path("escalation-policies/", views_escalation.policy_list, name="escalation_policies"),
+    path("ack/<str:token>/", views_escalation.ack_link, name="ack_link"),
     path("postmortems/", views.postmortem_list, name="postmortems"),
     path("postmortems/<str:number>/", views.postmortem_detail, name="postmortem"),
     path(
@@ -36,4 +37,5 @@ urlpatterns = [
     path("<str:number>/postmortem/", views.postmortem_request, name="postmortem_request"),
     path("<str:number>/review/", views.review_save, name="review"),
     path("<str:number>/escalate/", views_escalation.escalate, name="escalate"),
+    path("<str:number>/acknowledge/", views_escalation.acknowledge, name="acknowledge"),
 ]

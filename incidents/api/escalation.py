@@ -2,6 +2,8 @@
 
 - ``GET  /api/v1/incidents/<number>/escalation/``: level, next deadline, policy snapshot, steps.
 - ``POST /api/v1/incidents/<number>/escalate/``: ``{"reason", "comment", "level"?}``.
+- ``POST /api/v1/incidents/<number>/acknowledge/``: the caller acknowledges the incident's pages
+  (paging stops; the response starts).
 """
 
 from __future__ import annotations
@@ -18,8 +20,15 @@ from rest_framework.views import APIView
 
 from itsm.core.api.permissions import TokenScopePermission
 
-from .. import escalation
-from ..models import MANUAL_REASONS, EscalationStep, Incident, IncidentEscalation
+from .. import acknowledgement, escalation
+from ..models import (
+    MANUAL_REASONS,
+    AckChannel,
+    EscalationStep,
+    Incident,
+    IncidentEscalation,
+    Page,
+)
 from .serializers import choice
 
 
@@ -46,6 +55,29 @@ class EscalationStepSerializer(serializers.ModelSerializer):
         return obj.actor.username if obj.actor_id else None
 
 
+class PageSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    step = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = Page
+        fields = [
+            "step",
+            "level",
+            "user",
+            "target",
+            "created_at",
+            "repeats",
+            "next_repeat_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "acknowledged_via",
+            "stopped_at",
+        ]
+        read_only_fields = fields
+
+
 class EscalationStateSerializer(serializers.Serializer):
     number = serializers.CharField()
     escalation_level = serializers.IntegerField(allow_null=True)
@@ -56,6 +88,8 @@ class EscalationStateSerializer(serializers.Serializer):
     response_breached_at = serializers.DateTimeField(allow_null=True)
     levels = serializers.ListField(child=serializers.DictField())
     steps = EscalationStepSerializer(many=True)
+    pages = PageSerializer(many=True)
+    response_started_at = serializers.DateTimeField(allow_null=True)
 
 
 class EscalateSerializer(serializers.Serializer):
@@ -82,6 +116,8 @@ def _state(incident: Incident) -> dict:
         "response_breached_at": clock.response_breached_at if clock else None,
         "levels": [asdict(level) for level in clock.policy_snapshot.levels] if clock else [],
         "steps": incident.escalation_steps.select_related("actor"),
+        "pages": incident.pages.select_related("user", "acknowledged_by", "step"),
+        "response_started_at": incident.response_started_at,
     }
 
 
@@ -115,4 +151,18 @@ class EscalateView(APIView):
         inp = EscalateSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         escalation.escalate_incident(incident, actor=request.user, **inp.validated_data)
+        return Response(EscalationStateSerializer(_state(incident)).data)
+
+
+class AcknowledgeView(APIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+
+    @extend_schema(
+        request=None,
+        responses=EscalationStateSerializer,
+        summary="Acknowledge an incident's pages (paging stops; counts as the response)",
+    )
+    def post(self, request, number: str):
+        incident = get_object_or_404(Incident, number=number)
+        acknowledgement.acknowledge_incident(incident, actor=request.user, via=AckChannel.API)
         return Response(EscalationStateSerializer(_state(incident)).data)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .escalation import EscalateView, IncidentEscalationView
+from .escalation import AcknowledgeView, EscalateView, IncidentEscalationView
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
@@ -16,4 +16,9 @@ urlpatterns = [
         name="incident-escalation",
     ),
     path("incidents/<str:number>/escalate/", EscalateView.as_view(), name="incident-escalate"),
+    path(
+        "incidents/<str:number>/acknowledge/",
+        AcknowledgeView.as_view(),
+        name="incident-acknowledge",
+    ),
 ]

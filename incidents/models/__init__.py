@@ -2,6 +2,7 @@
 
 - ``incident``: incidents, triage configuration, response targets, timeline, runbooks, postmortems;
 - ``escalation``: escalation policies and steps (seed §8.4);
+- ``paging``: pages sent to people and their acknowledgement;
 - ``review``: the post-incident review.
 
 The monitoring intake (integrations, alerts, deliveries) is its own app: ``intake``.
@@ -44,6 +45,7 @@ from .incident import (
     response_due_for,
     within_reopen_window,
 )
+from .paging import AckChannel, Page, PageTarget
 from .review import (
     IncidentReview,
     IncidentReviewItem,
@@ -54,6 +56,9 @@ from .review import (
 )
 
 __all__ = [
+    "AckChannel",
+    "Page",
+    "PageTarget",
     "IncidentReview",
     "IncidentReviewItem",
     "ReviewCheck",

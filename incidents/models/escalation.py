@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from itsm.core.models import Service, Team
 from itsm.core.roles import Role
+from oncall.models import Schedule
 
 from ..choices import Clock, EscalationCondition, Track
 from ..snapshot import LevelSnapshot, PolicySnapshot
@@ -41,6 +42,7 @@ class EscalationReason(models.TextChoices):
     MAJOR_IMPACT = "major_impact", _("Major impact")
     REPORTED = "reported", _("Incident reported")
     REOPENED = "reopened", _("Incident reopened")
+    NOT_ACKNOWLEDGED = "not_acknowledged", _("Nobody acknowledged the page")
 
 
 MANUAL_REASONS = [
@@ -174,6 +176,35 @@ class EscalationLevel(models.Model):
     target_role = models.CharField(
         _("target role"), max_length=20, choices=Role.choices, blank=True
     )
+    target_schedule = models.ForeignKey(
+        Schedule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("target on-call schedule"),
+        help_text=_(
+            "Page the person on call in this schedule (not the whole team). A gap in the "
+            "schedule falls back to the schedule's team."
+        ),
+    )
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("target person"),
+    )
+    repeat_minutes = models.PositiveIntegerField(
+        _("repeat page every (minutes)"),
+        default=5,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text=_(
+            "An unacknowledged page is sent again at this interval until it is acknowledged "
+            "or the incident escalates (0: never)."
+        ),
+    )
     condition = models.CharField(
         _("condition"),
         max_length=20,
@@ -208,6 +239,11 @@ class EscalationLevel(models.Model):
             team_id=self.target_team_id,
             team=str(self.target_team) if self.target_team_id else "",
             role=self.target_role,
+            schedule_id=self.target_schedule_id,
+            schedule=str(self.target_schedule) if self.target_schedule_id else "",
+            user_id=self.target_user_id,
+            user=str(self.target_user) if self.target_user_id else "",
+            repeat_minutes=self.repeat_minutes,
             condition=self.condition,
             notify_only=self.notify_only,
         )

@@ -3,7 +3,7 @@ the incident pages without each view computing it."""
 
 from django import template
 
-from .. import escalation
+from .. import acknowledgement, escalation
 from ..models import MANUAL_REASONS, IncidentEscalation, level_label
 
 register = template.Library()
@@ -21,12 +21,20 @@ def escalation_panel(context, incident):
     request = context.get("request")
     user = getattr(request, "user", None)
     clock = _clock_of(incident)
+    pages = list(incident.pages.select_related("user", "acknowledged_by"))
     return {
         "incident": incident,
         "clock": clock,
         "level_label": level_label(incident.escalation_level),
         "next": escalation.next_step(incident, clock) if clock else None,
         "steps": incident.escalation_steps.select_related("actor"),
+        "pages": pages,
+        "can_acknowledge": bool(
+            user
+            and incident.is_open
+            and any(p.is_open for p in pages)
+            and acknowledgement.may_acknowledge(incident, user)
+        ),
         "can_escalate": bool(
             user
             and clock

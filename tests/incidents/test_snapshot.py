@@ -50,7 +50,14 @@ def test_a_snapshot_stored_before_versions_loads_typed():
     assert [(lv.level, lv.major_impact_only) for lv in snapshot.notify_only()] == [(5, True)]
     assert snapshot.chain_level(2).delay_minutes == 15
     assert snapshot.warnings == (0.5, 0.75) and not snapshot.business_clock
-    assert snapshot.dump() == {"version": VERSION, **STORED_BEFORE_VERSIONS}
+    # Written back in the current version: the on-call targets added by version 3 are empty,
+    # pages repeat every 5 minutes (the default).
+    added = {"schedule_id": None, "schedule": "", "user_id": None, "user": "", "repeat_minutes": 5}
+    assert snapshot.dump() == {
+        "version": VERSION,
+        **STORED_BEFORE_VERSIONS,
+        "levels": [{**level, **added} for level in STORED_BEFORE_VERSIONS["levels"]],
+    }
 
 
 @pytest.mark.django_db
@@ -83,6 +90,13 @@ def test_new_clocks_store_the_current_version():
         ({**STORED_BEFORE_VERSIONS, "levels": [_level(1, "L1", 0, 5, "", "never")]}, "condition"),
         ({**STORED_BEFORE_VERSIONS, "warnings": [75]}, "“warnings”"),
         ({**STORED_BEFORE_VERSIONS, "clock": "sometimes"}, "“clock”"),
+        (
+            {
+                **STORED_BEFORE_VERSIONS,
+                "levels": [{**_level(1, "L1", 0, 0, ""), "schedule_id": "x"}],
+            },
+            "schedule_id",
+        ),
     ],
 )
 def test_a_broken_snapshot_is_refused_naming_what_is_wrong(broken, message):
