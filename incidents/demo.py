@@ -85,6 +85,9 @@ DEMO = [
 
 
 def seed(users: dict) -> None:
+    from . import demo_escalation
+
+    demo_escalation.page_on_call()  # before the demo incidents page anybody
     operator, leader = users["operator"], users["leader"]
     runbook = Runbook.objects.filter(is_active=True).first()
     now = timezone.now()
@@ -143,9 +146,6 @@ def seed(users: dict) -> None:
             )
 
     seed_history(users)
-
-    from . import demo_escalation
-
     demo_escalation.seed(users)  # a clearly labelled demo P1 that escalates within minutes
 
 

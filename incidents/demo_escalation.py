@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from itsm.core.models import Service
+from oncall.models import Schedule
 
 from . import services
 from .models import EscalationLevel, EscalationPolicy, Incident
@@ -26,6 +27,20 @@ DEMO_LADDER = [
     (5, "L5: 経営層 / Executives", 3, 0, "executive", "major_impact", True),
 ]
 DEMO_TITLE = "[DEMO] 放置されたP1: 数分ごとに自動エスカレーション / P1 left alone: escalates every few minutes"
+
+
+def page_on_call() -> None:
+    """The demo teams' on-call schedules (``oncall.demo``) answer for their rung: L1 and L2 of
+    every active policy page the person on call (not the whole team or role). Idempotent."""
+    for level in (1, 2):
+        schedule = Schedule.objects.filter(
+            team__slug=f"ops-l{level}", level=level, is_active=True
+        ).first()
+        if schedule is None:
+            continue
+        EscalationLevel.objects.filter(
+            level=level, notify_only=False, policy__is_active=True, target_schedule__isnull=True
+        ).update(target_schedule=schedule, target_role="")
 
 
 def seed(users: dict) -> None:
@@ -59,6 +74,7 @@ def seed(users: dict) -> None:
                 condition=condition,
                 notify_only=notify_only,
             )
+    page_on_call()
     if Incident.objects.filter(title=DEMO_TITLE, closed_at__isnull=True).exists():
         return
     services.open_incident(
