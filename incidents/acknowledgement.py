@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from itsm.core import workflow
 from itsm.core.audit import record_event
 
-from . import paging, services
+from . import escalation, paging, services
 from .choices import IncidentState, TimelineKind
 from .models import AckChannel, Incident, Page, TimelineEntry
 from .models.incident import responders
@@ -93,6 +93,9 @@ def _record_response(incident: Incident, *, actor, now) -> None:
         incident.assignee = actor
         fields.append("assignee")
     if fields:
+        # The chain counts from the response now: its next deadline moves with it.
+        incident.next_deadline_at = escalation.next_deadline(incident)
+        fields.append("next_deadline_at")
         Incident.objects.filter(pk=incident.pk).update(**{f: getattr(incident, f) for f in fields})
 
 

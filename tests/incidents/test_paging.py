@@ -279,3 +279,13 @@ def test_the_incoming_person_gets_one_hand_off_summary(crew):
     assert params["open_count"] == 1 and params["waiting_count"] == 1
     assert params["open"][0]["number"] == incident.number
     assert not [n for n in in_app(crew["a"]) if n.message == "incidents.handoff"]
+
+
+def test_acknowledging_an_untriaged_incident_records_the_response_without_a_state_change(crew):
+    incident = file()  # no triage inputs: reported to L1, waiting for triage
+    assert Page.objects.get(incident=incident).user == crew["a"]
+    with time_machine.travel(at(2), tick=False):
+        acknowledgement.acknowledge_incident(incident, actor=crew["a"], via="api")
+    incident.refresh_from_db()
+    assert incident.state == "detected"
+    assert incident.response_started_at == at(2) and incident.assignee == crew["a"]
