@@ -359,6 +359,36 @@ class BusinessCalendar:
                 target = opening
         return target.astimezone(self.tz)
 
+    def business_intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
+        """The business intervals ``[open, close)`` overlapping ``[a, b)``, clipped to it (UTC)."""
+        _require_aware(a, "a")
+        _require_aware(b, "b")
+        a_utc, b_utc = a.astimezone(UTC), b.astimezone(UTC)
+        if b_utc <= a_utc or not self.working_hours:
+            return []
+        return [
+            (max(opening, a_utc), min(closing, b_utc))
+            for opening, closing in self._intervals(
+                self._local_date(a_utc), last=self._local_date(b_utc)
+            )
+            if closing > a_utc and opening < b_utc
+        ]
+
+    def closed_days(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
+        """Whole local days that are not business days (weekends, holidays, closures)
+        overlapping ``[a, b)``, as ``[midnight, next midnight)`` clipped to it (UTC)."""
+        _require_aware(a, "a")
+        _require_aware(b, "b")
+        a_utc, b_utc = a.astimezone(UTC), b.astimezone(UTC)
+        days, d, last = [], self._local_date(a_utc), self._local_date(b_utc)
+        while d <= last:
+            if not self.is_business_day(d):
+                start, end = self._local(d, time(0)), self._local(d + _ONE_DAY, time(0))
+                if end > a_utc and start < b_utc:
+                    days.append((max(start, a_utc), min(end, b_utc)))
+            d += _ONE_DAY
+        return days
+
     def business_minutes_between(self, a: datetime, b: datetime) -> int:
         """Whole business minutes in ``[a, b)`` (truncated); negative if ``b < a``."""
         _require_aware(a, "a")

@@ -1,0 +1,193 @@
+"""Rotation arithmetic: who is on call in a schedule, over a range or at an instant.
+
+Pure functions over a schedule's prefetched layers, rotation members and overrides (no writes,
+a constant number of queries when the caller prefetched them; ``oncall.selectors`` does).
+
+- A layer's shift ``k`` starts at ``start_date + k × length`` at the hand-off time, on the local
+  wall clock of the schedule's time zone (a weekly 09:00 hand-off stays 09:00 across a DST
+  change), and belongs to ``members[k % n]``. ``split`` layers hand over at every opening and
+  closing of the business calendar instead: each business-hours block and each off-hours block
+  (nights, weekends, holidays) is one shift.
+- A restriction keeps only the parts of a layer's shifts inside business hours, outside them,
+  or on weekends and holidays (from the business calendar).
+- Final on-call = for each instant the highest-priority layer that has someone; then overrides
+  on top (the newest wins where two overlap). What is left uncovered is a gap (``user=None``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from itsm.core.business_calendar import current_calendar
+
+from .models import Restriction, Rotation
+
+PERIOD_DAYS = {Rotation.DAILY: 1, Rotation.WEEKLY: 7}
+# How far around an instant ``on_call_at`` looks to say since when and until when.
+HORIZON = timedelta(days=15)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """``user`` is on call in schedule ``schedule_id`` over ``[start, end)``; a gap when
+    ``user`` is None. ``layer``: the layer's name (empty for an override or a gap)."""
+
+    schedule_id: int
+    user: Any
+    start: datetime
+    end: datetime
+    is_override: bool = False
+    layer: str = ""
+    replaces: Any = None
+
+    @property
+    def is_gap(self) -> bool:
+        return self.user is None
+
+
+def _at(d: date, t, zone) -> datetime:
+    """Local wall time ``t`` on ``d`` in ``zone``, as UTC (a time in a DST gap moves forward)."""
+    return datetime.combine(d, t, tzinfo=zone).astimezone(UTC)
+
+
+def _members(layer) -> list:
+    return [m.user for m in layer.rotation_members.all() if m.user.is_active]
+
+
+def _periodic(layer, people, start, end, zone) -> list[tuple]:
+    period = layer.length_days if layer.rotation == Rotation.CUSTOM else PERIOD_DAYS[layer.rotation]
+    first = start.astimezone(zone).date()
+    k = max(0, (first - layer.start_date).days // period - 1)
+    pieces = []
+    while True:
+        day = layer.start_date + timedelta(days=k * period)
+        begins = _at(day, layer.handoff_time, zone)
+        if begins >= end:
+            return pieces
+        ends = _at(day + timedelta(days=period), layer.handoff_time, zone)
+        if ends > start:
+            pieces.append((people[k % len(people)], begins, ends))
+        k += 1
+
+
+def _split(layer, people, start, end, calendar) -> list[tuple]:
+    """Business-hours and off-hours blocks from the first opening on or after ``start_date``,
+    numbered 0, 1, 2, … (business block of the j-th business day = 2j, the off-hours block after
+    it = 2j + 1), each handed to the next person."""
+    anchor = _at(layer.start_date, datetime.min.time(), calendar.tz)
+    blocks = calendar.business_intervals(anchor, end + timedelta(days=40))
+    pieces = []
+    for j, (opening, closing) in enumerate(blocks[:-1]):
+        if opening >= end:
+            break
+        following = blocks[j + 1][0]
+        for index, begins, ends in ((2 * j, opening, closing), (2 * j + 1, closing, following)):
+            if ends > start and begins < end:
+                pieces.append((people[index % len(people)], begins, ends))
+    return pieces
+
+
+def _allowed(restriction: str, start, end, calendar) -> list[tuple[datetime, datetime]] | None:
+    """The parts of ``[start, end)`` a restriction keeps (None: all of it)."""
+    if restriction == Restriction.BUSINESS_HOURS:
+        return calendar.business_intervals(start, end)
+    if restriction == Restriction.WEEKENDS_HOLIDAYS:
+        return calendar.closed_days(start, end)
+    if restriction == Restriction.OFF_HOURS:
+        kept, cursor = [], start
+        for opening, closing in calendar.business_intervals(start, end):
+            if opening > cursor:
+                kept.append((cursor, opening))
+            cursor = max(cursor, closing)
+        if cursor < end:
+            kept.append((cursor, end))
+        return kept
+    return None
+
+
+def layer_shifts(layer, start: datetime, end: datetime, *, zone, calendar=None) -> list[tuple]:
+    """``(user, start, end)`` pieces of one layer over ``[start, end)``, restrictions applied."""
+    people = _members(layer)
+    if not people or layer.start_date is None:
+        return []
+    calendar = calendar or current_calendar()
+    if layer.rotation == Rotation.SPLIT:
+        pieces = _split(layer, people, start, end, calendar)
+    else:
+        pieces = _periodic(layer, people, start, end, zone)
+    pieces = [(u, max(s, start), min(e, end)) for u, s, e in pieces]
+    allowed = _allowed(layer.restriction, start, end, calendar)
+    if allowed is None:
+        return pieces
+    return [
+        (user, max(s, a), min(e, b))
+        for user, s, e in pieces
+        for a, b in allowed
+        if max(s, a) < min(e, b)
+    ]
+
+
+def final_shifts(schedule, start: datetime, end: datetime, *, calendar=None) -> list[Shift]:
+    """Who is on call over ``[start, end)``: contiguous shifts covering it, gaps included."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return []
+    zone = schedule.zone
+    layers = sorted(schedule.layers.all(), key=lambda layer: (-layer.priority, layer.pk))
+    by_layer = [
+        (layer.name, layer_shifts(layer, start, end, zone=zone, calendar=calendar))
+        for layer in layers
+    ]
+    overrides = sorted(
+        (o for o in schedule.overrides.all() if o.end > start and o.start < end),
+        key=lambda o: (o.created_at or o.start, o.pk),
+        reverse=True,
+    )
+    cuts = {start, end}
+    for _name, pieces in by_layer:
+        for _user, s, e in pieces:
+            cuts.update((s, e))
+    for o in overrides:
+        cuts.update((max(o.start, start), min(o.end, end)))
+    cuts = sorted(c for c in cuts if start <= c <= end)
+    segments: list[Shift] = []
+    for begins, ends in zip(cuts, cuts[1:], strict=False):
+        segment = _segment(schedule.pk, begins, ends, by_layer, overrides)
+        last = segments[-1] if segments else None
+        if last and (last.user, last.is_override, last.layer, last.replaces) == (
+            segment.user,
+            segment.is_override,
+            segment.layer,
+            segment.replaces,
+        ):
+            segments[-1] = Shift(
+                last.schedule_id,
+                last.user,
+                last.start,
+                ends,
+                last.is_override,
+                last.layer,
+                last.replaces,
+            )
+        else:
+            segments.append(segment)
+    return segments
+
+
+def _segment(schedule_id, begins, ends, by_layer, overrides) -> Shift:
+    override = next((o for o in overrides if o.start <= begins and o.end >= ends), None)
+    if override is not None:
+        return Shift(schedule_id, override.user, begins, ends, True, "", override.replaces)
+    for name, pieces in by_layer:
+        for user, s, e in pieces:
+            if s <= begins and e >= ends:
+                return Shift(schedule_id, user, begins, ends, False, name)
+    return Shift(schedule_id, None, begins, ends)
+
+
+def on_call_at(schedule, at: datetime, *, calendar=None) -> list[Shift]:
+    """The shift at ``at`` (with since when and until when, within ``HORIZON``); [] for a gap."""
+    shifts = final_shifts(schedule, at - HORIZON, at + HORIZON, calendar=calendar)
+    return [s for s in shifts if s.start <= at < s.end and not s.is_gap]
