@@ -10,8 +10,14 @@ app_name = "api"
 urlpatterns = [
     path("", include("intake.api.urls")),  # first: the monitoring intake
     path("", include("incidents.api.urls")),
+    path("", include("oncall.api.urls")),
     path("", core_api.api_root, name="root"),
     path("me/", core_api.me, name="me"),
+    path(
+        "me/notification-settings/",
+        core_api.notification_settings,
+        name="notification-settings",
+    ),
     path("", include("backups.api.urls")),
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),

@@ -46,6 +46,7 @@ MAIN_MENU = (
     MenuEntry(
         "incidents:list", _("Incidents"), "fire", "/incidents/", _perm("incidents.view_incident")
     ),
+    MenuEntry("oncall:list", _("On-call"), "telephone", "/oncall/", _perm("oncall.view_schedule")),
     MenuEntry(
         "changes:list",
         _("Changes"),

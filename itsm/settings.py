@@ -178,6 +178,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic sweeps are declared by each app as ``beat_schedule`` on its AppConfig.
 # How often the deadline sweeps run, in seconds (DESIGN.md § budgets: escalation latency).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
+# Messages about one incident to one person within this many seconds are merged into one
+# (the first goes at once; the next ones wait for the window's end). 0 turns merging off.
+NOTIFICATION_BURST_SECONDS = env.int("NOTIFICATION_BURST_SECONDS", default=60)
 # How long the signed one-time "Acknowledge" link of a page stays valid, in seconds.
 PAGE_ACK_LINK_MAX_AGE = env.int("PAGE_ACK_LINK_MAX_AGE", default=24 * 3600)
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("itsm.core.urls")),
     path("incidents/", include("intake.urls")),  # before incidents: its <number>/ takes all
     path("incidents/", include("incidents.urls")),
+    path("oncall/", include("oncall.urls")),
     path("changes/", include("changes.urls")),
     path("releases/", include("releases.urls")),
     path("backups/", include("backups.urls")),

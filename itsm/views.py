@@ -25,7 +25,7 @@ import functools
 import importlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
@@ -43,6 +43,7 @@ from django.views.decorators.http import require_GET
 
 from itsm.core.api.exceptions import json_not_found, json_server_error
 from itsm.core.audit import AuditEvent
+from oncall import selectors as oncall_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,13 @@ def my_work(user) -> list[dict]:
 def home(request):
     """ "My work": what needs the signed-in user now, across the four processes."""
     recent = AuditEvent.objects.select_related("actor", "content_type").order_by("-at", "-id")[:15]
-    return render(request, "home.html", {"cards": my_work(request.user), "recent_events": recent})
+    now = timezone.now()
+    shifts = oncall_selectors.shifts_for_user(request.user, now, now + timedelta(days=14))
+    return render(
+        request,
+        "home.html",
+        {"cards": my_work(request.user), "recent_events": recent, "my_shifts": shifts[:5]},
+    )
 
 
 @require_GET

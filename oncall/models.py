@@ -9,6 +9,9 @@ overrides on top (``oncall.rotation``). Times are computed in the schedule's tim
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import zoneinfo
 
 from django.conf import settings
@@ -188,3 +191,50 @@ class Override(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule}: {self.user} {self.start:%Y-%m-%d %H:%M}"
+
+
+class FeedKey(models.Model):
+    """The revocable key of a person's iCalendar feed of their shifts. The key shown once is
+    ``<prefix>.<secret>``: the prefix finds the row, the SHA-256 digest of the whole key is
+    compared in constant time; a new key revokes the previous ones."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="oncall_feed_keys",
+        verbose_name=_("person"),
+    )
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("shift feed key")
+        verbose_name_plural = _("shift feed keys")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls, user) -> tuple[str, FeedKey]:
+        prefix = secrets.token_hex(6)
+        raw = f"{prefix}.{secrets.token_urlsafe(32)}"
+        return raw, cls(user=user, prefix=prefix, digest=cls.hash(raw))
+
+    @classmethod
+    def lookup(cls, raw: str) -> FeedKey | None:
+        prefix = (raw or "").split(".", 1)[0][:12]
+        row = (
+            cls.objects.select_related("user")
+            .filter(prefix=prefix, revoked_at__isnull=True)
+            .first()
+        )
+        if row is None or not hmac.compare_digest(row.digest, cls.hash(raw)):
+            return None
+        return row

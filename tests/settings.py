@@ -6,3 +6,6 @@ from itsm.settings import INSTALLED_APPS
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 ROOT_URLCONF = "tests.testapp.urls"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
+# Each test asserts the deliveries of the events it causes; the burst merging that would delay
+# the second of them is tested on its own (tests/core/test_notification_rules.py turns it on).
+NOTIFICATION_BURST_SECONDS = 0

@@ -28,7 +28,7 @@ def record_event(
     return AuditEvent.objects.create(
         actor=actor,
         actor_label=actor_label[:150],
-        content_type=ContentType.objects.get_for_model(type(obj)),
+        content_type=ContentType.objects.get_for_model(obj),
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
         action=action,

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -347,18 +348,37 @@ class NotificationChannel(models.TextChoices):
     IN_APP = "in_app", _("In the portal")
     EMAIL = "email", _("Email")
     WEBHOOK = "webhook", _("Chat webhook")
+    CHAT = "chat", _("Personal chat")
 
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    MERGED = "merged", _("Merged into another message")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Urgency(models.TextChoices):
+    """How urgent a notification is: high for P1/P2, low for P3/P4 (per-person rules)."""
+
+    HIGH = "high", _("High (P1/P2)")
+    LOW = "low", _("Low (P3/P4)")
+
+
+class ChatFormat(models.TextChoices):
+    GENERIC = "generic", _("Generic JSON")
+    SLACK = "slack", _("Slack-compatible incoming webhook")
+    TEAMS = "teams", _("Microsoft Teams (Workflows webhook)")
+    MATTERMOST = "mattermost", _("Mattermost incoming webhook")
 
 
 DELIVERY_STATUS_COLORS = {
     DeliveryStatus.PENDING: "secondary",
     DeliveryStatus.SENT: "success",
     DeliveryStatus.FAILED: "danger",
+    DeliveryStatus.MERGED: "info",
+    DeliveryStatus.CANCELLED: "light",
 }
 
 
@@ -420,6 +440,20 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     error = models.TextField(_("last error"), blank=True)
+    urgency = models.CharField(_("urgency"), max_length=4, choices=Urgency.choices, blank=True)
+    # Burst merging and quiet-hour digests (``itsm.core.notifications``): ``thread`` groups the
+    # messages about one thing (an incident number); a row merged into another one points at
+    # the row that carried it; a held row goes out in the digest sent at ``held_until``.
+    thread = models.CharField(_("thread"), max_length=40, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged",
+        verbose_name=_("sent with"),
+    )
+    held_until = models.DateTimeField(_("held until (quiet hours)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -448,6 +482,11 @@ class Notification(models.Model):
                 fields=["next_attempt_at"],
                 condition=models.Q(status="pending"),
                 name="notification_pending_due",
+            ),
+            models.Index(
+                fields=["recipient", "channel", "thread", "created_at"],
+                condition=~models.Q(thread=""),
+                name="notification_thread",
             ),
         ]
 
@@ -488,6 +527,23 @@ class NotificationPreference(models.Model):
     email = models.BooleanField(
         _("email"), default=True, help_text=_("Also send notifications by email.")
     )
+    quiet_start = models.TimeField(
+        _("quiet hours from"),
+        null=True,
+        blank=True,
+        help_text=_("Low-urgency email and chat wait until the end and come as one digest."),
+    )
+    quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
+    chat_webhook_url = models.URLField(
+        _("personal chat webhook"),
+        max_length=500,
+        blank=True,
+        help_text=_("An incoming webhook that posts to you (Slack, Teams Workflows, Mattermost)."),
+    )
+    chat_format = models.CharField(
+        _("chat format"), max_length=12, choices=ChatFormat.choices, default=ChatFormat.SLACK
+    )
 
     class Meta:
         verbose_name = _("notification preference")
@@ -500,16 +556,14 @@ class NotificationPreference(models.Model):
 class TeamWebhook(models.Model):
     """A team's outgoing chat webhook: escalations for the team are posted here."""
 
-    class Format(models.TextChoices):
-        GENERIC = "generic", _("Generic JSON")
-        SLACK = "slack", _("Slack-compatible incoming webhook")
+    Format = ChatFormat
 
     team = models.OneToOneField(
         Team, on_delete=models.CASCADE, related_name="webhook", verbose_name=_("team")
     )
     url = models.URLField(_("URL"), max_length=500)
     format = models.CharField(
-        _("format"), max_length=10, choices=Format.choices, default=Format.GENERIC
+        _("format"), max_length=12, choices=ChatFormat.choices, default=ChatFormat.GENERIC
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -520,3 +574,49 @@ class TeamWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team}: {self.get_format_display()}"
+
+
+class NotificationRule(models.Model):
+    """One person's rule: notifications of ``urgency`` reach them on ``channel`` after
+    ``delay_minutes``. A person without rules for an urgency gets ``DEFAULT_RULES``."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_rules",
+        verbose_name=_("user"),
+    )
+    urgency = models.CharField(_("urgency"), max_length=4, choices=Urgency.choices)
+    channel = models.CharField(
+        _("channel"),
+        max_length=10,
+        choices=[
+            (NotificationChannel.IN_APP, NotificationChannel.IN_APP.label),
+            (NotificationChannel.EMAIL, NotificationChannel.EMAIL.label),
+            (NotificationChannel.CHAT, NotificationChannel.CHAT.label),
+        ],
+    )
+    delay_minutes = models.PositiveSmallIntegerField(
+        _("after (minutes)"), default=0, validators=[MaxValueValidator(24 * 60)]
+    )
+
+    class Meta:
+        ordering = ["user", "urgency", "delay_minutes", "channel"]
+        verbose_name = _("notification rule")
+        verbose_name_plural = _("notification rules")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "urgency", "channel"], name="notification_rule_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.urgency} → {self.channel} +{self.delay_minutes}m"
+
+
+# Without rules of their own: in the portal at once (always), email at once; personal chat
+# (when set) 2 minutes after a high-urgency notification.
+DEFAULT_RULES = {
+    Urgency.HIGH: [(NotificationChannel.EMAIL, 0), (NotificationChannel.CHAT, 2)],
+    Urgency.LOW: [(NotificationChannel.EMAIL, 0)],
+}

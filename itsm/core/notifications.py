@@ -33,17 +33,24 @@ from importlib import import_module
 from celery import current_app
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone, translation
 from django.utils.module_loading import module_has_submodule
+from django.utils.translation import gettext as _
 
+from . import chat
+from . import notification_rules as rules
 from .models import (
     DeliveryStatus,
     Notification,
     NotificationChannel,
     NotificationPreference,
+    NotificationRule,
     TeamWebhook,
+    Urgency,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,51 +127,103 @@ def notify(
 
     Say what happened with ``message`` (a code from an app's ``notification_messages``) and its
     JSON ``params``; each reader then sees it in their own language. ``title``/``body`` are for
-    text that has no code. Returns the in-app notifications created now (empty when everyone
-    was already notified).
+    text that has no code. ``actor`` (whoever caused it) is never notified. With an ``urgency``
+    (high: P1/P2, low: P3/P4) each person's rules decide the channels and their delays, quiet
+    hours hold low-urgency messages for a digest, and messages of one ``thread`` (an incident
+    number) within a short window are merged; without one, in-app and email go at once.
+    Returns the in-app notifications created now (empty when everyone was notified already).
     """
     params = params or {}
     if not (message or title):
         raise ValueError("a notification needs a message code or a title")
-    key, title, url = key[:200], title[:200], url[:300]
-    # Nobody is notified of their own action.
+    key, title, url, thread = key[:200], title[:200], url[:300], thread[:40]
+    now = timezone.now()
     actor_pk = getattr(actor, "pk", None)
     people = {u.pk: u for u in recipients if u is not None and u.is_active and u.pk != actor_pk}
-    opted_out = set(
-        NotificationPreference.objects.filter(user_id__in=people, email=False).values_list(
-            "user_id", flat=True
-        )
-    )
+    preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people)}
+    plans = rules.rules_for(people, urgency) if urgency else {}
     rows = []
     for user in people.values():
         rows.append(Notification(recipient=user, channel=NotificationChannel.IN_APP))
-        if user.email and user.pk not in opted_out:
-            rows.append(Notification(recipient=user, channel=NotificationChannel.EMAIL))
+        preference = preferences.get(user.pk)
+        for channel, delay in plans.get(user.pk, [(NotificationChannel.EMAIL, 0)]):
+            if not _reachable(user, preference, channel):
+                continue
+            row = Notification(recipient=user, channel=channel)
+            row.next_attempt_at = now + timedelta(minutes=delay)
+            if urgency == Urgency.LOW:
+                row.held_until = rules.quiet_until(preference, row.next_attempt_at)
+                row.next_attempt_at = row.held_until or row.next_attempt_at
+            rows.append(row)
     team_ids = {t.pk for t in teams if t is not None}
     for hook in TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True):
         rows.append(Notification(team_id=hook.team_id, channel=NotificationChannel.WEBHOOK))
     created = []
     for row in rows:
         row.key, row.title, row.body, row.url = key, title, body, url
-        row.message, row.params = message, params
+        row.message, row.params, row.urgency, row.thread = message, params, urgency, thread
         if message:
             # The stored text is only the fallback (admin, search, an unknown code later):
             # written in the addressee's language; display and delivery render anew.
             with translation.override(language_of(row.recipient if row.recipient_id else None)):
                 row.title, row.body = render_message(message, params)
         if row.channel == NotificationChannel.IN_APP:
-            row.status, row.sent_at = DeliveryStatus.SENT, timezone.now()
-        else:
-            row.next_attempt_at = timezone.now()
+            row.status, row.sent_at = DeliveryStatus.SENT, now
+        elif row.next_attempt_at is None:
+            row.next_attempt_at = now
         try:
             with transaction.atomic():
+                if row.channel in rules.PERSONAL_CHANNELS and urgency:
+                    rules.merge_into_burst(row, now)
                 row.save()
         except IntegrityError:
             continue  # already notified about this event on this channel
         created.append(row)
-        if row.channel != NotificationChannel.IN_APP:
-            transaction.on_commit(lambda pk=row.pk: _enqueue_delivery(pk))
+        if row.status == DeliveryStatus.PENDING:
+            delay = max(0, int((row.next_attempt_at - now).total_seconds()))
+            transaction.on_commit(lambda pk=row.pk, d=delay: _enqueue_delivery(pk, d or None))
     return [n for n in created if n.channel == NotificationChannel.IN_APP]
+
+
+def _reachable(user, preference, channel: str) -> bool:
+    if channel == NotificationChannel.EMAIL:
+        return bool(user.email) and (preference is None or preference.email)
+    if channel == NotificationChannel.CHAT:
+        return preference is not None and bool(preference.chat_webhook_url)
+    return False
+
+
+def cancel_pending(key_prefix: str) -> int:
+    """Drop the deliveries not sent yet (delayed, held, merged) of the events whose key starts
+    with ``key_prefix`` (a page acknowledged: its later email and chat are no longer needed).
+    A message carrying merged messages of other events hands them to the next of them."""
+    with transaction.atomic():
+        doomed = list(
+            Notification.objects.select_for_update()
+            .filter(
+                key__startswith=key_prefix,
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.MERGED],
+            )
+            .exclude(channel=NotificationChannel.IN_APP)
+        )
+        ids = [n.pk for n in doomed]
+        for carrier in (n for n in doomed if n.status == DeliveryStatus.PENDING):
+            riders = list(
+                Notification.objects.filter(merged_into=carrier, status=DeliveryStatus.MERGED)
+                .exclude(pk__in=ids)
+                .order_by("created_at", "id")
+            )
+            if riders:
+                heir, rest = riders[0], riders[1:]
+                Notification.objects.filter(pk=heir.pk).update(
+                    status=DeliveryStatus.PENDING,
+                    merged_into=None,
+                    next_attempt_at=carrier.next_attempt_at,
+                )
+                Notification.objects.filter(pk__in=[r.pk for r in rest]).update(merged_into=heir)
+        return Notification.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.CANCELLED, next_attempt_at=None
+        )
 
 
 # After the broker refused a message, skip it for a while: a request filing an incident must
@@ -207,9 +266,10 @@ def deliver_notification(notification_id: int, *, now=None) -> bool:
         # A retry's message may arrive a moment before its time (clock skew between hosts).
         if notification.next_attempt_at and notification.next_attempt_at > now + EARLY_OK:
             return False
+        riders = _riders(notification, now)
         notification.attempts += 1
         try:
-            _send(notification)
+            _send(notification, riders)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row
             notification.error = f"{type(exc).__name__}: {exc}"[:2000]
             delays = retry_delays()
@@ -231,6 +291,15 @@ def deliver_notification(notification_id: int, *, now=None) -> bool:
         notification.save(
             update_fields=["attempts", "error", "status", "sent_at", "next_attempt_at"]
         )
+        # The messages it carried went with it (merged ones keep their status, digests are sent).
+        Notification.objects.filter(pk__in=[r.pk for r in riders]).update(
+            sent_at=notification.sent_at,
+            next_attempt_at=None,
+            status=Case(
+                When(status=DeliveryStatus.PENDING, then=Value(DeliveryStatus.SENT)),
+                default=F("status"),
+            ),
+        )
     return True
 
 
@@ -238,20 +307,92 @@ def _absolute(url: str) -> str:
     return f"{settings.SITE_URL.rstrip('/')}{url}" if url.startswith("/") else url
 
 
-def _send(notification: Notification) -> None:
+def _riders(notification: Notification, now) -> list[Notification]:
+    """What goes out with ``notification``: the messages merged into it (a burst), or, for a
+    message held by quiet hours, every held message of that person and channel now due (one
+    digest). Locked, so a concurrent delivery does not send them twice."""
+    if notification.held_until is not None:
+        return list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                recipient_id=notification.recipient_id,
+                channel=notification.channel,
+                status=DeliveryStatus.PENDING,
+                held_until__isnull=False,
+                next_attempt_at__lte=now + EARLY_OK,
+            )
+            .exclude(pk=notification.pk)
+            .order_by("created_at", "id")
+        )
+    return list(
+        Notification.objects.select_for_update(skip_locked=True)
+        .filter(merged_into=notification, status=DeliveryStatus.MERGED)
+        .order_by("created_at", "id")
+    )
+
+
+def compose(notification: Notification, riders=()) -> chat.Card:
+    """What a delivery says, in the active language: one message, a burst ("3 updates on
+    INC-000123") or a quiet-hours digest, with its links made absolute."""
+    title, body = render(notification)
+    link = _absolute(notification.url) if notification.url else ""
+    ack = notification.params.get("ack_url", "") if isinstance(notification.params, dict) else ""
+    if riders:
+        items = [notification, *riders]
+        if notification.held_until is not None:
+            title = _("%(count)s notifications held during your quiet hours") % {
+                "count": len(items)
+            }
+        else:
+            title = _("%(count)s updates on %(thread)s") % {
+                "count": len(items),
+                "thread": notification.thread,
+            }
+        body = "\n".join(
+            f"- {render(item)[0]}" + (f"  {_absolute(item.url)}" if item.url else "")
+            for item in items
+        )
+        # The buttons follow the latest message (its page is the one still waiting).
+        latest = items[-1]
+        ack = latest.params.get("ack_url", "") if isinstance(latest.params, dict) else ""
+        link = _absolute(latest.url) if latest.url else ""
+    return chat.Card(
+        title=title,
+        body=body,
+        link=link,
+        ack_link=_absolute(ack) if ack else "",
+        urgency=notification.urgency,
+        event=notification.key,
+        message=notification.message,
+        params=notification.params,
+        created_at=notification.created_at.isoformat(),
+        team=notification.team.slug if notification.team_id else "",
+    )
+
+
+def _send(notification: Notification, riders=()) -> None:
     if notification.channel == NotificationChannel.EMAIL:
         if not notification.recipient or not notification.recipient.email:
             raise ValueError("recipient has no email address")
-        link = _absolute(notification.url) if notification.url else ""
         # Emails go out in the recipient's language (their setting, else the portal default).
         with translation.override(language_of(notification.recipient)):
-            title, body = render(notification)
+            card = compose(notification, riders)
+            ack = _("Acknowledge: %(link)s") % {"link": card.ack_link} if card.ack_link else ""
         send_mail(
-            subject=f"[ITSM] {title}",
-            message="\n\n".join(p for p in (body, link) if p),
+            subject=f"[ITSM] {card.title}",
+            message="\n\n".join(p for p in (card.body, card.link, ack) if p),
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[notification.recipient.email],
         )
+    elif notification.channel == NotificationChannel.CHAT:
+        preference = NotificationPreference.objects.filter(
+            user_id=notification.recipient_id
+        ).first()
+        if preference is None or not preference.chat_webhook_url:
+            raise ValueError("the person has no chat webhook")
+        with translation.override(language_of(notification.recipient)):
+            data = chat.body(preference.chat_format, compose(notification, riders))
+        post_json(preference.chat_webhook_url, data, idempotency_key=_idempotency(notification))
     elif notification.channel == NotificationChannel.WEBHOOK:
         hook = TeamWebhook.objects.filter(team_id=notification.team_id, is_active=True).first()
         if hook is None:
@@ -259,47 +400,38 @@ def _send(notification: Notification) -> None:
         post_webhook(hook, notification)
 
 
+def _idempotency(notification: Notification) -> str:
+    return f"{notification.key}:{notification.team_id or notification.recipient_id}"
+
+
 def webhook_body(hook: TeamWebhook, notification: Notification) -> dict:
-    """The JSON posted to a team's webhook: a generic event, or a Slack incoming-webhook body."""
-    link = _absolute(notification.url) if notification.url else ""
+    """The JSON posted to a team's webhook, in the hook's format (``itsm.core.chat``)."""
     # A team channel has no language of its own: the portal's default.
     with translation.override(settings.LANGUAGE_CODE):
-        title, body = render(notification)
-    if hook.format == TeamWebhook.Format.SLACK:
-        text = f"*{title}*"
-        if body:
-            text += f"\n{body}"
-        if link:
-            text += f"\n<{link}|{link}>"
-        return {"text": text}
-    return {
-        "event": notification.key,
-        "message": notification.message,
-        "params": notification.params,
-        "title": title,
-        "body": body,
-        "url": link,
-        "team": hook.team.slug,
-        "created_at": notification.created_at.isoformat(),
-    }
+        return chat.body(hook.format, compose(notification))
 
 
 def post_webhook(hook: TeamWebhook, notification: Notification) -> None:
-    data = json.dumps(webhook_body(hook, notification), ensure_ascii=False).encode()
-    request = urllib.request.Request(  # noqa: S310 - the URL is an admin-configured http(s) URL
-        hook.url,
-        data=data,
+    post_json(
+        hook.url, webhook_body(hook, notification), idempotency_key=_idempotency(notification)
+    )
+
+
+def post_json(url: str, data: dict, *, idempotency_key: str) -> None:
+    request = urllib.request.Request(  # noqa: S310 - an admin- or user-configured http(s) URL
+        url,
+        data=json.dumps(data, ensure_ascii=False).encode(),
         method="POST",
         headers={
             "Content-Type": "application/json; charset=utf-8",
             # Receivers can drop a redelivery by this key (a crash after the POST, before commit).
-            "Idempotency-Key": f"{notification.key}:{notification.team_id}",
+            "Idempotency-Key": idempotency_key,
             "User-Agent": "itsm-portal",
         },
     )
     with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
         if response.status >= 300:
-            raise urllib.error.HTTPError(hook.url, response.status, "", response.headers, None)
+            raise urllib.error.HTTPError(url, response.status, "", response.headers, None)
 
 
 def deliver_pending(limit: int = 200, *, now=None) -> int:
@@ -330,5 +462,76 @@ def mark_read(user, ids: Iterable[int] | None = None) -> int:
 
 
 def set_preferences(user, *, email: bool) -> NotificationPreference:
-    pref, _ = NotificationPreference.objects.update_or_create(user=user, defaults={"email": email})
+    pref, _created = NotificationPreference.objects.update_or_create(
+        user=user, defaults={"email": email}
+    )
     return pref
+
+
+SETTING_FIELDS = (
+    "email",
+    "quiet_start",
+    "quiet_end",
+    "time_zone",
+    "chat_webhook_url",
+    "chat_format",
+)
+
+
+def notification_settings(user) -> dict:
+    """A person's settings as the form and the API show them (defaults filled in)."""
+    preference = NotificationPreference.objects.filter(user=user).first() or (
+        NotificationPreference(user=user)
+    )
+    plans = {u: rules.rules_for([user.pk], u)[user.pk] for u in Urgency.values}
+    plans = {u: [(NotificationChannel.IN_APP, 0), *rows] for u, rows in plans.items()}
+    return {
+        **{name: getattr(preference, name) for name in SETTING_FIELDS},
+        "rules": [
+            {"urgency": urgency, "channel": channel, "delay_minutes": delay}
+            for urgency, rows in plans.items()
+            for channel, delay in rows
+        ],
+    }
+
+
+@transaction.atomic
+def save_notification_settings(user, *, rules_list: list[dict] | None = None, **fields):
+    """Save ``user``'s preferences and (when given) replace their rules; audited.
+    ``rules_list``: ``[{"urgency", "channel", "delay_minutes"}]`` (in-app is always at once)."""
+    from .audit import record_event
+
+    preference, _created = NotificationPreference.objects.get_or_create(user=user)
+    changed = {k: v for k, v in fields.items() if k in SETTING_FIELDS}
+    for name, value in changed.items():
+        setattr(preference, name, value if value is not None or name.startswith("quiet") else "")
+    preference.full_clean(exclude=["user"])
+    preference.save()
+    if rules_list is not None:
+        seen = set()
+        for rule in rules_list:
+            pair = (rule["urgency"], rule["channel"])
+            if pair in seen:
+                raise ValidationError({"rules": [_("One rule per urgency and channel.")]})
+            seen.add(pair)
+        # In the portal at once is a rule of its own: it keeps an urgency whose other channels
+        # are all off from falling back to the defaults.
+        rules_list = [r for r in rules_list if r["channel"] != NotificationChannel.IN_APP] + [
+            {"urgency": u, "channel": NotificationChannel.IN_APP, "delay_minutes": 0}
+            for u in Urgency.values
+        ]
+        NotificationRule.objects.filter(user=user).delete()
+        NotificationRule.objects.bulk_create(
+            NotificationRule(user=user, **rule) for rule in rules_list
+        )
+    record_event(
+        user,
+        action="notification_settings",
+        actor=user,
+        data={
+            **{k: str(v) for k, v in changed.items() if k != "chat_webhook_url"},
+            "chat_webhook": bool(preference.chat_webhook_url),
+            **({"rules": rules_list} if rules_list is not None else {}),
+        },
+    )
+    return preference

@@ -167,37 +167,59 @@ def transition(request, app_label: str, model_name: str, pk: int):
 @login_required
 def notification_list(request):
     """The signed-in user's notifications, newest first; POST marks all (or one) read and
-    saves the email preference."""
+    saves the notification settings (rules per urgency, quiet hours, personal chat)."""
+    from django.core.exceptions import ValidationError
     from django.core.paginator import Paginator
 
-    from .models import NotificationPreference
-    from .notifications import inbox, mark_read, set_preferences
+    from .forms import NotificationSettingsForm
+    from .notifications import (
+        SETTING_FIELDS,
+        inbox,
+        mark_read,
+        notification_settings,
+        save_notification_settings,
+    )
 
+    form = NotificationSettingsForm(
+        initial=NotificationSettingsForm.initial_for(notification_settings(request.user))
+    )
+    status = 200
     if request.method == "POST":
         action = request.POST.get("action", "read_all")
         if action == "preferences":
-            set_preferences(request.user, email=request.POST.get("email") == "1")
-            messages.success(request, _("Notification preferences saved."))
+            form = NotificationSettingsForm(request.POST)
+            if form.is_valid():
+                data = {k: form.cleaned_data[k] for k in SETTING_FIELDS}
+                try:
+                    save_notification_settings(request.user, rules_list=form.rules(), **data)
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    messages.success(request, _("Notification preferences saved."))
+                    return HttpResponseRedirect(request.path)
+            status = 400
         elif action == "read":
             try:
                 pk = int(request.POST.get("id", ""))
             except ValueError:
                 return HttpResponse(_("Unknown notification."), status=400)
             mark_read(request.user, [pk])
+            return HttpResponseRedirect(request.path)
         else:
             mark_read(request.user)
             messages.success(request, _("All notifications marked as read."))
-        return HttpResponseRedirect(request.path)
+            return HttpResponseRedirect(request.path)
     qs = inbox(request.user)
     unread_only = bool(request.GET.get("unread"))
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    pref = NotificationPreference.objects.filter(user=request.user).first()
     return render(
         request,
         "core/notifications.html",
-        {"page": page, "unread_only": unread_only, "email_on": pref.email if pref else True},
+        {"page": page, "unread_only": unread_only, "form": form},
+        status=status,
     )
 
 

@@ -98,4 +98,21 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='oncall_override_ends_after_start')],
             },
         ),
+    
+        migrations.CreateModel(
+            name='FeedKey',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('prefix', models.CharField(editable=False, max_length=12, unique=True)),
+                ('digest', models.CharField(editable=False, max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='oncall_feed_keys', to=settings.AUTH_USER_MODEL, verbose_name='person')),
+            ],
+            options={
+                'verbose_name': 'shift feed key',
+                'verbose_name_plural': 'shift feed keys',
+                'ordering': ['-created_at'],
+            },
+        ),
     ]

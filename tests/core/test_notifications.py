@@ -123,7 +123,11 @@ def test_notification_page_lists_marks_read_and_saves_preferences(client, operat
     assert 'data-testid="unread-count">1<' in client.get("/notifications/bell/").content.decode()
     client.post("/notifications/")
     assert not notifications.inbox(operator).filter(read_at__isnull=True).exists()
-    client.post("/notifications/", {"action": "preferences"})
+    saved = client.post(
+        "/notifications/",
+        {"action": "preferences", "time_zone": "Asia/Tokyo", "chat_format": "slack"},
+    )
+    assert saved.status_code == 302
     assert NotificationPreference.objects.get(user=operator).email is False
     assert client.post("/notifications/", {"action": "read", "id": "x"}).status_code == 400
 

@@ -1,9 +1,13 @@
+import zoneinfo
+
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from ..models import ChatFormat, NotificationChannel, Urgency
 from ..roles import role_names
 
 
@@ -39,3 +43,60 @@ def api_root(request):
             "docs": reverse("swagger-ui", request=request),
         }
     )
+
+
+class NotificationRuleSerializer(serializers.Serializer):
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    channel = serializers.ChoiceField(
+        choices=[NotificationChannel.IN_APP, NotificationChannel.EMAIL, NotificationChannel.CHAT]
+    )
+    delay_minutes = serializers.IntegerField(min_value=0, max_value=1440)
+
+
+class NotificationSettingsSerializer(serializers.Serializer):
+    email = serializers.BooleanField()
+    quiet_start = serializers.TimeField(allow_null=True)
+    quiet_end = serializers.TimeField(allow_null=True)
+    time_zone = serializers.CharField(max_length=64)
+    chat_webhook_url = serializers.URLField(max_length=500, allow_blank=True)
+    chat_format = serializers.ChoiceField(choices=ChatFormat.choices)
+    rules = NotificationRuleSerializer(many=True)
+
+    def validate_time_zone(self, value):
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise serializers.ValidationError(_("Unknown time zone.")) from exc
+        return value
+
+    def validate(self, attrs):
+        if (attrs.get("quiet_start") is None) != (attrs.get("quiet_end") is None):
+            raise serializers.ValidationError(
+                {"quiet_end": [_("Give both ends of the quiet hours, or neither.")]}
+            )
+        return attrs
+
+
+@extend_schema(
+    methods=["GET"], responses=NotificationSettingsSerializer, summary="My notification settings"
+)
+@extend_schema(
+    methods=["PUT"],
+    request=NotificationSettingsSerializer,
+    responses=NotificationSettingsSerializer,
+    summary="Replace my notification settings (rules per urgency, quiet hours, personal chat)",
+)
+@api_view(["GET", "PUT"])
+def notification_settings(request):
+    from ..notifications import notification_settings as current
+    from ..notifications import save_notification_settings
+
+    if request.method == "PUT":
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"non_field_errors": [_("Expected a JSON object.")]})
+        inp = NotificationSettingsSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        data = dict(inp.validated_data)
+        rules = [dict(rule) for rule in data.pop("rules")]
+        save_notification_settings(request.user, rules_list=rules, **data)
+    return Response(NotificationSettingsSerializer(current(request.user)).data)

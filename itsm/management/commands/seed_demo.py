@@ -16,6 +16,8 @@ from itsm.core.roles import Role
 DEMO_USERS = [
     # username, role, display name, team slug
     ("operator", Role.OPERATOR, "山田 太郎 (operator)", "ops-l1"),
+    ("operator2", Role.OPERATOR, "小林 直樹 (operator)", "ops-l1"),
+    ("operator3", Role.OPERATOR, "加藤 由美 (operator)", "ops-l1"),
     ("leader", Role.OPS_LEADER, "佐藤 花子 (ops leader)", "ops-l2"),
     ("manager", Role.OPS_MANAGER, "鈴木 一郎 (ops manager)", "ops-l3"),
     ("developer", Role.DEVELOPER, "高橋 健 (developer)", "dev-l4"),
@@ -42,6 +44,7 @@ SERVICES = [
 
 # Each module's seed(users); order follows the import direction of the apps.
 DEMO_MODULES = [
+    "oncall.demo",
     "incidents.demo",
     "intake.demo",
     "backups.demo",
