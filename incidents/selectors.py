@@ -489,6 +489,7 @@ def incident_trend(*, since: datetime, until: datetime, groups: dict, counts: di
 # are notifications, not escalations; a breach escalates through its own automatic step.
 ESCALATING_KINDS = (StepKind.AUTOMATIC, StepKind.MANUAL, StepKind.NOTIFY)
 AUTOMATIC_REASONS = (
+    EscalationReason.NOT_ACKNOWLEDGED,
     EscalationReason.NOT_RECOVERED,
     EscalationReason.RESPONSE_BREACH,
     EscalationReason.MAJOR_IMPACT,

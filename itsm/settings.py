@@ -245,6 +245,8 @@ SPECTACULAR_SETTINGS = {
         "ApprovalKindEnum": "changes.choices.ApprovalKind",
         "BackupJobKindEnum": "backups.choices.JobKind",
         "DeploymentStatusEnum": "releases.choices.DeploymentStatus",
+        "NotificationUrgencyEnum": "itsm.core.models.Urgency",
+        "UrgencyEnum": "incidents.choices.Urgency",
     },
 }
 

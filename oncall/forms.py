@@ -49,7 +49,7 @@ class LayerForm(forms.ModelForm):
     def member_fields(self):
         return [self[f"member_{slot}"] for slot in range(SLOTS)]
 
-    def members(self) -> list:
+    def people(self) -> list:
         return [
             self.cleaned_data[f"member_{slot}"]
             for slot in range(SLOTS)

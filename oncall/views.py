@@ -125,7 +125,7 @@ def layer_save(request, slug: str, layer_id: int | None = None):
                 actor=request.user,
                 schedule=schedule,
                 layer=layer,
-                members=form.members(),
+                members=form.people(),
                 **fields,
             )
         except ValidationError as exc:

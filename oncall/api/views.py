@@ -73,6 +73,11 @@ class OnCallQuerySerializer(serializers.Serializer):
     at = serializers.DateTimeField(required=False)
     team = serializers.ListField(child=serializers.SlugField(max_length=100), required=False)
 
+    def validate_at(self, value):
+        if not 2000 <= value.year <= 2100:
+            raise serializers.ValidationError(_("Give a time between the years 2000 and 2100."))
+        return value
+
 
 def _person(shift) -> dict:
     return {
@@ -165,6 +170,11 @@ class ShiftQuerySerializer(serializers.Serializer):
     end = serializers.DateTimeField(required=False)
 
     def validate(self, attrs):
+        for name in ("start", "end"):
+            if name in attrs and not 2000 <= attrs[name].year <= 2100:
+                raise serializers.ValidationError(
+                    {name: [_("Give a time between the years 2000 and 2100.")]}
+                )
         start = attrs.get("start") or timezone.now()
         end = attrs.get("end") or start + timedelta(days=14)
         if end <= start:
@@ -238,6 +248,7 @@ class LayerSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=150),
         allow_empty=False,
         help_text="usernames in rotation order",
+        write_only=True,
     )
 
     class Meta:
@@ -256,7 +267,7 @@ class LayerSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id"]
 
-    def to_representation(self, instance):
+    def to_representation(self, instance) -> dict:
         data = super().to_representation(instance)
         data["members"] = [m.user.username for m in instance.rotation_members.all()]
         return data

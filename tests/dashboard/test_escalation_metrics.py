@@ -72,6 +72,7 @@ def test_steps_taken_in_the_period_by_level_and_reason(steps):
         "automatic": 3,
     }
     assert data["automatic_by_reason"] == {
+        "not_acknowledged": 0,
         "not_recovered": 1,
         "response_breach": 1,
         "major_impact": 1,
@@ -131,8 +132,10 @@ def test_counts_the_steps_the_engine_records(make_user):
         "business_decision": 0,
         "automatic": 4,
     }
+    # The P1's L3 climb: the leader paged at L2 (at once, §8.3.1) never acknowledged.
     assert data["automatic_by_reason"] == {
-        "not_recovered": 2,
+        "not_acknowledged": 1,
+        "not_recovered": 1,
         "response_breach": 1,
         "major_impact": 1,
     }
