@@ -30,7 +30,7 @@ def _snapshot(**l2_targets) -> str:
 
     snapshot = EscalationPolicy.objects.get(track="normal", service=None).snapshot()
     levels = tuple(
-        replace(lv, role="", team_id=None, **l2_targets) if lv.level == 2 else lv
+        replace(lv, **{"role": "", "team_id": None, **l2_targets}) if lv.level == 2 else lv
         for lv in snapshot.levels
     )
     return json.dumps(replace(snapshot, levels=levels).dump())

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from itsm.core.notifications import notify
 from oncall.models import Schedule
-from oncall.selectors import on_call, shift_starts
+from oncall.selectors import shift_before, shift_starts
 
 from .models import Incident, StepKind
 
@@ -64,8 +64,8 @@ def handoff_summary(schedule: Schedule, shift) -> int:
         .distinct()
         .order_by("priority", "-id")
     )
-    previous = on_call(schedule, shift.start - timedelta(microseconds=1))
-    since = min((s.start for s in previous), default=shift.start - timedelta(days=1))
+    previous = shift_before(schedule, shift.start)
+    since = previous.start if previous is not None else shift.start - timedelta(days=1)
     escalated = (
         Incident.objects.filter(
             Q(team=team) | Q(pages__user__teams=team),

@@ -16,6 +16,7 @@ a constant number of queries when the caller prefetched them; ``oncall.selectors
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,8 +26,8 @@ from itsm.core.business_calendar import current_calendar
 from .models import Restriction, Rotation
 
 PERIOD_DAYS = {Rotation.DAILY: 1, Rotation.WEEKLY: 7}
-# How far around an instant ``on_call_at`` looks to say since when and until when.
-HORIZON = timedelta(days=15)
+# The most ``on_call_at`` looks around an instant (a schedule's ``horizon`` is usually less).
+HORIZON = timedelta(days=92)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,32 @@ def _at(d: date, t, zone) -> datetime:
 
 
 def _members(layer) -> list:
-    return [m.user for m in layer.rotation_members.all() if m.user.is_active]
+    people = getattr(layer, "people", None)  # set by oncall.selectors.load
+    if people is None:
+        people = [m.user for m in layer.rotation_members.all()]
+    return [user for user in people if user.is_active]
+
+
+def _layers(schedule) -> list:
+    loaded = getattr(schedule, "loaded_layers", None)
+    return list(schedule.layers.all()) if loaded is None else loaded
+
+
+def _overrides(schedule) -> list:
+    loaded = getattr(schedule, "loaded_overrides", None)
+    return list(schedule.overrides.all()) if loaded is None else loaded
+
+
+def horizon(schedule) -> timedelta:
+    """How far around an instant to look to see a whole shift: one day more than the longest
+    rotation (a split block spans a long weekend: ten days)."""
+    days = [
+        10
+        if layer.rotation == Rotation.SPLIT
+        else PERIOD_DAYS.get(layer.rotation, layer.length_days)
+        for layer in _layers(schedule)
+    ]
+    return timedelta(days=min(max(days, default=1) + 1, 92))
 
 
 def _periodic(layer, people, start, end, zone) -> list[tuple]:
@@ -89,8 +115,18 @@ def _split(layer, people, start, end, calendar) -> list[tuple]:
     return pieces
 
 
-def _allowed(restriction: str, start, end, calendar) -> list[tuple[datetime, datetime]] | None:
-    """The parts of ``[start, end)`` a restriction keeps (None: all of it)."""
+@functools.lru_cache(maxsize=512)
+def _allowed(
+    restriction: str, start, end, calendar
+) -> tuple[tuple[datetime, datetime], ...] | None:
+    """The parts of ``[start, end)`` a restriction keeps (None: all of it). Cached: the
+    schedules asked about one instant share their windows (the calendar is part of the key,
+    so an edited calendar is a new one)."""
+    kept = _restricted(restriction, start, end, calendar)
+    return None if kept is None else tuple(kept)
+
+
+def _restricted(restriction: str, start, end, calendar) -> list[tuple[datetime, datetime]] | None:
     if restriction == Restriction.BUSINESS_HOURS:
         return calendar.business_intervals(start, end)
     if restriction == Restriction.WEEKENDS_HOLIDAYS:
@@ -135,13 +171,13 @@ def final_shifts(schedule, start: datetime, end: datetime, *, calendar=None) -> 
     if end <= start:
         return []
     zone = schedule.zone
-    layers = sorted(schedule.layers.all(), key=lambda layer: (-layer.priority, layer.pk))
+    layers = sorted(_layers(schedule), key=lambda layer: (-layer.priority, layer.pk))
     by_layer = [
         (layer.name, layer_shifts(layer, start, end, zone=zone, calendar=calendar))
         for layer in layers
     ]
     overrides = sorted(
-        (o for o in schedule.overrides.all() if o.end > start and o.start < end),
+        (o for o in _overrides(schedule) if o.end > start and o.start < end),
         key=lambda o: (o.created_at or o.start, o.pk),
         reverse=True,
     )
@@ -188,6 +224,7 @@ def _segment(schedule_id, begins, ends, by_layer, overrides) -> Shift:
 
 
 def on_call_at(schedule, at: datetime, *, calendar=None) -> list[Shift]:
-    """The shift at ``at`` (with since when and until when, within ``HORIZON``); [] for a gap."""
-    shifts = final_shifts(schedule, at - HORIZON, at + HORIZON, calendar=calendar)
-    return [s for s in shifts if s.start <= at < s.end and not s.is_gap]
+    """Who is on call at ``at`` and until when (as far as ``horizon``); [] for a gap. The
+    shift's ``start`` is ``at`` itself: only what lies ahead is computed."""
+    shifts = final_shifts(schedule, at, at + horizon(schedule), calendar=calendar)
+    return [s for s in shifts[:1] if not s.is_gap]

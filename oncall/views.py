@@ -72,12 +72,10 @@ def _detail(request, schedule: Schedule, *, layer_form=None, override_form=None,
     today = timezone.now().astimezone(zone).date()
     start = datetime.combine(today, time(0), tzinfo=zone)
     end = start + timedelta(days=TIMELINE_DAYS)
-    loaded = selectors.schedules_with_rotations(
-        Schedule.objects.filter(pk=schedule.pk), start=start, end=end
-    ).get()
+    [loaded] = selectors.load([schedule], start=start, end=end)
     shifts = final_shifts(loaded, start, end)
     can_edit = request.user.has_perm("oncall.change_schedule")
-    layers = list(loaded.layers.all())
+    layers = loaded.loaded_layers
     return render(
         request,
         "oncall/schedule_detail.html",

@@ -269,6 +269,8 @@ def test_api_acknowledgement(crew, api_as):
 
 def test_the_incoming_person_gets_one_hand_off_summary(crew):
     incident = file(**MAJOR)
+    with time_machine.travel(at(15), tick=False):
+        escalation.sweep_deadlines()
     Incident.objects.filter(pk=incident.pk).update(assignee=crew["b"])
     handover = datetime(2025, 6, 9, 9, 0, tzinfo=JST)  # a → b
     with time_machine.travel(handover + timedelta(minutes=1), tick=False):
@@ -278,6 +280,8 @@ def test_the_incoming_person_gets_one_hand_off_summary(crew):
     assert len(note) == 1
     params = note[0].params
     assert params["open_count"] == 1 and params["waiting_count"] == 1
+    # It climbed to L2 at 10:15 on the 2nd (nobody acknowledged): during a's shift.
+    assert params["escalated_count"] == 1
     assert params["open"][0]["number"] == incident.number
     assert not [n for n in in_app(crew["a"]) if n.message == "incidents.handoff"]
 

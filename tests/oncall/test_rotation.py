@@ -40,6 +40,12 @@ def layer(schedule, users, **fields):
     return row
 
 
+def shift_at(schedule, at):
+    """The whole shift around ``at`` (``on_call`` only looks ahead: its start is ``at``)."""
+    shifts = final_shifts(schedule, at - timedelta(days=10), at + timedelta(days=10))
+    return next(s for s in shifts if s.start <= at < s.end)
+
+
 def who(schedule, at) -> str | None:
     shifts = on_call(schedule, at)
     return shifts[0].user.username if shifts else None
@@ -54,7 +60,7 @@ def test_weekly_rotation_hands_off_at_the_local_time(schedule, people):
     assert who(schedule, monday + timedelta(days=7)) == "bob"
     assert who(schedule, monday + timedelta(days=14)) == "cid"
     assert who(schedule, monday + timedelta(days=21)) == "ann"
-    shift = on_call(schedule, monday + timedelta(days=1))[0]
+    shift = shift_at(schedule, monday + timedelta(days=1))
     assert (shift.start, shift.end) == (monday, monday + timedelta(days=7))
 
 
@@ -63,14 +69,14 @@ def test_a_weekly_hand_off_stays_at_nine_across_a_dst_change(schedule, people):
     schedule.save()
     # DST starts on Sunday 2025-03-09 in New York: the week is 167 hours long.
     layer(schedule, people, start_date=date(2025, 3, 3))
-    first = on_call(schedule, datetime(2025, 3, 5, 12, 0, tzinfo=NY))[0]
-    second = on_call(schedule, datetime(2025, 3, 12, 12, 0, tzinfo=NY))[0]
+    first = shift_at(schedule, datetime(2025, 3, 5, 12, 0, tzinfo=NY))
+    second = shift_at(schedule, datetime(2025, 3, 12, 12, 0, tzinfo=NY))
     assert first.user.username == "ann" and second.user.username == "bob"
     assert first.end == second.start
     assert second.start.astimezone(NY).time() == time(9, 0)
     assert first.end - first.start == timedelta(hours=167)
     # …and back on 2 November (169 hours).
-    nov = on_call(schedule, datetime(2025, 10, 29, 12, 0, tzinfo=NY))[0]
+    nov = shift_at(schedule, datetime(2025, 10, 29, 12, 0, tzinfo=NY))
     assert nov.end - nov.start == timedelta(hours=169)
     assert nov.end.astimezone(NY).time() == time(9, 0)
 
@@ -95,7 +101,7 @@ def test_weekends_and_holidays_layer_covers_the_year_end_closure(schedule, peopl
     assert who(schedule, datetime(2025, 12, 30, 3, 0, tzinfo=JST)) == "bob"  # closure
     assert who(schedule, datetime(2026, 1, 2, 12, 0, tzinfo=JST)) == "bob"
     assert who(schedule, datetime(2026, 1, 5, 12, 0, tzinfo=JST)) == "ann"  # back to work
-    bob_shift = on_call(schedule, datetime(2025, 12, 30, 3, 0, tzinfo=JST))[0]
+    bob_shift = shift_at(schedule, datetime(2025, 12, 30, 3, 0, tzinfo=JST))
     # One continuous shift from Saturday 27th 00:00 to Monday 5th 00:00 (the 4th is a Sunday).
     assert bob_shift.start == datetime(2025, 12, 27, 0, 0, tzinfo=JST)
     assert bob_shift.end == datetime(2026, 1, 5, 0, 0, tzinfo=JST)
@@ -115,11 +121,11 @@ def test_split_rotation_hands_over_at_every_opening_and_closing(schedule, people
     assert who(schedule, datetime(2025, 6, 2, 10, 0, tzinfo=JST)) == "ann"  # block 0
     assert who(schedule, datetime(2025, 6, 2, 20, 0, tzinfo=JST)) == "bob"  # night, block 1
     assert who(schedule, datetime(2025, 6, 3, 10, 0, tzinfo=JST)) == "cid"  # block 2
-    night = on_call(schedule, datetime(2025, 6, 2, 20, 0, tzinfo=JST))[0]
+    night = shift_at(schedule, datetime(2025, 6, 2, 20, 0, tzinfo=JST))
     assert night.start == datetime(2025, 6, 2, 18, 0, tzinfo=JST)
     assert night.end == datetime(2025, 6, 3, 9, 0, tzinfo=JST)
     # Friday's night block runs over the weekend to Monday's opening.
-    weekend = on_call(schedule, datetime(2025, 6, 7, 12, 0, tzinfo=JST))[0]
+    weekend = shift_at(schedule, datetime(2025, 6, 7, 12, 0, tzinfo=JST))
     assert weekend.start == datetime(2025, 6, 6, 18, 0, tzinfo=JST)
     assert weekend.end == datetime(2025, 6, 9, 9, 0, tzinfo=JST)
 
