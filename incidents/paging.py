@@ -28,11 +28,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from oncall.selectors import on_call
 
 from itsm.core.models import Team
 from itsm.core.notifications import cancel_pending, notify
 from oncall.models import Schedule
+from oncall.selectors import on_call
 
 from .choices import Priority, TimelineKind
 from .models import EscalationStep, Incident, Page, PageTarget, TimelineEntry
