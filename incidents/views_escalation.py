@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from itsm.core import workflow
 
@@ -95,6 +95,7 @@ def acknowledge(request, number: str):
     return redirect(target)
 
 
+@require_http_methods(["GET", "POST"])
 def ack_link(request, token: str):
     """The signed one-time link of a notification: works without a session. GET asks (mail
     scanners open links), POST acknowledges; a refused link says why with its status."""
@@ -110,6 +111,4 @@ def ack_link(request, token: str):
                 request, "incidents/ack_link.html", {"error": exc.message}, status=exc.status
             )
         return render(request, "incidents/ack_link.html", {"page": page, "done": True})
-    if request.method != "GET":
-        return render(request, "incidents/ack_link.html", {"page": page}, status=405)
     return render(request, "incidents/ack_link.html", {"page": page})

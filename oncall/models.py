@@ -9,28 +9,19 @@ overrides on top (``oncall.rotation``). Times are computed in the schedule's tim
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import zoneinfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from itsm.core.models import Team
+from itsm.core.models import ApiToken, Team, validate_time_zone
 
 DEFAULT_TIME_ZONE = "Asia/Tokyo"
-
-
-def validate_time_zone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(_("Unknown time zone: %(zone)s"), params={"zone": value}) from exc
 
 
 class Rotation(models.TextChoices):
@@ -217,9 +208,7 @@ class FeedKey(models.Model):
     def __str__(self) -> str:
         return f"{self.user} ({self.prefix}…)"
 
-    @staticmethod
-    def hash(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
+    hash = staticmethod(ApiToken.hash)  # the same digest as API tokens
 
     @classmethod
     def generate(cls, user) -> tuple[str, FeedKey]:

@@ -17,7 +17,7 @@ a constant number of queries when the caller prefetched them; ``oncall.selectors
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -191,22 +191,8 @@ def final_shifts(schedule, start: datetime, end: datetime, *, calendar=None) -> 
     segments: list[Shift] = []
     for begins, ends in zip(cuts, cuts[1:], strict=False):
         segment = _segment(schedule.pk, begins, ends, by_layer, overrides)
-        last = segments[-1] if segments else None
-        if last and (last.user, last.is_override, last.layer, last.replaces) == (
-            segment.user,
-            segment.is_override,
-            segment.layer,
-            segment.replaces,
-        ):
-            segments[-1] = Shift(
-                last.schedule_id,
-                last.user,
-                last.start,
-                ends,
-                last.is_override,
-                last.layer,
-                last.replaces,
-            )
+        if segments and replace(segments[-1], start=begins, end=ends) == segment:
+            segments[-1] = replace(segments[-1], end=ends)  # the same shift goes on
         else:
             segments.append(segment)
     return segments

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from itsm.core.forms import add_service_errors
 from itsm.core.models import Team
 
 from . import ical, selectors, services
@@ -127,7 +128,7 @@ def layer_save(request, slug: str, layer_id: int | None = None):
                 **fields,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request, _("The rotation %(name)s was saved.") % {"name": fields["name"]}
@@ -158,7 +159,7 @@ def override_add(request, slug: str):
         try:
             services.add_override(actor=request.user, schedule=schedule, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("The override was added."))
             return redirect(schedule.get_absolute_url())
@@ -174,14 +175,6 @@ def override_delete(request, slug: str, override_id: int):
     services.delete_override(override, actor=request.user)
     messages.success(request, _("The override was removed."))
     return redirect(schedule.get_absolute_url())
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # ---------------------------------------------------------------------------- my shifts

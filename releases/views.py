@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from itsm.core import workflow
 from itsm.core.business_calendar import current_calendar
+from itsm.core.forms import add_service_errors
 from itsm.core.models import Service
 
 from . import selectors, services
@@ -168,8 +169,7 @@ def release_create(request):
         try:
             release = services.create_release(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("%(record)s created.") % {"record": release.number})
             return redirect(release)

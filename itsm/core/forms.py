@@ -1,11 +1,20 @@
 """Form helpers shared by every app's screens."""
 
-import zoneinfo
-
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import ChatFormat
+from .models import ChatFormat, validate_time_zone, validate_web_url
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ``ValidationError`` on the form: on its field when the form has one,
+    otherwise above the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
 
 
 def style_fields(form: forms.BaseForm, *, small: bool = False) -> forms.BaseForm:
@@ -45,19 +54,17 @@ class NotificationSettingsForm(forms.Form):
         required=False,
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
-    time_zone = forms.CharField(label=_("Time zone"), max_length=64, initial="Asia/Tokyo")
+    time_zone = forms.CharField(
+        label=_("Time zone"), max_length=64, initial="Asia/Tokyo", validators=[validate_time_zone]
+    )
     chat_webhook_url = forms.URLField(
-        label=_("Personal chat webhook"), required=False, max_length=500, assume_scheme="https"
+        label=_("Personal chat webhook"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        validators=[validate_web_url],
     )
     chat_format = forms.ChoiceField(label=_("Chat format"), choices=ChatFormat.choices)
-
-    def clean_time_zone(self):
-        value = self.cleaned_data["time_zone"]
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise forms.ValidationError(_("Unknown time zone.")) from exc
-        return value
 
     def clean(self):
         data = super().clean()

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.validators import MaxValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, URLValidator
 from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# Webhooks are posted over HTTP(S) only (URLValidator's default also admits ftp).
+validate_web_url = URLValidator(schemes=["http", "https"])
+
+
+def validate_time_zone(value: str) -> None:
+    """A time zone name the zone database knows (``Asia/Tokyo``, ``America/New_York``)."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(_("Unknown time zone: %(zone)s"), params={"zone": value}) from exc
 
 
 class User(AbstractUser):
@@ -534,11 +547,14 @@ class NotificationPreference(models.Model):
         help_text=_("Low-urgency email and chat wait until the end and come as one digest."),
     )
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
-    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Tokyo", validators=[validate_time_zone]
+    )
     chat_webhook_url = models.URLField(
         _("personal chat webhook"),
         max_length=500,
         blank=True,
+        validators=[validate_web_url],
         help_text=_("An incoming webhook that posts to you (Slack, Teams Workflows, Mattermost)."),
     )
     chat_format = models.CharField(

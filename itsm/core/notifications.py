@@ -181,7 +181,10 @@ def notify(
         created.append(row)
         if row.status == DeliveryStatus.PENDING:
             delay = max(0, int((row.next_attempt_at - now).total_seconds()))
-            transaction.on_commit(lambda pk=row.pk, d=delay: _enqueue_delivery(pk, d or None))
+            # Far-off deliveries wait in the indexed column for the sweep, not in the broker
+            # (Redis redelivers a message unacknowledged past its visibility timeout).
+            if delay <= MAX_COUNTDOWN_SECONDS:
+                transaction.on_commit(lambda pk=row.pk, d=delay: _enqueue_delivery(pk, d or None))
     return [n for n in created if n.channel == NotificationChannel.IN_APP]
 
 
@@ -229,6 +232,8 @@ def cancel_pending(key_prefix: str) -> int:
 # After the broker refused a message, skip it for a while: a request filing an incident must
 # not wait for a dead Redis once per recipient; the pending sweep delivers those rows later.
 BROKER_BACKOFF_SECONDS = 15
+# Deliveries due later than this are left to the pending sweep (``deliver_pending``, every 30 s).
+MAX_COUNTDOWN_SECONDS = 15 * 60
 # The delivery task (itsm.core.tasks), enqueued by name: it runs ``deliver_notification`` below,
 # so importing it here would be an import loop.
 DELIVERY_TASK = "core.deliver_notification"
@@ -254,6 +259,15 @@ def deliver_notification(notification_id: int, *, now=None) -> bool:
     never sent again. A retry that is not yet due is left for later."""
     now = now or timezone.now()
     with transaction.atomic():
+        held_for = (
+            Notification.objects.filter(pk=notification_id, held_until__isnull=False)
+            .values_list("recipient_id", flat=True)
+            .first()
+        )
+        if held_for is not None:
+            # One digest per person: the runners of that person's held rows queue here, so the
+            # first sends them all and the others find their rows sent.
+            list(NotificationPreference.objects.select_for_update().filter(user_id=held_for))
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("recipient", "team")
@@ -313,7 +327,7 @@ def _riders(notification: Notification, now) -> list[Notification]:
     digest). Locked, so a concurrent delivery does not send them twice."""
     if notification.held_until is not None:
         return list(
-            Notification.objects.select_for_update(skip_locked=True)
+            Notification.objects.select_for_update()
             .filter(
                 recipient_id=notification.recipient_id,
                 channel=notification.channel,

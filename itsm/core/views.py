@@ -171,7 +171,7 @@ def notification_list(request):
     from django.core.exceptions import ValidationError
     from django.core.paginator import Paginator
 
-    from .forms import NotificationSettingsForm
+    from .forms import NotificationSettingsForm, add_service_errors
     from .notifications import (
         SETTING_FIELDS,
         inbox,
@@ -193,8 +193,7 @@ def notification_list(request):
                 try:
                     save_notification_settings(request.user, rules_list=form.rules(), **data)
                 except ValidationError as exc:
-                    for field, errors in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
+                    add_service_errors(form, exc)
                 else:
                     messages.success(request, _("Notification preferences saved."))
                     return HttpResponseRedirect(request.path)

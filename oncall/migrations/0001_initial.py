@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import oncall.models
+import itsm.core.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=100, verbose_name='name')),
                 ('slug', models.SlugField(max_length=100, unique=True, verbose_name='slug')),
                 ('level', models.PositiveSmallIntegerField(default=1, help_text='The escalation level this schedule answers for (1: primary, 2: secondary…).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(9)], verbose_name='escalation level')),
-                ('time_zone', models.CharField(default='Asia/Tokyo', max_length=64, validators=[oncall.models.validate_time_zone], verbose_name='time zone')),
+                ('time_zone', models.CharField(default='Asia/Tokyo', max_length=64, validators=[itsm.core.models.validate_time_zone], verbose_name='time zone')),
                 ('description', models.TextField(blank=True, verbose_name='description')),
                 ('is_active', models.BooleanField(default=True, verbose_name='active')),
                 ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='core.team', verbose_name='team')),

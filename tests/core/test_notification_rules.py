@@ -200,6 +200,9 @@ def test_settings_api_round_trip_and_field_errors(operator, api_as):
     assert {"time_zone", "chat_webhook_url"} <= set(
         bad.json()["errors"] if "errors" in bad.json() else bad.json()
     )
+    ftp = client.put(url, {**wanted, "chat_webhook_url": "ftp://chat.example.com/"}, format="json")
+    assert ftp.status_code == 400 and "chat_webhook_url" in str(ftp.json())
+    assert client.get(url).json()["chat_webhook_url"] == "https://chat.example.com/hook"
 
 
 def test_settings_page_saves_rules_and_refuses_half_quiet_hours(client, operator):

@@ -1,5 +1,3 @@
-import zoneinfo
-
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -7,7 +5,13 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from ..models import ChatFormat, NotificationChannel, Urgency
+from ..models import (
+    ChatFormat,
+    NotificationChannel,
+    Urgency,
+    validate_time_zone,
+    validate_web_url,
+)
 from ..roles import role_names
 
 
@@ -57,17 +61,12 @@ class NotificationSettingsSerializer(serializers.Serializer):
     email = serializers.BooleanField()
     quiet_start = serializers.TimeField(allow_null=True)
     quiet_end = serializers.TimeField(allow_null=True)
-    time_zone = serializers.CharField(max_length=64)
-    chat_webhook_url = serializers.URLField(max_length=500, allow_blank=True)
+    time_zone = serializers.CharField(max_length=64, validators=[validate_time_zone])
+    chat_webhook_url = serializers.URLField(
+        max_length=500, allow_blank=True, validators=[validate_web_url]
+    )
     chat_format = serializers.ChoiceField(choices=ChatFormat.choices)
     rules = NotificationRuleSerializer(many=True)
-
-    def validate_time_zone(self, value):
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise serializers.ValidationError(_("Unknown time zone.")) from exc
-        return value
 
     def validate(self, attrs):
         if (attrs.get("quiet_start") is None) != (attrs.get("quiet_end") is None):
