@@ -126,10 +126,16 @@ class TimelineKind(models.TextChoices):
     LINK = "link", _("Linked record")
     ESCALATION = "escalation", _("Escalation")
     PAGING = "paging", _("Paging")
+    # §8.3.3 影響の最小化: what was done to reduce the impact, apart from the fix.
+    MITIGATION = "mitigation", _("Impact reduction")
 
 
 # Kinds a person (or client) may post directly; the others are written by services.
-POSTABLE_TIMELINE_KINDS = [TimelineKind.STATUS_UPDATE, TimelineKind.COMMENT]
+POSTABLE_TIMELINE_KINDS = [
+    TimelineKind.STATUS_UPDATE,
+    TimelineKind.COMMENT,
+    TimelineKind.MITIGATION,
+]
 
 TIMELINE_COLORS = {
     TimelineKind.STATUS_UPDATE: "primary",
@@ -140,6 +146,7 @@ TIMELINE_COLORS = {
     TimelineKind.RUNBOOK: "success",
     TimelineKind.LINK: "secondary",
     TimelineKind.ESCALATION: "danger",
+    TimelineKind.MITIGATION: "success",
 }
 
 

@@ -38,7 +38,15 @@ from itsm.core.notifications import notify
 from itsm.core.roles import ops_rank
 
 from . import paging
-from .choices import BusinessImpact, Clock, IncidentState, Priority, TimelineKind, Track
+from .choices import (
+    BusinessImpact,
+    Clock,
+    IncidentState,
+    Priority,
+    TimelineKind,
+    Track,
+    check_choice,
+)
 from .models import (
     MANUAL_REASONS,
     EscalationPolicy,
@@ -788,6 +796,37 @@ def escalate_incident(
         apply_due_steps(locked, now=now)
     incident.escalation_level = locked.escalation_level
     incident.next_deadline_at = locked.next_deadline_at
+    return step
+
+
+def escalate_for(
+    incident: Incident, *, reason: str, comment: str = "", now=None
+) -> EscalationStep | None:
+    """One level up by the system, for a reason another app watches (``comms``: a stakeholder
+    update overdue, §8.4 business impact). Like a person's escalation without the person: the
+    level's targets are paged, the timeline and the audit say why. None when there is nothing
+    to climb: the incident is closed or untriaged, already at the highest level, or was raised
+    to that level already (the step's key is the level's, so the clock will not raise it
+    again either)."""
+    check_choice("reason", reason, EscalationReason)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = (
+            Incident.objects.select_for_update(of=("self",))
+            .select_related("assignee", "team")
+            .get(pk=incident.pk)
+        )
+        clock = _clock(locked)
+        if locked.state == IncidentState.CLOSED or clock is None:
+            return None
+        current = locked.escalation_level or 1
+        row = next((r for r in clock.policy_snapshot.chain() if r.level > current), None)
+        if row is None:
+            return None
+        due = Due(f"c{clock.cycle}:L{row.level}", StepKind.AUTOMATIC, now, row.level, reason, row)
+        step = _raise_level(locked, clock, due, comment=comment, reason=reason, now=now)
+        if step is not None:
+            apply_due_steps(locked, now=now)
     return step
 
 

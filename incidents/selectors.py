@@ -493,6 +493,7 @@ AUTOMATIC_REASONS = (
     EscalationReason.NOT_RECOVERED,
     EscalationReason.RESPONSE_BREACH,
     EscalationReason.MAJOR_IMPACT,
+    EscalationReason.UPDATE_OVERDUE,
 )
 
 

@@ -514,6 +514,10 @@ def _prefilled_impact(incident: Incident) -> str:
     if incident.time_to_recover is not None:
         minutes = int(incident.time_to_recover.total_seconds() // 60)
         lines.append(_("Duration until recovery: %(m)d minutes") % {"m": minutes})
+    mitigations = incident.timeline.filter(kind=TimelineKind.MITIGATION)
+    if mitigations:
+        lines.append(_("Impact reduction (apart from the fix):"))
+        lines += [f"- {_fmt(m.at)} {m.who}: {m.text}" for m in mitigations]
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from itsm.core import workflow
 from itsm.core.roles import ops_rank
 
 from . import selectors, services
-from .choices import BusinessImpact, ImpactScope, Track, Urgency, track_for
+from .choices import BusinessImpact, ImpactScope, TimelineKind, Track, Urgency, track_for
 from .filters import IncidentFilter
 from .forms import (
     ActionItemForm,
@@ -477,6 +477,9 @@ def postmortem_detail(request, number: str):
             "editable": editable,
             "action_items": pm.action_items.select_related("owner"),
             "action_form": ActionItemForm(),
+            "mitigations": pm.incident.timeline.filter(kind=TimelineKind.MITIGATION).select_related(
+                "actor"
+            ),
         },
         status=400 if form.errors else 200,
     )

@@ -43,6 +43,7 @@ class EscalationReason(models.TextChoices):
     REPORTED = "reported", _("Incident reported")
     REOPENED = "reopened", _("Incident reopened")
     NOT_ACKNOWLEDGED = "not_acknowledged", _("Nobody acknowledged the page")
+    UPDATE_OVERDUE = "update_overdue", _("Stakeholder update overdue")
 
 
 MANUAL_REASONS = [

@@ -324,6 +324,17 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
             models.Index(fields=["state", "response_due_at"], name="incident_state_due"),
             models.Index(fields=["state", "detected_at"], name="incident_state_detected"),
             models.Index(fields=["assignee", "state"], name="incident_assignee_state"),
+            # The status page and the update cadence read the few open incidents among many.
+            models.Index(
+                fields=["service", "priority"],
+                condition=~models.Q(state=IncidentState.CLOSED),
+                name="incident_open_service",
+            ),
+            models.Index(
+                fields=["priority"],
+                condition=~models.Q(state=IncidentState.CLOSED),
+                name="incident_open_priority",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -426,6 +426,17 @@ class Notification(models.Model):
         verbose_name=_("team"),
         help_text=_("Set for webhook deliveries, which go to a team's chat channel."),
     )
+    address = models.EmailField(
+        _("email address"),
+        blank=True,
+        help_text=_("Set for emails to somebody without an account (a status page subscriber)."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        help_text=_("The language of an email to an address; people get their own setting."),
+    )
     channel = models.CharField(
         _("channel"),
         max_length=10,
@@ -483,8 +494,15 @@ class Notification(models.Model):
                 condition=models.Q(team__isnull=False),
                 name="notification_once_per_team",
             ),
+            models.UniqueConstraint(
+                fields=["key", "address", "channel"],
+                condition=~models.Q(address=""),
+                name="notification_once_per_address",
+            ),
             models.CheckConstraint(
-                condition=models.Q(recipient__isnull=False) | models.Q(team__isnull=False),
+                condition=models.Q(recipient__isnull=False)
+                | models.Q(team__isnull=False)
+                | ~models.Q(address=""),
                 name="notification_has_addressee",
             ),
         ]

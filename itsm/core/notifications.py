@@ -34,7 +34,7 @@ from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone, translation
@@ -188,6 +188,57 @@ def notify(
     return [n for n in created if n.channel == NotificationChannel.IN_APP]
 
 
+def notify_addresses(
+    addresses: Iterable[tuple[str, str, dict]],
+    *,
+    key: str,
+    message: str,
+    params: dict | None = None,
+    url: str = "",
+) -> int:
+    """Email each ``(address, language, extra params)`` once per ``key``: people without an
+    account (status page subscribers). Written in bulk (a thousand addresses is one INSERT and
+    ten delivery tasks); delivered like every email row (retries, the pending sweep, at most
+    once). Returns how many rows were written now (addresses already emailed are skipped)."""
+    key, url, params = key[:200], url[:300], params or {}
+    now = timezone.now()
+    done = set(
+        Notification.objects.filter(key=key, channel=NotificationChannel.EMAIL)
+        .exclude(address="")
+        .values_list("address", flat=True)
+    )
+    rows = []
+    for address, language, extra in addresses:
+        if not address or address in done:
+            continue
+        done.add(address)
+        row_params = {**params, **extra}
+        with translation.override(language or settings.LANGUAGE_CODE):
+            title, body = render_message(message, row_params)
+        rows.append(
+            Notification(
+                address=address,
+                language=language,
+                channel=NotificationChannel.EMAIL,
+                key=key,
+                message=message,
+                params=row_params,
+                title=title,
+                body=body,
+                url=url,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    with transaction.atomic():
+        Notification.objects.bulk_create(rows, batch_size=500)
+        pks = [row.pk for row in rows]
+        for start in range(0, len(pks), BATCH_SIZE):
+            chunk = pks[start : start + BATCH_SIZE]
+            transaction.on_commit(lambda chunk=chunk: _enqueue_batch(chunk))
+    return len(rows)
+
+
 def _reachable(user, preference, channel: str) -> bool:
     if channel == NotificationChannel.EMAIL:
         return bool(user.email) and (preference is None or preference.email)
@@ -237,6 +288,8 @@ MAX_COUNTDOWN_SECONDS = 15 * 60
 # The delivery task (itsm.core.tasks), enqueued by name: it runs ``deliver_notification`` below,
 # so importing it here would be an import loop.
 DELIVERY_TASK = "core.deliver_notification"
+BATCH_TASK = "core.deliver_notifications"
+BATCH_SIZE = 100
 _broker_down_until = 0.0
 
 
@@ -251,6 +304,17 @@ def _enqueue_delivery(pk: int, countdown: int | None = None) -> None:
         logger.warning(
             "notification %s: broker unavailable (%s), left for the pending sweep", pk, exc
         )
+
+
+def _enqueue_batch(pks: list[int]) -> None:
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return
+    try:
+        current_app.tasks[BATCH_TASK].apply_async((pks,), retry=False)
+    except Exception as exc:  # noqa: BLE001 - broker down: the pending sweep delivers them later
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        logger.warning("%s notifications: broker unavailable (%s)", len(pks), exc)
 
 
 def deliver_notification(notification_id: int, *, now=None) -> bool:
@@ -386,18 +450,31 @@ def compose(notification: Notification, riders=()) -> chat.Card:
 
 def _send(notification: Notification, riders=()) -> None:
     if notification.channel == NotificationChannel.EMAIL:
-        if not notification.recipient or not notification.recipient.email:
+        address = notification.address or getattr(notification.recipient, "email", "")
+        if not address:
             raise ValueError("recipient has no email address")
         # Emails go out in the recipient's language (their setting, else the portal default).
-        with translation.override(language_of(notification.recipient)):
+        language = notification.language or language_of(notification.recipient)
+        with translation.override(language):
             card = compose(notification, riders)
             ack = _("Acknowledge: %(link)s") % {"link": card.ack_link} if card.ack_link else ""
-        send_mail(
-            subject=f"[ITSM] {card.title}",
-            message="\n\n".join(p for p in (card.body, card.link, ack) if p),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[notification.recipient.email],
+        unsubscribe = _absolute(notification.params.get("unsubscribe_url", ""))
+        headers = (
+            # RFC 8058 one-click unsubscribe: mail clients show their own button.
+            {
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+            if unsubscribe
+            else {}
         )
+        EmailMessage(
+            subject=f"[ITSM] {card.title}",
+            body="\n\n".join(p for p in (card.body, card.link, ack) if p),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+            headers=headers,
+        ).send()
     elif notification.channel == NotificationChannel.CHAT:
         preference = NotificationPreference.objects.filter(
             user_id=notification.recipient_id

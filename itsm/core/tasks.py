@@ -15,6 +15,12 @@ def deliver_notification(notification_id: int) -> bool:
     return notifications.deliver_notification(notification_id)
 
 
+@shared_task(name=notifications.BATCH_TASK, acks_late=True, reject_on_worker_lost=True)
+def deliver_notifications(notification_ids: list[int]) -> int:
+    """Send a batch of email rows (a status update to many subscribers); how many were sent."""
+    return sum(notifications.deliver_notification(pk) for pk in notification_ids)
+
+
 @shared_task(name="core.deliver_pending_notifications", acks_late=True)
 def deliver_pending_notifications() -> int:
     return notifications.deliver_pending()
