@@ -49,8 +49,11 @@ class ChangesConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from comms.maintenance import register_source
         from itsm.core import workflow
 
         from . import services
+        from .maintenance import approved_windows
 
         workflow.register(services.TRANSITIONS)
+        register_source("changes", approved_windows)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("intake.api.urls")),  # first: the monitoring intake
     path("", include("incidents.api.urls")),
     path("", include("oncall.api.urls")),
+    path("", include("comms.api.urls")),
     path("", core_api.api_root, name="root"),
     path("me/", core_api.me, name="me"),
     path(

@@ -48,6 +48,9 @@ MAIN_MENU = (
     ),
     MenuEntry("oncall:list", _("On-call"), "telephone", "/oncall/", _perm("oncall.view_schedule")),
     MenuEntry(
+        "comms:status", _("Status"), "broadcast", "/status/", _perm("comms.view_stakeholderupdate")
+    ),
+    MenuEntry(
         "changes:list",
         _("Changes"),
         "arrow-repeat",

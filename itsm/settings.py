@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "itsm.core",
     "oncall",
     "incidents",
+    "comms",
     "intake",
     "backups",
     "changes",
@@ -183,6 +184,12 @@ SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
 NOTIFICATION_BURST_SECONDS = env.int("NOTIFICATION_BURST_SECONDS", default=60)
 # How long the signed one-time "Acknowledge" link of a page stays valid, in seconds.
 PAGE_ACK_LINK_MAX_AGE = env.int("PAGE_ACK_LINK_MAX_AGE", default=24 * 3600)
+# The public status page (docs/comms.md): requests per client address per window (seconds).
+STATUS_PAGE_RATE_LIMIT = tuple(env.list("STATUS_PAGE_RATE_LIMIT", cast=int, default=[120, 60]))
+STATUS_SUBSCRIBE_RATE_LIMIT = tuple(
+    env.list("STATUS_SUBSCRIBE_RATE_LIMIT", cast=int, default=[5, 600])
+)
+STATUS_CONFIRM_MAX_AGE = env.int("STATUS_CONFIRM_MAX_AGE", default=2 * 24 * 3600)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -247,6 +254,9 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "releases.choices.DeploymentStatus",
         "NotificationUrgencyEnum": "itsm.core.models.Urgency",
         "UrgencyEnum": "incidents.choices.Urgency",
+        "ServiceStatusEnum": "comms.choices.ServiceStatus",
+        "UpdateStatusEnum": "comms.choices.UpdateStatus",
+        "AudienceEnum": "comms.choices.Audience",
     },
 }
 

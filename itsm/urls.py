@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("itsm.core.urls")),
+    path("", include("comms.urls")),  # status pages; incidents/<number>/updates/ …
     path("incidents/", include("intake.urls")),  # before incidents: its <number>/ takes all
     path("incidents/", include("incidents.urls")),
     path("oncall/", include("oncall.urls")),

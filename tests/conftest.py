@@ -109,17 +109,19 @@ def _fresh_business_calendar():
 def _fresh_throttles(monkeypatch):
     """Each test starts with no API throttle history and no failed logins counted.
 
-    DRF's throttles and the login throttle keep counters in the cache, which outlives a test;
+    DRF's throttles, the login throttle and the status pages' limits keep counters in the cache, which outlives a test;
     without this, anonymous requests made by earlier tests would turn later ones into 429s.
     """
     from django.core.cache.backends.locmem import LocMemCache
     from rest_framework.throttling import SimpleRateThrottle
 
+    from comms import public as status_pages
     from itsm.core import views as core_views
 
     fresh = LocMemCache(f"throttles-{id(monkeypatch)}", {})
     monkeypatch.setattr(SimpleRateThrottle, "cache", fresh)
     monkeypatch.setattr(core_views, "cache", fresh)
+    monkeypatch.setattr(status_pages, "cache", fresh)
     yield
     fresh.clear()
 

@@ -11,7 +11,7 @@ import grimp
 import pytest
 from importlinter.cli import lint_imports
 
-PACKAGES = ("itsm", "incidents", "intake", "backups", "changes", "releases")
+PACKAGES = ("itsm", "oncall", "incidents", "comms", "intake", "backups", "changes", "releases")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,11 +94,16 @@ def test_the_import_contracts_are_kept(capsys):
     assert code == 0, capsys.readouterr().out[-3000:]
 
 
+def test_incidents_do_not_know_their_communication(graph):
+    assert not graph.chain_exists(importer="incidents", imported="comms", as_packages=True)
+
+
 def test_the_tasks_enqueued_by_name_are_registered():
     from celery import current_app
 
+    from comms.services import DELIVER_TASK
     from intake.acceptance import PROCESS_TASK
-    from itsm.core.notifications import DELIVERY_TASK
+    from itsm.core.notifications import BATCH_TASK, DELIVERY_TASK
 
-    for name in (PROCESS_TASK, DELIVERY_TASK):
+    for name in (PROCESS_TASK, DELIVERY_TASK, BATCH_TASK, DELIVER_TASK):
         assert current_app.tasks[name].name == name

@@ -76,6 +76,7 @@ def test_steps_taken_in_the_period_by_level_and_reason(steps):
         "not_recovered": 1,
         "response_breach": 1,
         "major_impact": 1,
+        "update_overdue": 0,
     }
     assert data["escalated"] == 7
     assert data["incidents"] == 5  # A, B, C, D, H
@@ -138,5 +139,6 @@ def test_counts_the_steps_the_engine_records(make_user):
         "not_recovered": 1,
         "response_breach": 1,
         "major_impact": 1,
+        "update_overdue": 0,
     }
     assert (data["escalated"], data["incidents"]) == (5, 2)

@@ -50,6 +50,7 @@ DEMO_MODULES = [
     "backups.demo",
     "changes.demo",
     "releases.demo",
+    "comms.demo",  # after incidents: the demo P1's roles, updates and subscribers
 ]
 
 
