@@ -99,8 +99,10 @@ class PublicSubscribeForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["service"].queryset = Service.objects.filter(
-            status_page__public=True, is_active=True
-        ).order_by("status_page__order", "name")
+        self.fields["service"].queryset = (
+            Service.objects.filter(status_page__public=True, is_active=True)
+            .select_related("status_page")
+            .order_by("status_page__order", "name")
+        )
         self.fields["service"].label_from_instance = lambda s: s.status_page.display_name
         style_fields(self)

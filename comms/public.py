@@ -32,6 +32,7 @@ from .forms import PublicSubscribeForm
 DEFAULT_RATE_LIMIT = (120, 60)  # requests per address per window (seconds)
 DEFAULT_SUBSCRIBE_LIMIT = (5, 600)
 CACHE_SECONDS = 30
+PAGE_CACHE_SECONDS = 10
 
 
 def _limit(setting: str, default: tuple[int, int]) -> tuple[int, int]:
@@ -88,7 +89,18 @@ def _language(request) -> str:
 @require_GET
 @rate_limited("page")
 def status_public(request):
+    """The page, rendered at most every ``PAGE_CACHE_SECONDS`` per language: under an outage's
+    crowd the database is asked once, whatever the number of visitors."""
     language = _language(request)
+    key = f"status-public-page:{language}"
+    body = cache.get(key)
+    if body is None:
+        body = _render_public(request, language).content
+        cache.set(key, body, PAGE_CACHE_SECONDS)
+    return _cacheable(HttpResponse(body))
+
+
+def _render_public(request, language: str) -> HttpResponse:
     with translation.override(language):
         page = selectors.status_page(public=True)
         response = render(
@@ -98,10 +110,9 @@ def status_public(request):
                 "page": page,
                 "language": language,
                 "form": PublicSubscribeForm(),
-                "subscribed": request.GET.get("subscribed") == "1",
             },
         )
-    return _cacheable(response)
+    return response
 
 
 def _iso(moment) -> str | None:

@@ -247,3 +247,19 @@ def test_the_status_page_costs_constant_queries(
         )
     with django_assert_max_num_queries(8):
         assert client.get("/status/public/").status_code == 200
+
+
+def test_the_public_page_is_rendered_at_most_every_ten_seconds(client, told, commander):
+    from comms.public import PAGE_CACHE_SECONDS
+
+    assert "Payments are unstable" in client.get("/status/public/?lang=en").content.decode()
+    services.post_update(
+        told,
+        actor=commander,
+        status=UpdateStatus.MONITORING,
+        audience=Audience.PUBLIC,
+        message_en="A fix is in place; we are watching.",
+    )
+    assert "A fix is in place" not in client.get("/status/public/?lang=en").content.decode()
+    with time_machine.travel(timezone.now() + timedelta(seconds=PAGE_CACHE_SECONDS + 1)):
+        assert "A fix is in place" in client.get("/status/public/?lang=en").content.decode()

@@ -17,7 +17,8 @@ from tests.conftest import wait_until
 
 from .conftest import T0
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the escalation policies seeded by migration stay for the overdue step.
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def at(minutes: float):
