@@ -1,0 +1,422 @@
+"""Incident communication (issue 17): the public status page at 1,000,000 incidents, and the
+fan-out of one stakeholder update to 1,000 subscribers.
+
+PostgreSQL only (``DATABASE_URL=postgres://… bench/run.py -k comms``); on SQLite it returns one
+row saying it was skipped. Rows are generated inside PostgreSQL with ``INSERT … SELECT … FROM
+generate_series`` (never through the ORM), like ``bench_incidents``: two years of closed
+incidents over twenty services, 50 open ones (every open state, a few published: a public
+update or a status set by the commander), stakeholder updates (internal and public) for the
+open incidents and for ~5 % of the closed ones, and their ``IncidentComms``. Five services are
+on the public status page (``StatusPageService(public=True)``). Then ``VACUUM ANALYZE``.
+
+1. ``GET /status/public/`` through ``django.test.Client`` (server time in-process, no network;
+   each request from its own client address, so the per-address rate limit is exercised but
+   never reached): median and p95 of N requests, and the queries per request.
+   Budget (DESIGN.md): p95 ≤ 50 ms with a query count that does not grow with the data.
+2. ``comms.services.deliver_update`` of a fresh update to 1,000 subscribers of one incident:
+   (a) email addresses, (b) people. The call writes the notification rows and, on commit,
+   enqueues their delivery to the Celery broker (Redis: ``REDIS_URL``), so the enqueue is part
+   of the figure. Median of a few runs, a fresh update each run. Budget: ≤ 1 s.
+   Without ``REDIS_URL`` the broker would be the project's filesystem queue: skipped.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import statistics
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+COUNT = 1_000_000
+SERVICES = 20
+PUBLIC_SERVICES = 5
+OPEN_EVERY = 20_000  # every 20,000th incident is open: 50 of them
+SPAN_DAYS = 730
+UPDATED_EVERY = 19  # closed incidents with stakeholder updates: 1 in 19 (~5 %)
+RUNS = 300
+WARMUP = 10
+BUDGET_MS = 50
+SUBSCRIBERS = 1_000
+FANOUT_RUNS = {"addresses": 5, "people": 3}
+FANOUT_BUDGET_MS = 1_000
+PREFIX = "CMS-"
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[94]
+
+
+def _queries_of(call) -> int:
+    # Not CaptureQueriesContext: request_started resets the query log it reads.
+    queries: list[str] = []
+    with connection.execute_wrapper(
+        lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)
+    ):
+        call()
+    return len(queries)
+
+
+def _skipped(reason: str) -> list[dict]:
+    return [{"name": "skipped", "figure": 0, "unit": "—", "note": reason}]
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def _fixtures():
+    from comms.models import StatusPageService
+    from itsm.core.models import Service, User
+
+    services = []
+    for n in range(SERVICES):
+        service, _ = Service.objects.get_or_create(
+            slug=f"bench-comms-{n:02d}", defaults={"name": f"Bench comms service {n:02d}"}
+        )
+        services.append(service)
+    for n, service in enumerate(services[: PUBLIC_SERVICES + 3]):
+        StatusPageService.objects.update_or_create(
+            service=service,
+            defaults={
+                "public": n < PUBLIC_SERVICES,
+                "public_name": f"Public service {n}",
+                "public_description": "Customer-facing",
+                "order": n,
+            },
+        )
+    lead, _ = User.objects.get_or_create(
+        username="bench-comms-lead",
+        defaults={"email": "lead@example.com", "is_staff": True, "is_superuser": True},
+    )
+    return lead, [s.pk for s in services]
+
+
+def _generate(services: list[int]) -> None:
+    """The incidents, their updates and their comms rows, inside PostgreSQL."""
+    array = "(ARRAY[" + ", ".join(str(pk) for pk in services) + "])"
+    n = len(services)
+    # g: the row number; k: the open incident's ordinal (1..50), 0 for closed ones.
+    series = (
+        f"SELECT g, CASE WHEN g % {OPEN_EVERY} = 0 THEN g / {OPEN_EVERY} ELSE 0 END AS k, "
+        "random() AS r, random() AS r2 "
+        f"FROM generate_series(1, {COUNT}) AS g"
+    )
+    timed = (
+        "SELECT g, k, r, r2, CASE WHEN k > 0 THEN now() - k * interval '30 minutes' "
+        f"ELSE now() - r * interval '{SPAN_DAYS} days' END AS t FROM ({series}) AS s"
+    )
+    open_state = (
+        "(ARRAY['detected', 'triaged', 'investigating', 'recovering', 'verifying'])[1 + k % 5]"
+    )
+    detected = "(k > 0 AND k % 5 = 0)"
+    closed_priority = "CASE WHEN r2 < 0.05 THEN 'P1' WHEN r2 < 0.20 THEN 'P2' WHEN r2 < 0.60 THEN 'P3' ELSE 'P4' END"
+    columns = {
+        "number": f"'{PREFIX}' || lpad(g::text, 7, '0')",
+        "state": f"CASE WHEN k > 0 THEN {open_state} ELSE 'closed' END",
+        "title": "'Service disruption #' || g",
+        "description": "'Generated by bench_comms.'",
+        "source": "'monitoring'",
+        # Open ones: (7k mod 20) puts 13 of the 50 on the five public services, every state.
+        "service_id": f"CASE WHEN k > 0 THEN {array}[1 + (7 * k) % {n}] "
+        f"ELSE {array}[1 + g % {n}] END",
+        "impact_scope": f"CASE WHEN {detected} THEN '' ELSE 'some_users' END",
+        "business_impact": f"CASE WHEN {detected} THEN '' ELSE 'reputation' END",
+        "urgency": f"CASE WHEN {detected} THEN '' ELSE 'immediate' END",
+        "priority": f"CASE WHEN {detected} THEN '' WHEN k > 0 "
+        f"THEN (ARRAY['P1', 'P2', 'P3', 'P4'])[1 + (k / 5) % 4] ELSE {closed_priority} END",
+        "priority_overridden": "false",
+        "assignee_id": "NULL",
+        "team_id": "NULL",
+        "reported_by_id": "NULL",
+        "detected_at": "t",
+        "clock_started_at": "NULL",
+        "triaged_at": f"CASE WHEN {detected} THEN NULL ELSE t + interval '5 minutes' END",
+        "response_due_at": f"CASE WHEN {detected} THEN NULL ELSE t + interval '30 minutes' END",
+        "response_started_at": f"CASE WHEN {detected} THEN NULL ELSE t + interval '10 minutes' END",
+        "recovered_at": "CASE WHEN k > 0 THEN NULL ELSE t + (30 + r2 * 600) * interval '1 minute' END",
+        "closed_at": "CASE WHEN k > 0 THEN NULL ELSE t + (60 + r2 * 900) * interval '1 minute' END",
+        "resolution_summary": "CASE WHEN k > 0 THEN '' ELSE 'Restarted the component.' END",
+        "escalation_level": f"CASE WHEN {detected} THEN NULL ELSE 1 END",
+        "next_deadline_at": "CASE WHEN k > 0 THEN now() + interval '10 minutes' ELSE NULL END",
+        "created_at": "t",
+        "updated_at": "t",
+    }
+    g_of = f"CAST(substr(i.number, {len(PREFIX) + 1}) AS int)"
+    ours = f"i.number LIKE '{PREFIX}%'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO incidents_incident ({', '.join(columns)}) "  # noqa: S608 - constants
+            f"SELECT {', '.join(columns.values())} FROM ({timed}) AS src"
+        )
+        # Closed incidents with updates: investigating, identified, resolved, 20 minutes apart;
+        # one in three of them public.
+        cursor.execute(
+            "INSERT INTO comms_stakeholderupdate (incident_id, status, audience, message_ja, "  # noqa: S608
+            "message_en, posted_by_id, posted_at, recipients, delivered_at) "
+            "SELECT i.id, (ARRAY['investigating', 'identified', 'resolved'])[s], "
+            f"CASE WHEN ({g_of} / {UPDATED_EVERY}) % 3 = 0 THEN 'public' ELSE 'internal' END, "
+            "'障害対応中です。', 'We are working on it (' || s || ').', NULL, "
+            "i.closed_at - (3 - s) * interval '20 minutes', 12, i.closed_at "
+            "FROM incidents_incident i CROSS JOIN generate_series(1, 3) AS s "
+            f"WHERE {ours} AND i.state = 'closed' AND {g_of} % {UPDATED_EVERY} = 1"
+        )
+        # Open incidents: two internal updates each; one in three also two public ones.
+        cursor.execute(
+            "INSERT INTO comms_stakeholderupdate (incident_id, status, audience, message_ja, "  # noqa: S608
+            "message_en, posted_by_id, posted_at, recipients, delivered_at) "
+            "SELECT i.id, (ARRAY['investigating', 'identified'])[s], a, "
+            "'調査中です。', 'Investigating (' || a || ' ' || s || ').', NULL, "
+            "i.detected_at + s * interval '5 minutes', 3, i.detected_at + s * interval '5 minutes' "
+            "FROM incidents_incident i CROSS JOIN generate_series(1, 2) AS s "
+            "CROSS JOIN (VALUES ('internal'), ('public')) AS aud(a) "
+            f"WHERE {ours} AND i.state <> 'closed' "
+            f"AND (a = 'internal' OR ({g_of} / {OPEN_EVERY}) % 3 = 0)"
+        )
+        # Their comms rows: the commander set the status of one open incident in seven.
+        cursor.execute(
+            "INSERT INTO comms_incidentcomms (incident_id, commander_id, comms_lead_id, "  # noqa: S608
+            "public_title, service_status, last_update_at, last_update_status, reminded_for, "
+            "overdue_for) "
+            "SELECT i.id, NULL, NULL, "
+            "CASE WHEN i.state = 'closed' THEN 'Slow responses' ELSE '' END, "
+            f"CASE WHEN i.state <> 'closed' AND ({g_of} / {OPEN_EVERY}) % 7 = 0 "
+            "THEN 'partial_outage' ELSE '' END, u.at, u.status, NULL, NULL "
+            "FROM incidents_incident i JOIN LATERAL (SELECT posted_at AS at, status "
+            "FROM comms_stakeholderupdate WHERE incident_id = i.id "
+            "ORDER BY posted_at DESC LIMIT 1) u ON true "
+            f"WHERE {ours} AND (i.state <> 'closed' OR {g_of} % {UPDATED_EVERY} = 1)"
+        )
+        for table in ("incidents_incident", "comms_stakeholderupdate", "comms_incidentcomms"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+# ---------------------------------------------------------------------------- status page
+
+
+def _status_page(load_s: float) -> list[dict]:
+    from comms import selectors
+    from comms.models import StakeholderUpdate
+    from incidents.models import Incident
+
+    url = "/status/public/"
+    page = selectors.status_page(public=True)
+    shown_open, shown_resolved = len(page.active), len(page.resolved)
+    shown_updates = sum(len(i.updates) for i in page.incidents)
+    client = Client()
+    counter = iter(range(10**9))
+
+    def call():
+        n = next(counter)
+        # One client address per request: the per-address rate limit (120/min) is counted in
+        # the shared cache as for real visitors, but never reached.
+        response = client.get(url, REMOTE_ADDR=f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        return response
+
+    body = call().content.decode()
+    if shown_open and "Public service" not in body:
+        raise RuntimeError("the public page does not show the public services")
+    for _ in range(WARMUP):
+        call()
+    samples = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    queries = _queries_of(call)
+    p95 = _p95(samples)
+    # The data alone (no template): what the rest of the request time is spent rendering.
+    selector = []
+    for _ in range(RUNS // 3):
+        started = time.perf_counter()
+        selectors.status_page(public=True)
+        selector.append((time.perf_counter() - started) * 1000)
+    size = len(call().content)
+    incidents = Incident.objects.count()
+    open_count = Incident.objects.open().count()
+    updates = StakeholderUpdate.objects.count()
+    public_updates = StakeholderUpdate.objects.filter(audience="public").count()
+    data = (
+        f"postgresql, {incidents:,} incidents ({open_count} open) over {SERVICES} services, "
+        f"{PUBLIC_SERVICES} public; {updates:,} stakeholder updates ({public_updates:,} public); "
+        f"generated in {load_s:.0f} s"
+    )
+    print(
+        f"  page shows {shown_open} open and {shown_resolved} resolved incidents, "
+        f"{shown_updates} updates, {len(page.maintenance)} maintenance windows"
+    )
+    return [
+        {
+            "name": "public status page p50",
+            "figure": round(statistics.median(samples), 1),
+            "unit": "ms",
+            "note": data,
+        },
+        {
+            "name": "public status page p95",
+            "figure": round(p95, 1),
+            "unit": "ms",
+            "note": f"N={RUNS} GET {url}, test client, one client address each; budget "
+            f"{BUDGET_MS} ms ({'met' if p95 <= BUDGET_MS else 'OVER'})",
+        },
+        {
+            "name": "public status page queries",
+            "figure": queries,
+            "unit": "queries",
+            "note": f"per request; the page shows {shown_open} open and {shown_resolved} "
+            f"resolved incidents with {shown_updates} public updates ({size:,} bytes)",
+        },
+        {
+            "name": "public status page data only (status_page(public=True)) p50",
+            "figure": round(statistics.median(selector), 1),
+            "unit": "ms",
+            "note": f"N={len(selector)}, the selector without the view and template",
+        },
+    ]
+
+
+# ---------------------------------------------------------------------------- fan-out
+
+
+def _queue_length(redis) -> int:
+    return redis.llen("celery")
+
+
+def _subscribers(incident, kind: str) -> None:
+    from django.utils import timezone
+
+    from comms.models import Subscription
+    from itsm.core.models import User
+
+    now = timezone.now()
+    if kind == "addresses":
+        subs = [
+            Subscription(incident=incident, email=f"stakeholder{n}@example.com", confirmed_at=now)
+            for n in range(SUBSCRIBERS)
+        ]
+    else:
+        User.objects.bulk_create(
+            [
+                User(
+                    username=f"bench-comms-{n}",
+                    email=f"person{n}@example.com",
+                    password="!",
+                    language="ja" if n % 2 else "en",
+                )
+                for n in range(SUBSCRIBERS)
+            ]
+        )
+        people = User.objects.filter(username__startswith="bench-comms-").exclude(
+            username="bench-comms-lead"
+        )
+        subs = [Subscription(incident=incident, user=u, confirmed_at=now) for u in people]
+    for sub in subs:
+        sub.nonce = "bench"
+        sub.scope_key, sub.subscriber_key = sub.keys()
+    Subscription.objects.bulk_create(subs)
+
+
+def _fanout(kind: str, incident, lead, redis) -> tuple[list[dict], str]:
+    from comms import services
+    from comms.choices import Audience, UpdateStatus
+    from itsm.core.models import Notification
+
+    _subscribers(incident, kind)
+    audience = Audience.PUBLIC if kind == "addresses" else Audience.INTERNAL
+
+    def fresh_update():
+        return services.post_update(
+            incident,
+            actor=lead,
+            status=UpdateStatus.IDENTIFIED,
+            message_ja="原因を特定しました。",
+            message_en="We have identified the cause.",
+            audience=audience,
+        )
+
+    assert not connection.in_atomic_block  # on_commit callbacks (the enqueue) run in the call
+    samples, reached, rows, enqueued = [], 0, 0, 0
+    for run in range(FANOUT_RUNS[kind] + 1):  # the first run warms up
+        update = fresh_update()
+        before = _queue_length(redis)
+        started = time.perf_counter()
+        reached = services.deliver_update(update.pk)
+        elapsed = (time.perf_counter() - started) * 1000
+        enqueued = _queue_length(redis) - before
+        rows = Notification.objects.filter(key=f"comms.update:{update.pk}").count()
+        if reached != SUBSCRIBERS:
+            raise RuntimeError(f"deliver_update reached {reached}, not {SUBSCRIBERS}")
+        if run:
+            samples.append(elapsed)
+    median = statistics.median(samples)
+    # Where the time goes: one more run under cProfile, with its queries counted.
+    update = fresh_update()
+    profiler = cProfile.Profile()
+    queries = _queries_of(lambda: profiler.runcall(services.deliver_update, update.pk))
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(10)
+    stats.sort_stats("cumulative").print_stats(25)
+    verdict = "met" if median <= FANOUT_BUDGET_MS else "OVER"
+    label = "email addresses" if kind == "addresses" else "people"
+    result = {
+        "name": f"update to {SUBSCRIBERS:,} {label} queued (deliver_update) median",
+        "figure": round(median, 1),
+        "unit": "ms",
+        "note": f"{audience} update, {len(samples)} runs ({', '.join(f'{s:.0f}' for s in samples)}"
+        f" ms); {rows:,} notification rows, {enqueued:,} broker messages, {queries:,} queries "
+        f"per call; budget {FANOUT_BUDGET_MS} ms ({verdict})",
+    }
+    print(f"  {result['name']}: {result['figure']} ms — {result['note']}")
+    return [result], out.getvalue()
+
+
+def _fanouts() -> list[dict]:
+    if not settings.REDIS_URL:
+        return _skipped("fan-out needs a Redis broker (REDIS_URL=redis://…/N)")
+    import redis as redis_client
+
+    from incidents.models import Incident
+
+    lead = _lead()
+    broker = redis_client.Redis.from_url(settings.REDIS_URL)
+    empty_before = _queue_length(broker) == 0
+    # Two open incidents of their own (on a public service, and on an internal one).
+    ours = Incident.objects.open().filter(number__startswith=PREFIX).exclude(state="detected")
+    public_one = ours.filter(service__status_page__public=True).order_by("pk").first()
+    internal_one = ours.filter(service__status_page__isnull=True).order_by("pk").first()
+    results = []
+    try:
+        for kind, incident in (("addresses", public_one), ("people", internal_one)):
+            rows, profile = _fanout(kind, incident, lead, broker)
+            results += rows
+            print(f"  --- cProfile of deliver_update, {SUBSCRIBERS} {kind} ---")
+            print(profile)
+    finally:
+        if empty_before:  # nobody consumes this bench queue: leave it as found
+            broker.delete("celery")
+    return results
+
+
+def _lead():
+    from itsm.core.models import User
+
+    return User.objects.get(username="bench-comms-lead")
+
+
+def run() -> list[dict]:
+    if connection.vendor != "postgresql":
+        return _skipped(
+            f"needs PostgreSQL (DATABASE_URL=postgres://…); this run used {connection.vendor}"
+        )
+    _lead_user, services = _fixtures()
+    started = time.perf_counter()
+    _generate(services)
+    load_s = time.perf_counter() - started
+    print(f"  generated in {load_s:.0f} s")
+    return _status_page(load_s) + _fanouts()
