@@ -198,8 +198,11 @@ def _generate(services: list[int]) -> None:
 
 
 def _status_page(load_s: float) -> list[dict]:
+    from django.conf import settings
+
     from comms import selectors
     from comms.models import StakeholderUpdate
+    from comms.public import cache as page_cache
     from incidents.models import Incident
 
     url = "/status/public/"
@@ -209,8 +212,10 @@ def _status_page(load_s: float) -> list[dict]:
     client = Client()
     counter = iter(range(10**9))
 
-    def call():
+    def call(rendered=False):
         n = next(counter)
+        if rendered:  # as if the 10-second page cache had just expired
+            page_cache.delete_many([f"status-public-page:{code}" for code, _ in settings.LANGUAGES])
         # One client address per request: the per-address rate limit (120/min) is counted in
         # the shared cache as for real visitors, but never reached.
         response = client.get(url, REMOTE_ADDR=f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
@@ -228,7 +233,12 @@ def _status_page(load_s: float) -> list[dict]:
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000)
-    queries = _queries_of(call)
+    rendered = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        call(rendered=True)
+        rendered.append((time.perf_counter() - started) * 1000)
+    queries = _queries_of(lambda: call(rendered=True))
     p95 = _p95(samples)
     # The data alone (no template): what the rest of the request time is spent rendering.
     selector = []
@@ -263,6 +273,13 @@ def _status_page(load_s: float) -> list[dict]:
             "unit": "ms",
             "note": f"N={RUNS} GET {url}, test client, one client address each; budget "
             f"{BUDGET_MS} ms ({'met' if p95 <= BUDGET_MS else 'OVER'})",
+        },
+        {
+            "name": "public status page p95, rendered each time",
+            "figure": round(_p95(rendered), 1),
+            "unit": "ms",
+            "note": f"N={RUNS}, the page cache emptied before each request (median "
+            f"{statistics.median(rendered):.1f} ms): what a visitor pays once per 10 s",
         },
         {
             "name": "public status page queries",

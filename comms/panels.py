@@ -5,6 +5,7 @@ form to post one (templates prefilled), the status page setting and the subscrib
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from incidents.panels import Panel
 from itsm.core.models import Team
@@ -12,7 +13,7 @@ from itsm.core.roles import ops_rank
 
 from . import cadence, services
 from .choices import Audience, ServiceStatus, UpdateStatus
-from .models import IncidentComms, Subscription
+from .models import IncidentComms, StatusPageService, Subscription
 
 
 def comms_context(request, incident) -> dict | None:
@@ -24,28 +25,27 @@ def comms_context(request, incident) -> dict | None:
         .filter(incident=incident)
         .first()
     )
-    subscriptions = list(
-        Subscription.objects.filter(incident=incident).select_related("user", "team")
+    rows = list(
+        Subscription.objects.filter(
+            Q(incident=incident) | Q(service_id=incident.service_id, public=False)
+        ).select_related("user", "team")
     )
-    service_subscribers = (
-        Subscription.objects.filter(service_id=incident.service_id, public=False).count()
-        if incident.service_id
-        else 0
-    )
+    subscriptions = [s for s in rows if s.incident_id == incident.pk]
+    service_subscribers = len(rows) - len(subscriptions)
     can_work = user.has_perm("comms.change_incidentcomms")
-    templates = [
-        {"template": t, "filled": services.prefill(t, incident)}
-        for t in services.templates_for(incident)
-    ]
+    can_post = user.has_perm("comms.add_stakeholderupdate")
+    due = cadence.update_due(incident, comms)
+    templates = list(services.templates_for(incident)) if can_post else []
+    values = services.template_values(incident, due) if templates else {}
     return {
         "comms": comms,
         "responders": list(comms.responders.all()) if comms else [],
-        "due": cadence.update_due(incident, comms),
+        "due": due,
         "updates": list(incident.stakeholder_updates.select_related("posted_by")[:20]),
         "subscriptions": subscriptions,
         "subscribed": any(s.user_id == user.pk for s in subscriptions),
         "service_subscribers": service_subscribers,
-        "can_post": user.has_perm("comms.add_stakeholderupdate"),
+        "can_post": can_post,
         "can_assign": can_work,
         "can_command": can_work and (comms is None or services.may_command(user, comms)),
         "can_set_status": can_work
@@ -54,12 +54,16 @@ def comms_context(request, incident) -> dict | None:
         "statuses": UpdateStatus.choices,
         "audiences": Audience.choices,
         "service_statuses": ServiceStatus.choices,
-        "people": get_user_model().objects.filter(is_active=True).order_by("username")
+        "people": list(get_user_model().objects.filter(is_active=True).order_by("username"))
         if can_work
         else [],
-        "teams": Team.objects.order_by("name") if can_work else [],
-        "templates": templates,
-        "public_service": services.is_public(incident.service),
+        "teams": list(Team.objects.order_by("name")) if can_work else [],
+        "templates": [
+            {"template": t, "filled": services.prefill(t, incident, values)} for t in templates
+        ],
+        "public_service": StatusPageService.objects.filter(
+            service_id=incident.service_id, public=True
+        ).exists(),
     }
 
 

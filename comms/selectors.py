@@ -38,6 +38,7 @@ from .choices import (
 from .models import PriorityComms, StakeholderUpdate, StatusPageService
 
 HISTORY_DAYS = 7
+MAX_RESOLVED = 20  # the newest resolved incidents shown; older ones are in the Atom feed
 MAINTENANCE_DAYS = 14
 MAX_UPDATES = 300
 
@@ -275,6 +276,7 @@ def status_page(*, public: bool, now: datetime | None = None) -> StatusPage:
         incidents.values(),
         key=lambda i: (not i.open, -(i.resolved_at or i.started_at).timestamp()),
     )
+    ordered = [i for i in ordered if i.open] + [i for i in ordered if not i.open][:MAX_RESOLVED]
     return StatusPage(
         services=services,
         incidents=ordered,

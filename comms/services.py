@@ -383,18 +383,12 @@ class _Blank(dict):
         return "{" + key + "}"
 
 
-def prefill(template: UpdateTemplate, incident: Incident) -> dict[str, str]:
+def prefill(template: UpdateTemplate, incident: Incident, values: dict | None = None) -> dict:
     """The template's texts with ``{service}``, ``{started}``, ``{next_update}`` and
     ``{mitigations}`` (the impact reduction recorded on the timeline) filled in; a brace the
-    template got wrong is left as written."""
-    due = cadence.update_due(incident, IncidentComms.objects.filter(incident=incident).first())
-    mitigations = incident.timeline.filter(kind=TimelineKind.MITIGATION).order_by("at", "id")
-    values = _Blank(
-        service=str(incident.service or ""),
-        started=date_format(timezone.localtime(incident.detected_at), "Y-m-d H:i"),
-        next_update=date_format(timezone.localtime(due.due_at), "H:i") if due else "",
-        mitigations="\n".join(f"- {m.text}" for m in mitigations),
-    )
+    template got wrong is left as written. ``values``: ``template_values(incident)``, computed
+    once for many templates."""
+    values = _Blank(values if values is not None else template_values(incident))
     filled = {}
     for field in ("message_ja", "message_en"):
         text = getattr(template, field)
@@ -403,6 +397,18 @@ def prefill(template: UpdateTemplate, incident: Incident) -> dict[str, str]:
         except (ValueError, IndexError, AttributeError):
             filled[field] = text
     return {"status": template.status, **filled}
+
+
+def template_values(incident: Incident, due=UNSET) -> dict[str, str]:
+    if due is UNSET:
+        due = cadence.update_due(incident, IncidentComms.objects.filter(incident=incident).first())
+    mitigations = incident.timeline.filter(kind=TimelineKind.MITIGATION).order_by("at", "id")
+    return {
+        "service": str(incident.service or ""),
+        "started": date_format(timezone.localtime(incident.detected_at), "Y-m-d H:i"),
+        "next_update": date_format(timezone.localtime(due.due_at), "H:i") if due else "",
+        "mitigations": "\n".join(f"- {m.text}" for m in mitigations),
+    }
 
 
 def templates_for(incident: Incident):

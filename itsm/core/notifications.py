@@ -158,7 +158,6 @@ def notify(
     team_ids = {t.pk for t in teams if t is not None}
     for hook in TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True):
         rows.append(Notification(team_id=hook.team_id, channel=NotificationChannel.WEBHOOK))
-    created = []
     for row in rows:
         row.key, row.title, row.body, row.url = key, title, body, url
         row.message, row.params, row.urgency, row.thread = message, params, urgency, thread
@@ -171,21 +170,51 @@ def notify(
             row.status, row.sent_at = DeliveryStatus.SENT, now
         elif row.next_attempt_at is None:
             row.next_attempt_at = now
+    created = _save(rows, merging=bool(urgency), now=now)
+    _enqueue_after_commit(created, now)
+    return [n for n in created if n.channel == NotificationChannel.IN_APP]
+
+
+def _save(rows: list[Notification], *, merging: bool, now) -> list[Notification]:
+    """Write the rows not written yet for their event; returns those written now. Urgent
+    personal messages merge into a burst one by one; the others go in one INSERT (a thousand
+    subscribers of an update), or one by one when some addressee was notified already."""
+    merge = [r for r in rows if merging and r.channel in rules.PERSONAL_CHANNELS]
+    together = [r for r in rows if not (merging and r.channel in rules.PERSONAL_CHANNELS)]
+    saved = []
+    if together:
         try:
             with transaction.atomic():
-                if row.channel in rules.PERSONAL_CHANNELS and urgency:
+                Notification.objects.bulk_create(together)
+            saved += together
+        except IntegrityError:
+            merge = together + merge
+    for row in merge:
+        try:
+            with transaction.atomic():
+                if merging and row.channel in rules.PERSONAL_CHANNELS:
                     rules.merge_into_burst(row, now)
                 row.save()
         except IntegrityError:
             continue  # already notified about this event on this channel
-        created.append(row)
+        saved.append(row)
+    return saved
+
+
+def _enqueue_after_commit(rows: list[Notification], now) -> None:
+    """After the commit, one delivery task per 100 pending rows due at the same moment. Far-off
+    deliveries wait in the indexed column for the sweep, not in the broker (Redis redelivers a
+    message unacknowledged past its visibility timeout)."""
+    due: dict[int, list[int]] = {}
+    for row in rows:
         if row.status == DeliveryStatus.PENDING:
             delay = max(0, int((row.next_attempt_at - now).total_seconds()))
-            # Far-off deliveries wait in the indexed column for the sweep, not in the broker
-            # (Redis redelivers a message unacknowledged past its visibility timeout).
             if delay <= MAX_COUNTDOWN_SECONDS:
-                transaction.on_commit(lambda pk=row.pk, d=delay: _enqueue_delivery(pk, d or None))
-    return [n for n in created if n.channel == NotificationChannel.IN_APP]
+                due.setdefault(delay, []).append(row.pk)
+    for delay, pks in due.items():
+        for start in range(0, len(pks), BATCH_SIZE):
+            chunk = pks[start : start + BATCH_SIZE]
+            transaction.on_commit(lambda c=chunk, d=delay: _enqueue_batch(c, d or None))
 
 
 def notify_addresses(
@@ -232,10 +261,7 @@ def notify_addresses(
         )
     with transaction.atomic():
         Notification.objects.bulk_create(rows, batch_size=500)
-        pks = [row.pk for row in rows]
-        for start in range(0, len(pks), BATCH_SIZE):
-            chunk = pks[start : start + BATCH_SIZE]
-            transaction.on_commit(lambda chunk=chunk: _enqueue_batch(chunk))
+        _enqueue_after_commit(rows, now)
     return len(rows)
 
 
@@ -306,12 +332,12 @@ def _enqueue_delivery(pk: int, countdown: int | None = None) -> None:
         )
 
 
-def _enqueue_batch(pks: list[int]) -> None:
+def _enqueue_batch(pks: list[int], countdown: int | None = None) -> None:
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
         return
     try:
-        current_app.tasks[BATCH_TASK].apply_async((pks,), retry=False)
+        current_app.tasks[BATCH_TASK].apply_async((pks,), countdown=countdown, retry=False)
     except Exception as exc:  # noqa: BLE001 - broker down: the pending sweep delivers them later
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("%s notifications: broker unavailable (%s)", len(pks), exc)

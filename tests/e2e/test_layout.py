@@ -105,7 +105,9 @@ def test_top_bar_fits_1280_px_and_folds_below(page, login, manager, language):
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert not page.locator(".navbar-toggler").is_visible()
     entries = page.locator("[data-testid=main-menu] a")
-    assert entries.count() == 9  # incidents, on-call … dashboard, monitoring, workflows, API
+    assert (
+        entries.count() == 10
+    )  # incidents, on-call, status … dashboard, monitoring, workflows, API
     for i in range(entries.count()):
         entry = entries.nth(i).bounding_box()
         assert entry["x"] + entry["width"] <= 1280

@@ -60,7 +60,7 @@ def test_incident_from_report_to_postmortem_review_in_japanese(page, login, make
     page.get_by_test_id("triage-submit").click()
     expect(page).to_have_url(re.compile(rf"/incidents/{incident.number}/$"))
     expect(page.locator("h1 [data-priority]")).to_have_text("P1")
-    expect(page.locator(".countdown")).to_be_visible()
+    expect(page.get_by_test_id("sla-header").locator(".countdown")).to_be_visible()
     # the queue is empty now
     page.goto("/incidents/triage/")
     expect(page.locator(f"li[data-number='{incident.number}']")).to_have_count(0)

@@ -21,8 +21,10 @@ def _migrate(*, before: bool):
     executor = MigrationExecutor(connection)
     nodes = executor.loader.graph.leaf_nodes()
     if before:
-        nodes = [BEFORE] + [node for node in nodes if node[0] not in ("incidents", "intake")]
-        executor.migrate([*nodes, ("intake", None)])
+        # comms came later and builds on the incidents after the move: not installed yet.
+        later = ("incidents", "intake", "comms")
+        nodes = [BEFORE] + [node for node in nodes if node[0] not in later]
+        executor.migrate([*nodes, ("intake", None), ("comms", None)])
     else:
         executor.migrate(nodes)
     return MigrationExecutor(connection).loader.project_state(nodes).apps
