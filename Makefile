@@ -109,6 +109,7 @@ seed: migrate ## load idempotent demo data (prints the demo logins)
 run: install assets migrate seed ## migrate, seed and start web + worker + beat (Ctrl-C stops all)
 	@echo
 	@echo "ITSM portal: http://127.0.0.1:$(PORT)/   (web + Celery worker + beat; Ctrl-C stops all)"
+	@echo "Public status page (no login): http://127.0.0.1:$(PORT)/status/public/"
 	@echo
 	exec $(HONCHO) start -f Procfile -p $(PORT)
 

@@ -60,31 +60,48 @@ def post_update(request, number: str):
     )
 
 
-@login_required
-@permission_required("comms.change_incidentcomms", raise_exception=True)
-@require_POST
-def assign_roles(request, number: str):
-    incident = _incident(number)
-    form = RolesForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _errors(ValidationError(form.errors)))
-        return _back(incident)
-    data = form.cleaned_data
+def _act(request, incident: Incident, action, success):
+    """Run a use case for the incident page: its refusal (field messages or permission) or
+    ``success(result)`` as a message, then back to the panel."""
     try:
-        services.assign_roles(
-            incident,
-            actor=request.user,
-            commander=data["commander"],
-            comms_lead=data["comms_lead"],
-            responders=list(data["responders"]),
-        )
+        result = action()
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     except PermissionDenied as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("Roles saved."))
+        messages.success(request, success(result))
     return _back(incident)
+
+
+def _form_data(request, form_class) -> dict | None:
+    form = form_class(request.POST)
+    if form.is_valid():
+        return form.cleaned_data
+    messages.error(request, _errors(ValidationError(form.errors)))
+    return None
+
+
+@login_required
+@permission_required("comms.change_incidentcomms", raise_exception=True)
+@require_POST
+def assign_roles(request, number: str):
+    incident = _incident(number)
+    data = _form_data(request, RolesForm)
+    if data is None:
+        return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.assign_roles(
+            incident,
+            actor=request.user,
+            commander=data["commander"],
+            comms_lead=data["comms_lead"],
+            responders=list(data["responders"]),
+        ),
+        lambda _comms: _("Roles saved."),
+    )
 
 
 @login_required
@@ -92,13 +109,12 @@ def assign_roles(request, number: str):
 @require_POST
 def take_command(request, number: str):
     incident = _incident(number)
-    try:
-        services.assign_roles(incident, actor=request.user, commander=request.user)
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("You are the incident commander."))
-    return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.assign_roles(incident, actor=request.user, commander=request.user),
+        lambda _comms: _("You are the incident commander."),
+    )
 
 
 @login_required
@@ -106,19 +122,15 @@ def take_command(request, number: str):
 @require_POST
 def set_public_status(request, number: str):
     incident = _incident(number)
-    form = PublicStatusForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _errors(ValidationError(form.errors)))
+    data = _form_data(request, PublicStatusForm)
+    if data is None:
         return _back(incident)
-    try:
-        services.set_public_status(incident, actor=request.user, **form.cleaned_data)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Status page setting saved."))
-    return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.set_public_status(incident, actor=request.user, **data),
+        lambda _comms: _("Status page setting saved."),
+    )
 
 
 @login_required
@@ -130,20 +142,16 @@ def add_subscriber(request, number: str):
     if request.POST.get("me"):
         data = {"user": request.user}
     else:
-        form = SubscriberForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _errors(ValidationError(form.errors)))
+        data = _form_data(request, SubscriberForm)
+        if data is None:
             return _back(incident)
-        data = {k: v for k, v in form.cleaned_data.items() if v}
-    try:
-        sub = services.subscribe(actor=request.user, incident=incident, **data)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("%(who)s will receive the updates.") % {"who": sub.subscriber})
-    return _back(incident)
+        data = {k: v for k, v in data.items() if v}
+    return _act(
+        request,
+        incident,
+        lambda: services.subscribe(actor=request.user, incident=incident, **data),
+        lambda sub: _("%(who)s will receive the updates.") % {"who": sub.subscriber},
+    )
 
 
 @login_required
@@ -152,13 +160,12 @@ def add_subscriber(request, number: str):
 def remove_subscriber(request, number: str, pk: int):
     incident = _incident(number)
     sub = get_object_or_404(Subscription, pk=pk, incident=incident)
-    try:
-        services.unsubscribe(sub, actor=request.user)
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("%(who)s removed.") % {"who": sub.subscriber})
-    return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.unsubscribe(sub, actor=request.user),
+        lambda _none: _("%(who)s removed.") % {"who": sub.subscriber},
+    )
 
 
 @login_required

@@ -216,3 +216,24 @@ def test_api_internal_status(api_as, file_incident, commander):
     data = api_as(commander).get("/api/v1/status/").json()
     assert data["status"] == "partial_outage"
     assert data["incidents"][0]["priority"] == "P2"
+
+
+def test_the_panel_forms_answer_with_a_message(client, file_incident, commander, operator):
+    incident = file_incident("P1")
+    back = incident.get_absolute_url() + "#comms"
+    client.force_login(operator)
+    response = client.post(reverse("comms:subscribe_incident", args=[incident.number]), {"me": "1"})
+    assert response.url == back
+    assert client.post(reverse("comms:take_command", args=[incident.number])).url == back
+    client.force_login(commander)  # an ops leader may take over
+    client.post(reverse("comms:take_command", args=[incident.number]))
+    client.force_login(operator)  # no longer the commander: refused with a message
+    response = client.post(
+        reverse("comms:public_status", args=[incident.number]),
+        {"service_status": "degraded"},
+        follow=True,
+    )
+    assert "ops leader" in response.content.decode() or "運用リーダー" in response.content.decode()
+    comms = IncidentComms.objects.get(incident=incident)
+    assert comms.commander == commander and comms.service_status == ""
+    assert [s.user for s in incident.subscriptions.all()] == [operator]
