@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from itsm.core import workflow
 from itsm.core.roles import ops_rank
 
-from . import selectors, services
+from . import links, selectors, services
 from .choices import BusinessImpact, ImpactScope, TimelineKind, Track, Urgency, track_for
 from .filters import IncidentFilter
 from .forms import (
@@ -36,6 +37,7 @@ from .models import (
     ChecklistItem,
     Incident,
     IncidentReview,
+    Link,
     Postmortem,
     ResponseTarget,
     may_complete_review,
@@ -510,3 +512,55 @@ def action_item_toggle(request, number: str, item_id: int):
     )
     services.set_action_item_done(item, actor=request.user, done=request.POST.get("done") == "1")
     return HttpResponseRedirect(reverse("incidents:postmortem", args=[number]) + "#actions")
+
+
+# --------------------------------------------------------------------------- links (issue 18)
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def link_add(request, number: str):
+    incident = get_object_or_404(Incident, number=number)
+    target = Incident.objects.filter(number=(request.POST.get("target") or "").strip()).first()
+    if target is None:
+        messages.error(request, _("No incident has that number."))
+    else:
+        try:
+            links.link_incidents(
+                incident, target, kind=request.POST.get("kind", ""), actor=request.user
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, _("Linked to %(number)s.") % {"number": target.number})
+    return redirect(incident.get_absolute_url() + "#links")
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def link_remove(request, number: str, link_id: int):
+    incident = get_object_or_404(Incident, number=number)
+    link = get_object_or_404(
+        Link.objects.select_related("source", "target").filter(
+            Q(source=incident) | Q(target=incident)
+        ),
+        pk=link_id,
+    )
+    links.unlink(link, actor=request.user)
+    messages.success(request, _("Link removed."))
+    return redirect(incident.get_absolute_url() + "#links")
+
+
+@login_required
+@_can("view_incident")
+@require_GET
+def link_candidates(request, number: str):
+    """The linking form's suggestions (htmx): incidents by number or title."""
+    incident = get_object_or_404(Incident, number=number)
+    return render(
+        request,
+        "incidents/partials/_link_candidates.html",
+        {"candidates": links.candidates(incident, request.GET.get("target", ""))},
+    )

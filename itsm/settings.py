@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
         "ServiceStatusEnum": "comms.choices.ServiceStatus",
         "UpdateStatusEnum": "comms.choices.UpdateStatus",
         "AudienceEnum": "comms.choices.Audience",
+        "LinkKindEnum": "incidents.models.link.LinkKind",
     },
 }
 

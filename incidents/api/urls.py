@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .escalation import AcknowledgeView, EscalateView, IncidentEscalationView
+from .links import CandidatesView, LinksView, LinkView
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
@@ -21,4 +22,11 @@ urlpatterns = [
         AcknowledgeView.as_view(),
         name="incident-acknowledge",
     ),
+    path("incidents/<str:number>/links/", LinksView.as_view(), name="incident-links"),
+    path(
+        "incidents/<str:number>/links/candidates/",
+        CandidatesView.as_view(),
+        name="incident-link-candidates",
+    ),
+    path("incidents/<str:number>/links/<int:pk>/", LinkView.as_view(), name="incident-link"),
 ]

@@ -3,7 +3,8 @@
 - ``incident``: incidents, triage configuration, response targets, timeline, runbooks, postmortems;
 - ``escalation``: escalation policies and steps (seed §8.4);
 - ``paging``: pages sent to people and their acknowledgement;
-- ``review``: the post-incident review.
+- ``review``: the post-incident review;
+- ``link``: typed links between incidents.
 
 The monitoring intake (integrations, alerts, deliveries) is its own app: ``intake``.
 """
@@ -45,6 +46,7 @@ from .incident import (
     response_due_for,
     within_reopen_window,
 )
+from .link import DIRECTED_KINDS, INVERSE_LABELS, Link, LinkKind
 from .paging import AckChannel, Page, PageTarget
 from .review import (
     IncidentReview,
@@ -56,6 +58,10 @@ from .review import (
 )
 
 __all__ = [
+    "DIRECTED_KINDS",
+    "INVERSE_LABELS",
+    "Link",
+    "LinkKind",
     "AckChannel",
     "Page",
     "PageTarget",
