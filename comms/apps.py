@@ -55,9 +55,12 @@ class CommsConfig(AppConfig):
         }
 
     def ready(self):
+        from incidents.merging import register_mover
         from incidents.panels import register_panel
 
         from . import tasks  # noqa: F401 - the worker knows the tasks
         from .panels import COMMS_PANEL
+        from .services import move_subscribers
 
         register_panel(COMMS_PANEL)
+        register_mover("subscribers", move_subscribers)

@@ -593,3 +593,20 @@ def unsubscribe_by_token(token: str) -> None:
         data={"subscriber": sub.email},
     )
     sub.delete()
+
+
+def move_subscribers(duplicate, survivor) -> int:
+    """A merge (``incidents.merging``): the duplicate's subscribers hear from the survivor (once:
+    those subscribed to both keep one subscription). How many moved."""
+    have = set(
+        Subscription.objects.filter(incident=survivor).values_list("subscriber_key", flat=True)
+    )
+    moved = 0
+    for sub in Subscription.objects.filter(incident=duplicate):
+        if sub.subscriber_key in have:
+            sub.delete()
+            continue
+        sub.incident = survivor
+        sub.save()
+        moved += 1
+    return moved

@@ -93,11 +93,12 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from itsm.core import workflow
 
-        from . import escalation, services
+        from . import escalation, merging, services
         from .links import links_context
         from .models import Incident
         from .panels import Panel, register_panel
 
         workflow.register(services.TRANSITIONS)
+        workflow.register(merging.TRANSITIONS)
         workflow.register_summary(Incident, escalation.transition_summary)
         register_panel(Panel("links", "incidents/partials/_links.html", links_context, order=8))

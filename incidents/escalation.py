@@ -665,6 +665,10 @@ def report_incident(incident: Incident, *, now=None) -> None:
         Incident.objects.filter(pk=incident.pk).update(escalation_level=1)
 
 
+# Transitions after which the service is back (or the incident carries on elsewhere).
+STOPPING = ("verify", "auto_recover", "close", "close_as_duplicate", "resolve_with_parent")
+
+
 def follow_transition(incident: Incident, name: str) -> None:
     """Keep the clock in step with the incident's lifecycle: triage starts it, a reopen starts a
     new cycle, recovery (``verify``, the monitor's ``auto_recover``) and ``close`` stop it, a
@@ -691,7 +695,7 @@ def follow_transition(incident: Incident, name: str) -> None:
         clock = start_clock(incident, now=now)
     elif name == "reopen":
         clock = start_clock(incident, now=now, cycle=(clock.cycle + 1) if clock else 1)
-    elif clock is not None and name in ("verify", "auto_recover", "close"):
+    elif clock is not None and name in STOPPING:
         clock.stopped_at = clock.stopped_at or now
         clock.save(update_fields=["stopped_at"])
         paging.stop_pages(incident, now=now)

@@ -161,8 +161,16 @@ def candidates(incident: Incident, q: str = "", limit: int = MAX_CANDIDATES):
 def links_context(request, incident: Incident) -> dict:
     """The incident page's "Linked incidents" panel (``incidents.panels``)."""
     user = getattr(request, "user", None)
+    rows = links_of(incident)
     return {
-        "links": links_of(incident),
+        "links": rows,
         "kinds": LinkKind.choices,
-        "can_link": bool(user) and user.has_perm("incidents.change_incident"),
+        "can_link": bool(user) and user.has_perm("incidents.change_incident") and incident.is_open,
+        "open_children": sum(
+            1
+            for row in rows
+            if row["link"].kind == LinkKind.PARENT_OF
+            and row["link"].source_id == incident.pk
+            and row["other"].is_open
+        ),
     }

@@ -41,4 +41,6 @@ urlpatterns = [
     path("<str:number>/links/", views.link_add, name="link_add"),
     path("<str:number>/links/candidates/", views.link_candidates, name="link_candidates"),
     path("<str:number>/links/<int:link_id>/delete/", views.link_remove, name="link_remove"),
+    path("<str:number>/merge/", views.merge, name="merge"),
+    path("<str:number>/resolve-children/", views.resolve_children, name="resolve_children"),
 ]

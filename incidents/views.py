@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from itsm.core import workflow
 from itsm.core.roles import ops_rank
 
-from . import links, selectors, services
+from . import links, merging, selectors, services
 from .choices import BusinessImpact, ImpactScope, TimelineKind, Track, Urgency, track_for
 from .filters import IncidentFilter
 from .forms import (
@@ -564,3 +564,40 @@ def link_candidates(request, number: str):
         "incidents/partials/_link_candidates.html",
         {"candidates": links.candidates(incident, request.GET.get("target", ""))},
     )
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def merge(request, number: str):
+    """Merge this duplicate into the incident it duplicates (the links panel's button)."""
+    duplicate = get_object_or_404(Incident, number=number)
+    into = get_object_or_404(Incident, number=request.POST.get("into", ""))
+    try:
+        merging.merge_incidents(duplicate, into, actor=request.user)
+    except (ValidationError, workflow.TransitionError) as exc:
+        messages.error(request, _error_text(exc))
+        return redirect(duplicate.get_absolute_url() + "#links")
+    messages.success(
+        request, _("%(dup)s merged into %(into)s.") % {"dup": duplicate.number, "into": into.number}
+    )
+    return redirect(into.get_absolute_url() + "#links")
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def resolve_children(request, number: str):
+    parent = get_object_or_404(Incident, number=number)
+    try:
+        done = merging.resolve_children(
+            parent, actor=request.user, summary=request.POST.get("summary", "")
+        )
+    except (ValidationError, workflow.TransitionError) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request,
+            _("Resolved: %(numbers)s.") % {"numbers": ", ".join(c.number for c in done)},
+        )
+    return redirect(parent.get_absolute_url() + "#links")

@@ -45,9 +45,12 @@ class IntakeConfig(AppConfig):
     }
 
     def ready(self):
+        from incidents.merging import register_mover
         from incidents.panels import register_panel
 
         from . import tasks  # noqa: F401 - the worker knows the tasks
         from .panels import ALERTS_PANEL
+        from .services import move_alerts
 
         register_panel(ALERTS_PANEL)
+        register_mover("alerts", move_alerts)

@@ -215,3 +215,10 @@ def split_group(group_id: int, *, actor) -> Incident:
             data={**data, "incident": incident.number},
         )
     return incident
+
+
+def move_alerts(duplicate, survivor) -> int:
+    """A merge (``incidents.merging``): the duplicate's alerts and alert groups follow it into
+    the surviving incident, so the alerts still firing update the survivor. How many alerts."""
+    AlertGroup.objects.filter(incident=duplicate).update(incident=survivor)
+    return Alert.objects.filter(incident=duplicate).update(incident=survivor)

@@ -4,6 +4,10 @@
 - ``POST /api/v1/incidents/<number>/links/``: ``{"kind", "target"}`` (the other's number).
 - ``DELETE /api/v1/incidents/<number>/links/<id>/``.
 - ``GET  /api/v1/incidents/<number>/links/candidates/?q=``: incidents to link to.
+- ``POST /api/v1/incidents/<number>/merge/``: ``{"into": number}`` — merge this duplicate into
+  another incident (409 when one of them is closed, e.g. merged a moment ago by someone else).
+- ``POST /api/v1/incidents/<number>/resolve-children/``: ``{"summary"?}`` — close every open
+  child of this parent.
 
 Reads: whoever may view incidents; writes: whoever may work them (``incidents.links``).
 """
@@ -21,7 +25,7 @@ from rest_framework.views import APIView
 
 from itsm.core.api.permissions import TokenScopePermission
 
-from .. import links
+from .. import links, merging
 from ..models import Incident, Link, LinkKind
 
 
@@ -124,3 +128,63 @@ class CandidatesView(_LinksBase):
                 many=True,
             ).data
         )
+
+
+class MergeSerializer(serializers.Serializer):
+    into = serializers.SlugRelatedField(slug_field="number", queryset=Incident.objects.all())
+
+
+class MergedSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    state = serializers.CharField()
+    detected_at = serializers.DateTimeField()
+    merged = serializers.CharField()
+
+
+class MergeView(_LinksBase):
+    @extend_schema(
+        request=MergeSerializer,
+        responses=MergedSerializer,
+        summary="Merge this duplicate into another incident",
+    )
+    def post(self, request, number: str):
+        duplicate = get_object_or_404(Incident, number=number)
+        given = MergeSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        survivor = merging.merge_incidents(
+            duplicate, given.validated_data["into"], actor=request.user
+        )
+        return Response(
+            MergedSerializer(
+                {
+                    "number": survivor.number,
+                    "state": survivor.state,
+                    "detected_at": survivor.detected_at,
+                    "merged": duplicate.number,
+                }
+            ).data
+        )
+
+
+class ResolveChildrenSerializer(serializers.Serializer):
+    summary = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ResolvedSerializer(serializers.Serializer):
+    resolved = serializers.ListField(child=serializers.CharField())
+
+
+class ResolveChildrenView(_LinksBase):
+    @extend_schema(
+        request=ResolveChildrenSerializer,
+        responses=ResolvedSerializer,
+        summary="Close every open child of this parent incident",
+    )
+    def post(self, request, number: str):
+        parent = get_object_or_404(Incident, number=number)
+        given = ResolveChildrenSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        done = merging.resolve_children(
+            parent, actor=request.user, summary=given.validated_data.get("summary", "")
+        )
+        return Response(ResolvedSerializer({"resolved": [c.number for c in done]}).data)

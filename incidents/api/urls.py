@@ -2,7 +2,13 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .escalation import AcknowledgeView, EscalateView, IncidentEscalationView
-from .links import CandidatesView, LinksView, LinkView
+from .links import (
+    CandidatesView,
+    LinksView,
+    LinkView,
+    MergeView,
+    ResolveChildrenView,
+)
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
@@ -29,4 +35,10 @@ urlpatterns = [
         name="incident-link-candidates",
     ),
     path("incidents/<str:number>/links/<int:pk>/", LinkView.as_view(), name="incident-link"),
+    path("incidents/<str:number>/merge/", MergeView.as_view(), name="incident-merge"),
+    path(
+        "incidents/<str:number>/resolve-children/",
+        ResolveChildrenView.as_view(),
+        name="incident-resolve-children",
+    ),
 ]

@@ -539,6 +539,30 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         self.recovered_at = None
         self._respond(audit.get("by"))
 
+    @transition(
+        field=state,
+        source=[s for s in IncidentState if s != IncidentState.CLOSED],
+        target=IncidentState.CLOSED,
+        permission=responders,
+        custom={"label": _("Close as a duplicate"), "hidden": True},
+    )
+    def close_as_duplicate(self, **audit):
+        # Merged into another incident (incidents.merging): that one carries on.
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=[s for s in IncidentState if s != IncidentState.CLOSED],
+        target=IncidentState.CLOSED,
+        permission=may_close,
+        custom={"label": _("Resolve with the parent"), "hidden": True},
+    )
+    def resolve_with_parent(self, **audit):
+        # A child of a major incident, resolved together with it (incidents.merging).
+        now = timezone.now()
+        self.recovered_at = self.recovered_at or now
+        self.closed_at = now
+
 
 def response_due_for(priority: str, detected_at: datetime) -> datetime | None:
     """§8.1 対応目標時間: detection + the priority's response target on its clock."""
