@@ -56,11 +56,14 @@ class ReleasesConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from incidents.panels import register_panel
         from itsm.core import workflow
 
         from . import services
+        from .panels import RELATED_PANEL
 
         workflow.register(services.TRANSITIONS)
+        register_panel(RELATED_PANEL)
 
         # Releases on the change calendar; before changes.calendar exists there is nothing to
         # register with.

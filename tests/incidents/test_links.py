@@ -116,3 +116,17 @@ def test_the_panel_links_and_suggests(client, make, operator):
         follow=True,
     )
     assert Link.objects.count() == 1 and response.status_code == 200
+
+
+def test_the_incident_page_shows_its_changes(client, make, operator, make_user):
+    from changes.models import ChangeRequest
+    from changes.services import link_incident
+
+    incident = make("Checkout down")
+    change = ChangeRequest.objects.create(title="Swap the payment gateway certificate")
+    link_incident(
+        change, incident, relation="caused_by", actor=make_user(Role.OPS_LEADER, username="lead")
+    )
+    client.force_login(operator)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert 'data-testid="related-changes"' in page and change.number in page
