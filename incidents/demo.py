@@ -1,6 +1,7 @@
 """Demo incidents for `manage.py seed_demo` (idempotent: keyed by title).
 
 - ``DEMO``: open incidents in every state, happening now.
+- ``LINKED``: a duplicate pair to merge and a major incident with its children (issue 18).
 - ``HISTORY``: closed P1/P2 incidents of the last 60 days, lived through the real services at
   their own moments (``travel``), so the dashboard has figures: MTTA/MTTR, escalation steps
   taken by the clock and by people, postmortems published on time and one late.
@@ -145,8 +146,49 @@ def seed(users: dict) -> None:
                 due_date=timezone.localdate() + timedelta(days=14),
             )
 
+    seed_links(users)
     seed_history(users)
     demo_escalation.seed(users)  # a clearly labelled demo P1 that escalates within minutes
+
+
+# --------------------------------------------------------------------------- links
+
+DUPLICATE = "カート画面で500エラー (利用者報告) / Cart shows error 500 (user report)"
+ORIGINAL = "カートAPIのエラー率上昇 / Cart API error rate up"
+PARENT = "[大規模] 東日本リージョン障害 / Major: east region outage"
+CHILDREN = [
+    "会員ポータルのログイン遅延 / Member portal login slow",
+    "決済の一部タイムアウト / Some payments time out",
+]
+
+
+def seed_links(users: dict) -> None:
+    """A duplicate waiting to be merged, and a parent with two children (links panel)."""
+    from .links import link_incidents
+    from .models import LinkKind
+
+    operator = users["operator"]
+    if Incident.objects.filter(title=PARENT).exists():
+        return
+
+    def open_(title, slug, minutes_ago, priority="P2"):
+        return services.open_incident(
+            title=title,
+            description="デモデータ / demo data",
+            source="monitoring",
+            service=Service.objects.filter(slug=slug).first(),
+            priority=priority,
+            actor=operator,
+            detected_at=timezone.now() - timedelta(minutes=minutes_ago),
+        )
+
+    original = open_(ORIGINAL, "web-shop", 18)
+    duplicate = open_(DUPLICATE, "web-shop", 11, priority="P3")
+    link_incidents(duplicate, original, kind=LinkKind.DUPLICATE_OF, actor=operator)
+    parent = open_(PARENT, "member-portal", 40, priority="P1")
+    for n, title in enumerate(CHILDREN):
+        child = open_(title, ["member-portal", "payments"][n], 35 - n * 5)
+        link_incidents(parent, child, kind=LinkKind.PARENT_OF, actor=operator)
 
 
 # --------------------------------------------------------------------------- history
