@@ -285,8 +285,10 @@ LIST_QUERIES = 9
 TRIAGE_QUEUE_QUERIES = 7
 # The detail page's own 23, plus 10 for the communication panel (issue 17): its roles and
 # responders, subscribers, updates, the cadence rule and restart, templates, the status page
-# opt-in, and the people and teams of its forms.
-DETAIL_QUERIES = 33
+# opt-in, and the people and teams of its forms; 2 for the root-cause fix panel (issue 18 part 3):
+# its follow-ups, and the header's context processors that render_to_string runs again for
+# every panel (incidents/templatetags/incident_panels.py).
+DETAIL_QUERIES = 36
 
 
 def populate(count: int, actor) -> list[Incident]:
