@@ -623,8 +623,41 @@ def roll_back_change(change: ChangeRequest, *, actor, comment: str = "", data=No
 
 
 def close_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
-    """§9.4 事後: the result report and the documentation flag; a passed verification first."""
-    return apply_transition(change, "close", actor=actor, comment=comment, data=data)
+    """§9.4 事後: the result report and the documentation flag; a passed verification first.
+    A successful close records the fix of the incidents linked as *fixed by* this change
+    (§8.2 修正作業, :func:`record_incident_fixes`)."""
+    return apply_transition(
+        change, "close", actor=actor, comment=comment, data=data, after=record_incident_fixes
+    )
+
+
+def record_incident_fixes(change: ChangeRequest) -> list:
+    """§8.2 復旧作業 vs 修正作業: a change closed successfully removed the root cause of the
+    incidents linked to it as *fixed by*; each one not yet fixed gets ``fixed_at`` = the
+    change's close (``incidents.fix.record_fix``, by the system on the change's behalf, so a
+    closer without the right to work incidents is not refused). An incident detected after the
+    change closed was not fixed by it and is left alone. Returns the incidents fixed."""
+    from incidents.fix import record_fix
+
+    if change.state != ChangeRequest.State.CLOSED or change.outcome != Outcome.SUCCESSFUL:
+        return []
+    fixed = []
+    links = change.links.filter(
+        relation=IncidentRelation.FIXED_BY, incident__fixed_at__isnull=True
+    ).select_related("incident")
+    for link in links:
+        incident = link.incident
+        if change.closed_at is None or change.closed_at < incident.detected_at:
+            continue
+        record_fix(
+            incident,
+            actor=None,
+            at=min(change.closed_at, timezone.now()),
+            change_number=change.number,
+            system_label=f"changes: {change.number}",
+        )
+        fixed.append(incident)
+    return fixed
 
 
 def cancel_change(change: ChangeRequest, *, actor, comment: str = "", data=None):
@@ -633,17 +666,22 @@ def cancel_change(change: ChangeRequest, *, actor, comment: str = "", data=None)
 
 
 def link_incident(change: ChangeRequest, incident, *, relation: str, actor) -> IncidentLink:
-    """An incident caused by (or fixed by) this change."""
-    link, created = IncidentLink.objects.get_or_create(
-        change=change, incident=incident, relation=relation
-    )
-    if created:
-        record_event(
-            change,
-            action="incident_linked",
-            actor=actor,
-            data={"incident": incident.number, "relation": relation},
+    """An incident caused by (or fixed by) this change. Linking as *fixed by* a change that
+    has already closed successfully records the incident's fix at once (§8.2 修正作業); a change
+    still open records it when it closes (:func:`close_change`)."""
+    with transaction.atomic():
+        link, created = IncidentLink.objects.get_or_create(
+            change=change, incident=incident, relation=relation
         )
+        if created:
+            record_event(
+                change,
+                action="incident_linked",
+                actor=actor,
+                data={"incident": incident.number, "relation": relation},
+            )
+            if relation == IncidentRelation.FIXED_BY:
+                record_incident_fixes(change)
     return link
 
 

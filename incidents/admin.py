@@ -4,6 +4,7 @@ from .models import (
     ActionItem,
     ChecklistItem,
     FiveWhy,
+    FixFollowUp,
     Incident,
     IncidentPolicy,
     IncidentReview,
@@ -92,6 +93,17 @@ class TimelineInline(admin.TabularInline):
         return False
 
 
+class FixFollowUpInline(admin.TabularInline):
+    model = FixFollowUp
+    extra = 0
+    fields = ["title", "owner", "due_date", "change_number", "done_at", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     """Read-mostly: state and priority change only through the workflow and services."""
@@ -115,10 +127,14 @@ class IncidentAdmin(admin.ModelAdmin):
         "response_started_at",
         "recovered_at",
         "closed_at",
+        # §8.2: recorded by the close and incidents.fix.record_fix, audited there.
+        "fix_status",
+        "fixed_at",
+        "fix_change",
         "escalation_level",
         "next_deadline_at",
     ]
-    inlines = [TimelineInline]
+    inlines = [TimelineInline, FixFollowUpInline]
 
 
 class FiveWhyInline(admin.TabularInline):

@@ -31,6 +31,7 @@ _READ = _perms(
     "view:incidentescalation",
     "view:incidentreview",
     "view:incidentreviewitem",
+    "view:fixfollowup",
     "view:reviewcheck",
 )
 # Who works incidents: file, triage, post updates, tick runbooks, write postmortems.
@@ -43,6 +44,7 @@ _WORK = _READ + _perms(
     "add,change,delete:actionitem",
     "add,change,delete:fivewhy",
     "change:incidentreview",
+    "add,change:fixfollowup",
 )
 _CONFIG = _perms(
     "add,change,delete:runbook",
@@ -94,6 +96,7 @@ class IncidentsConfig(AppConfig):
         from itsm.core import workflow
 
         from . import escalation, merging, services
+        from .fix import fix_context
         from .links import links_context
         from .models import Incident
         from .panels import Panel, register_panel
@@ -102,3 +105,4 @@ class IncidentsConfig(AppConfig):
         workflow.register(merging.TRANSITIONS)
         workflow.register_summary(Incident, escalation.transition_summary)
         register_panel(Panel("links", "incidents/partials/_links.html", links_context, order=8))
+        register_panel(Panel("fix", "incidents/partials/_fix.html", fix_context, order=9))

@@ -150,6 +150,15 @@ TIMELINE_COLORS = {
 }
 
 
+class FixStatus(models.TextChoices):
+    """§8.2 復旧作業 vs 修正作業: what the closer states about the root cause. Service restored
+    (``recovered_at``) is not the cause removed (``fixed_at``): a workaround restores service
+    and leaves the fix to a follow-up."""
+
+    FIXED = "fixed", _("Root cause fixed")
+    WORKAROUND = "workaround", _("Workaround only (fix to follow)")
+
+
 class PostmortemKind(models.TextChoices):
     """§8.2: P1/P2 end in a postmortem (ポストモーテム), P3/P4 in a lighter review (レビュー)."""
 

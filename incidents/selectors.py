@@ -24,6 +24,7 @@ from django.utils import timezone
 from itsm.core.stats import (
     PERCENTILES,
     EpochSeconds,
+    grouped_stats,
     minutes,
     percentile_cont,
     share,
@@ -42,6 +43,7 @@ from .models import (
     ActionItem,
     EscalationReason,
     EscalationStep,
+    FixFollowUp,
     Incident,
     IncidentReview,
     Postmortem,
@@ -138,7 +140,13 @@ def my_queue(user) -> dict[str, list]:
 
     Each list is bounded (the home page shows the most urgent few)."""
     if not getattr(user, "is_authenticated", False):
-        return {"incidents": [], "action_items": [], "postmortems": [], "reviews": []}
+        return {
+            "incidents": [],
+            "action_items": [],
+            "postmortems": [],
+            "reviews": [],
+            "fix_follow_ups": [],
+        }
     my_incidents = by_response_urgency(incidents().open().filter(assignee=user))[:20]
     items = (
         ActionItem.objects.filter(owner=user, done=False)
@@ -158,11 +166,19 @@ def my_queue(user) -> dict[str, list]:
         .select_related("incident")
         .order_by(F("due_at").asc(nulls_last=True), "id")[:20]
     )
+    # §8.2: closed on recovery by a workaround, the root-cause fix still to come.
+    fixes = (
+        FixFollowUp.objects.open()
+        .filter(owner=user)
+        .select_related("incident")
+        .order_by(F("due_date").asc(nulls_last=True), "id")[:20]
+    )
     return {
         "incidents": list(my_incidents),
         "action_items": list(items),
         "postmortems": list(owed),
         "reviews": list(reviews),
+        "fix_follow_ups": list(fixes),
     }
 
 
@@ -211,6 +227,16 @@ def my_open_items(user) -> list[dict]:
             "due": None,
         }
         for a in queue["action_items"]
+    ]
+    items += [
+        {
+            "number": f.incident.number,
+            "title": f"{_('Root cause fix')}: {f.incident.title}",
+            "url": f.incident.get_absolute_url() + "#fix",
+            "state_label": _("Workaround only"),
+            "due": None,
+        }
+        for f in queue["fix_follow_ups"]
     ]
     return items
 
@@ -455,6 +481,25 @@ def incident_metrics(
         "by_state": states,
         "by_priority_state": by_priority_state,
         "trend": incident_trend(since=since, until=until, groups=groups, counts=per_day_priority),
+    }
+
+
+def fix_metrics(*, since: datetime, until: datetime, service: str = "") -> dict:
+    """§8.2 復旧作業 vs 修正作業 (docs/metrics.md § Recovery versus fix): **time to fix**
+    (detection → ``fixed_at``, median and p90 in minutes) over the incidents **fixed** in the
+    period, whenever detected — not the detection cohort of MTTR, since a fix after a
+    workaround may land weeks later; and the fix follow-ups still open now. Two queries."""
+    fixed = Incident.objects.filter(fixed_at__gte=since, fixed_at__lt=until)
+    open_follow_ups = FixFollowUp.objects.open()
+    if service:
+        fixed = fixed.filter(service__slug=service)
+        open_follow_ups = open_follow_ups.filter(incident__service__slug=service)
+    row = grouped_stats(fixed, durations={"ttf": ("fixed_at", "detected_at")}, counted="fixed_at")
+    return {
+        "time_to_fix_p50": row[0]["ttf_p50"],
+        "time_to_fix_p90": row[0]["ttf_p90"],
+        "time_to_fix_n": row[0]["ttf_n"],
+        "open_fix_follow_ups_now": open_follow_ups.count(),
     }
 
 

@@ -9,7 +9,8 @@
 - ``add_timeline_entry``: §8.3.3 コミュニケーションを密に — status updates and comments.
 - ``assign_incident``, ``update_incident``: ownership and editable fields, audited.
 - ``close_incident``: §8.2/§8.3.4 — closing a P1/P2 incident opens its mandatory postmortem, a
-  P3/P4 one its light review (レビュー).
+  P3/P4 one its light review (レビュー); "workaround only" closes on recovery and opens a fix
+  follow-up (``incidents.fix``, with ``record_fix``).
 - ``save_review`` / ``complete_review``: §8.2 レビュー — tick the review checklist, write the
   comment, complete it (the assignee or an ops leader or above).
 - ``request_postmortem``: a postmortem/review for P3 (on request) or P4 (optional).
@@ -35,6 +36,7 @@ from itsm.core.roles import ops_rank
 from . import escalation
 from .choices import (
     BusinessImpact,
+    FixStatus,
     ImpactScope,
     IncidentState,
     PostmortemKind,
@@ -473,25 +475,34 @@ def _transition_service(name: str):
 
 
 def close_incident(
-    incident: Incident, *, actor, resolution_summary: str = "", comment: str = ""
+    incident: Incident,
+    *,
+    actor,
+    resolution_summary: str = "",
+    comment: str = "",
+    fix_status: str = "",
 ) -> Incident:
     """Close a verified incident (§8.2). P1/P2: the mandatory postmortem is created with it;
-    P3/P4: the light review (§8.2 クローズ → レビュー)."""
+    P3/P4: the light review (§8.2 クローズ → レビュー).
+
+    §8.2 復旧作業 vs 修正作業: ``fix_status`` says whether the root cause is fixed (``fixed``,
+    or not stated: ``fixed_at`` = the close, unless a fix was recorded earlier) or service was
+    restored by a workaround (``workaround``: closed on recovery, no ``fixed_at``, and a fix
+    follow-up is opened; ``incidents.fix``)."""
+    from . import fix
 
     def after(inc):
         if inc.track == Track.URGENT:
             _create_postmortem(inc, actor=actor, kind=PostmortemKind.POSTMORTEM, mandatory=True)
         elif inc.track == Track.NORMAL:
             _create_review(inc, actor=actor)
+        if inc.fix_status == FixStatus.WORKAROUND:
+            fix.open_follow_up(inc, actor=actor)
 
-    return transition(
-        incident,
-        "close",
-        actor=actor,
-        comment=comment,
-        data={"resolution_summary": resolution_summary or incident.resolution_summary},
-        after=after,
-    )
+    data = {"resolution_summary": resolution_summary or incident.resolution_summary}
+    if fix_status:
+        data["fix_status"] = fix_status
+    return transition(incident, "close", actor=actor, comment=comment, data=data, after=after)
 
 
 def _close_from_panel(incident, *, actor, comment, data):
@@ -500,6 +511,7 @@ def _close_from_panel(incident, *, actor, comment, data):
         actor=actor,
         resolution_summary=data.get("resolution_summary", ""),
         comment=comment,
+        fix_status=data.get("fix_status", ""),
     )
 
 

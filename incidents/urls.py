@@ -38,6 +38,7 @@ urlpatterns = [
     path("<str:number>/review/", views.review_save, name="review"),
     path("<str:number>/escalate/", views_escalation.escalate, name="escalate"),
     path("<str:number>/acknowledge/", views_escalation.acknowledge, name="acknowledge"),
+    path("<str:number>/fix/", views.record_fix, name="record_fix"),
     path("<str:number>/links/", views.link_add, name="link_add"),
     path("<str:number>/links/candidates/", views.link_candidates, name="link_candidates"),
     path("<str:number>/links/<int:link_id>/delete/", views.link_remove, name="link_remove"),

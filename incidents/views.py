@@ -13,13 +13,14 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from itsm.core import workflow
 from itsm.core.roles import ops_rank
 
-from . import links, merging, selectors, services
+from . import fix, links, merging, selectors, services
 from .choices import BusinessImpact, ImpactScope, TimelineKind, Track, Urgency, track_for
 from .filters import IncidentFilter
 from .forms import (
@@ -601,3 +602,32 @@ def resolve_children(request, number: str):
             _("Resolved: %(numbers)s.") % {"numbers": ", ".join(c.number for c in done)},
         )
     return redirect(parent.get_absolute_url() + "#links")
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def record_fix(request, number: str):
+    """§8.2 修正作業: record when the root cause was removed (the "Root cause fix" panel)."""
+    incident = get_object_or_404(Incident, number=number)
+    at = None
+    raw = (request.POST.get("at") or "").strip()
+    if raw:
+        parsed = parse_datetime(raw)
+        if parsed is None:
+            messages.error(request, _("Enter a valid date and time."))
+            return redirect(incident.get_absolute_url() + "#fix")
+        at = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    try:
+        fix.record_fix(
+            incident,
+            actor=request.user,
+            at=at,
+            change_number=request.POST.get("change", ""),
+            comment=(request.POST.get("comment") or "").strip(),
+        )
+    except (ValidationError, workflow.TransitionError) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("The fix is recorded."))
+    return redirect(incident.get_absolute_url() + "#fix")

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .escalation import AcknowledgeView, EscalateView, IncidentEscalationView
+from .fix import FixView
 from .links import (
     CandidatesView,
     LinksView,
@@ -28,6 +29,7 @@ urlpatterns = [
         AcknowledgeView.as_view(),
         name="incident-acknowledge",
     ),
+    path("incidents/<str:number>/fix/", FixView.as_view(), name="incident-fix"),
     path("incidents/<str:number>/links/", LinksView.as_view(), name="incident-links"),
     path(
         "incidents/<str:number>/links/candidates/",

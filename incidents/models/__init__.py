@@ -4,7 +4,8 @@
 - ``escalation``: escalation policies and steps (seed §8.4);
 - ``paging``: pages sent to people and their acknowledgement;
 - ``review``: the post-incident review;
-- ``link``: typed links between incidents.
+- ``link``: typed links between incidents;
+- ``fix``: the follow-up of a root-cause fix after a workaround (§8.2).
 
 The monitoring intake (integrations, alerts, deliveries) is its own app: ``intake``.
 """
@@ -20,6 +21,7 @@ from .escalation import (
     StepKind,
     level_label,
 )
+from .fix import FixFollowUp
 from .incident import (
     ActionItem,
     ChecklistItem,
@@ -36,6 +38,7 @@ from .incident import (
     TimelineEntry,
     TriageRule,
     UrgencyRule,
+    fix_statement_consistent,
     has_prevention_measures,
     has_resolution_summary,
     has_root_cause_analysis,
@@ -58,6 +61,8 @@ from .review import (
 )
 
 __all__ = [
+    "FixFollowUp",
+    "fix_statement_consistent",
     "DIRECTED_KINDS",
     "INVERSE_LABELS",
     "Link",

@@ -30,6 +30,7 @@ from ..choices import (
     TRACK_COLORS,
     BusinessImpact,
     Clock,
+    FixStatus,
     ImpactScope,
     IncidentState,
     PostmortemKind,
@@ -179,6 +180,11 @@ def has_resolution_summary(incident) -> bool:
     return bool((incident.resolution_summary or "").strip())
 
 
+@guard(_("A fix is already recorded: close as “root cause fixed”."))
+def fix_statement_consistent(incident) -> bool:
+    return not (incident.fix_status == FixStatus.WORKAROUND and incident.fixed_at is not None)
+
+
 @guard(_("The reopen window has passed."))
 def within_reopen_window(incident) -> bool:
     if incident.closed_at is None:
@@ -305,6 +311,22 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
     recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     resolution_summary = models.TextField(_("resolution summary"), blank=True)
+    # §8.2 復旧作業 vs 修正作業: recovery (recovered_at) may be a workaround; the root cause is
+    # removed at fixed_at (incidents.services.record_fix, or the close when stated fixed).
+    fix_status = models.CharField(
+        _("root cause"),
+        max_length=20,
+        choices=FixStatus.choices,
+        blank=True,
+        help_text=_("Closing: is the root cause fixed, or was service restored by a workaround?"),
+    )
+    fixed_at = models.DateTimeField(_("fixed at"), null=True, blank=True)
+    fix_change = models.CharField(
+        _("fixed by change"),
+        max_length=30,
+        blank=True,
+        help_text=_("The number of the change that removed the root cause, if any."),
+    )
     # Seams for the escalation engine (§8.4, a later issue): its sweep reads next_deadline_at.
     escalation_level = models.PositiveSmallIntegerField(
         _("escalation level"), null=True, blank=True
@@ -334,6 +356,12 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
                 fields=["priority"],
                 condition=~models.Q(state=IncidentState.CLOSED),
                 name="incident_open_priority",
+            ),
+            # Time to fix reads the incidents fixed in a period (docs/metrics.md).
+            models.Index(
+                fields=["fixed_at"],
+                condition=models.Q(fixed_at__isnull=False),
+                name="incident_fixed_at",
             ),
         ]
 
@@ -413,6 +441,10 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
     @property
     def time_to_recover(self) -> timedelta | None:
         return self.recovered_at - self.detected_at if self.recovered_at else None
+
+    @property
+    def time_to_fix(self) -> timedelta | None:
+        return self.fixed_at - self.detected_at if self.fixed_at else None
 
     # ---- transitions (§8.2 インシデント対応フロー)
 
@@ -519,12 +551,21 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=IncidentState.VERIFYING,
         target=IncidentState.CLOSED,
-        conditions=[has_resolution_summary],
+        conditions=[has_resolution_summary, fix_statement_consistent],
         permission=may_close,
-        custom={"label": _("Close"), "fields": ["resolution_summary"], "style": "success"},
+        custom={
+            "label": _("Close"),
+            "fields": ["resolution_summary", "fix_status"],
+            "style": "success",
+        },
     )
     def close(self, **audit):
+        # まず復旧: closing on recovery is allowed. "Workaround only" leaves fixed_at empty and
+        # the fix to a follow-up (incidents.services.close_incident); not stated means fixed.
         self.closed_at = timezone.now()
+        if self.fix_status != FixStatus.WORKAROUND:
+            self.fix_status = FixStatus.FIXED
+            self.fixed_at = self.fixed_at or self.closed_at
 
     @transition(
         field=state,
@@ -535,8 +576,11 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         custom={"label": _("Reopen"), "style": "outline-warning", "comment_required": True},
     )
     def reopen(self, **audit):
+        # The problem is back: neither the recovery nor the fix held.
         self.closed_at = None
         self.recovered_at = None
+        self.fixed_at = None
+        self.fix_status = ""
         self._respond(audit.get("by"))
 
     @transition(
