@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from .escalation import AcknowledgeView, EscalateView, IncidentEscalationView
 from .links import CandidatesView, LinksView, LinkView
+from .sla import HoldView, ResumeView, SlaView
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
@@ -29,4 +30,7 @@ urlpatterns = [
         name="incident-link-candidates",
     ),
     path("incidents/<str:number>/links/<int:pk>/", LinkView.as_view(), name="incident-link"),
+    path("incidents/<str:number>/hold/", HoldView.as_view(), name="incident-hold"),
+    path("incidents/<str:number>/resume/", ResumeView.as_view(), name="incident-resume"),
+    path("incidents/<str:number>/sla/", SlaView.as_view(), name="incident-sla"),
 ]

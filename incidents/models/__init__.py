@@ -4,7 +4,8 @@
 - ``escalation``: escalation policies and steps (seed §8.4);
 - ``paging``: pages sent to people and their acknowledgement;
 - ``review``: the post-incident review;
-- ``link``: typed links between incidents.
+- ``link``: typed links between incidents;
+- ``sla``: resolution targets and holds (the pausable resolution clock).
 
 The monitoring intake (integrations, alerts, deliveries) is its own app: ``intake``.
 """
@@ -56,8 +57,12 @@ from .review import (
     has_review_comment,
     may_complete_review,
 )
+from .sla import Hold, HoldQuerySet, ResolutionTarget
 
 __all__ = [
+    "Hold",
+    "HoldQuerySet",
+    "ResolutionTarget",
     "DIRECTED_KINDS",
     "INVERSE_LABELS",
     "Link",

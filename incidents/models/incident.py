@@ -302,6 +302,11 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         _("response due at"), null=True, blank=True, db_index=True
     )
     response_started_at = models.DateTimeField(_("response started at"), null=True, blank=True)
+    # Issue 18: the resolution deadline with the holds taken so far (incidents.sla); empty while
+    # on hold (the clock is paused, so there is no deadline) and before triage.
+    resolution_due_at = models.DateTimeField(
+        _("resolution due at"), null=True, blank=True, db_index=True
+    )
     recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     resolution_summary = models.TextField(_("resolution summary"), blank=True)
@@ -433,6 +438,9 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
             self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
         self.triaged_at = timezone.now()
         self.response_due_at = response_due_for(self.priority, self.clock_from)
+        from ..sla import resolution_due_for
+
+        self.resolution_due_at = resolution_due_for(self.priority, self.clock_from)
 
     @transition(
         field=state,
