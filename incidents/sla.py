@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 
 from itsm.core.business_calendar import BusinessCalendar, current_calendar
 
-from .choices import Clock, HoldReason, SlaStatus
+from .choices import HoldReason, SlaStatus
+from .models import ResolutionTarget, resolution_due_for, resolution_target
 
 COUNTED = "counted"
 OUTSIDE_HOURS = "outside_business_hours"
@@ -29,42 +30,8 @@ ON_HOLD = "on_hold"
 _ZERO = timedelta(0)
 
 
-@dataclass(frozen=True)
-class Target:
-    minutes: int
-    clock: str
-
-    @property
-    def business(self) -> bool:
-        return self.clock == Clock.BUSINESS
-
-
-def resolution_target(priority: str) -> Target | None:
-    """The priority's ``ResolutionTarget`` row, else the default (incidents.defaults)."""
-    if not priority:
-        return None
-    from .models import ResolutionTarget
-
-    row = ResolutionTarget.objects.filter(priority=priority).values_list("minutes", "clock").first()
-    if row is None:
-        from .defaults import RESOLUTION_TARGETS
-
-        row = RESOLUTION_TARGETS.get(priority)
-    return Target(*row) if row else None
-
-
-def _advance(start: datetime, amount: timedelta, target: Target, calendar) -> datetime:
-    if not target.business:
-        return start + amount
-    return calendar.add_business_minutes(start, amount.total_seconds() / 60)
-
-
-def resolution_due_for(priority: str, start: datetime) -> datetime | None:
-    """The deadline of an incident without holds: ``start`` + the priority's target."""
-    target = resolution_target(priority)
-    if target is None:
-        return None
-    return _advance(start, timedelta(minutes=target.minutes), target, current_calendar())
+# The target of a priority and its deadline without holds (re-exported for callers).
+__all__ = ["explain", "resolution_due_for", "resolution_target", "sla_context"]
 
 
 @dataclass(frozen=True)
@@ -101,9 +68,10 @@ class Explanation:
     end: datetime
     recovered: bool
     on_hold: bool
-    target: Target | None
+    target: ResolutionTarget | None
     intervals: list[Interval] = field(default_factory=list)
     due_at: datetime | None = None
+    running_hold: object | None = None  # the Hold pausing the clock now, if any
 
     @property
     def counted(self) -> timedelta:
@@ -142,9 +110,9 @@ class Explanation:
         return SlaStatus.MET if self.recovered else SlaStatus.ON_TRACK
 
 
-def _holds(incident, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+def _holds(all_holds, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
     rows = []
-    for hold in incident.holds.all():
+    for hold in all_holds:
         a = max(hold.started_at, start)
         b = min(hold.ended_at or end, end)
         if b > a:
@@ -163,10 +131,10 @@ def explain(
         calendar = current_calendar()
     start = incident.clock_from.astimezone(UTC)
     end = max((incident.recovered_at or now).astimezone(UTC), start)
-    holds = _holds(incident, start, end)
-    on_hold = incident.recovered_at is None and any(
-        h.ended_at is None and h.started_at <= now for h in incident.holds.all()
-    )
+    all_holds = list(incident.holds.all())
+    holds = _holds(all_holds, start, end)
+    running = next((h for h in all_holds if h.ended_at is None and h.started_at <= now), None)
+    on_hold = incident.recovered_at is None and running is not None
 
     cuts = {start, end}
     for a, b, _reason in holds:
@@ -212,7 +180,7 @@ def explain(
                 break
             budget -= piece.duration
         else:
-            due_at = _advance(end, budget, target, calendar)
+            due_at = target.advance(end, budget, calendar)
     tz = timezone.get_current_timezone()
     return Explanation(
         start=start.astimezone(tz),
@@ -225,6 +193,7 @@ def explain(
             for i in intervals
         ],
         due_at=due_at.astimezone(tz) if due_at else None,
+        running_hold=running if on_hold else None,
     )
 
 
@@ -236,5 +205,5 @@ def sla_context(request, incident) -> dict | None:
     explanation = explain(incident)
     return {
         "sla": explanation,
-        "hold": next((h for h in incident.holds.all() if h.ended_at is None), None),
+        "hold": explanation.running_hold,
     }

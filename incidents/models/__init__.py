@@ -31,6 +31,7 @@ from .incident import (
     IncidentRunbook,
     Postmortem,
     PostmortemQuerySet,
+    ResolutionTarget,
     ResponseTarget,
     Runbook,
     RunbookStep,
@@ -44,6 +45,8 @@ from .incident import (
     has_triage_inputs,
     may_close,
     priority_for,
+    resolution_due_for,
+    resolution_target,
     response_due_for,
     within_reopen_window,
 )
@@ -57,12 +60,14 @@ from .review import (
     has_review_comment,
     may_complete_review,
 )
-from .sla import Hold, HoldQuerySet, ResolutionTarget
+from .sla import Hold, HoldQuerySet
 
 __all__ = [
     "Hold",
     "HoldQuerySet",
     "ResolutionTarget",
+    "resolution_due_for",
+    "resolution_target",
     "DIRECTED_KINDS",
     "INVERSE_LABELS",
     "Link",

@@ -1,4 +1,5 @@
-"""The resolution clock (issue 18 part 2): resolution targets per priority and holds.
+"""The resolution clock (issue 18 part 2): holds (``ResolutionTarget`` sits beside
+``ResponseTarget`` in ``incident``).
 
 A resolution target counts from the incident's clock start (``Incident.clock_from``) to its
 recovery (``recovered_at``, まず復旧). A hold pauses that clock, never the response target.
@@ -8,39 +9,12 @@ The arithmetic lives in ``incidents.sla``; the use cases in ``incidents.holds``.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import Clock, HoldReason, Priority
+from ..choices import HoldReason
 from .incident import Incident
-
-
-class ResolutionTarget(models.Model):
-    """Time from the clock start to recovery, per priority (issue 18: 復旧目標時間).
-
-    ``minutes`` are real minutes on the 24×7 clock and business minutes on the business clock;
-    "3 business days" is stored as 3 × the working day (3 × 540 = 1,620 business minutes with
-    the default 09:00–18:00 day), see docs/sla.md."""
-
-    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, unique=True)
-    minutes = models.PositiveIntegerField(
-        _("resolution target (minutes)"),
-        validators=[MinValueValidator(1)],
-        help_text=_(
-            "Time from detection to recovery; business minutes when the clock is business hours."
-        ),
-    )
-    clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices, default=Clock.ALWAYS)
-
-    class Meta:
-        ordering = ["priority"]
-        verbose_name = _("resolution target")
-        verbose_name_plural = _("resolution targets")
-
-    def __str__(self) -> str:
-        return f"{self.priority}: {self.minutes} min ({self.get_clock_display()})"
 
 
 class HoldQuerySet(models.QuerySet):

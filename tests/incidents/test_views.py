@@ -285,8 +285,10 @@ LIST_QUERIES = 9
 TRIAGE_QUEUE_QUERIES = 7
 # The detail page's own 23, plus 10 for the communication panel (issue 17): its roles and
 # responders, subscribers, updates, the cadence rule and restart, templates, the status page
-# opt-in, and the people and teams of its forms.
-DETAIL_QUERIES = 33
+# opt-in, and the people and teams of its forms. Issue 18: +2 for the links panel (its links and
+# the unread-notification count its render repeats) and +3 for the resolution clock panel (the
+# priority's resolution target, the holds, the same repeated count).
+DETAIL_QUERIES = 38
 
 
 def populate(count: int, actor) -> list[Incident]:
