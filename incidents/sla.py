@@ -133,7 +133,7 @@ def explain(
     end = max((incident.recovered_at or now).astimezone(UTC), start)
     all_holds = list(incident.holds.all())
     holds = _holds(all_holds, start, end)
-    running = next((h for h in all_holds if h.ended_at is None and h.started_at <= now), None)
+    running = next((h for h in all_holds if h.ended_at is None), None)
     on_hold = incident.recovered_at is None and running is not None
 
     cuts = {start, end}
@@ -206,4 +206,9 @@ def sla_context(request, incident) -> dict | None:
     return {
         "sla": explanation,
         "hold": explanation.running_hold,
+        "reasons": HoldReason.choices,
+        "can_hold": bool(getattr(request, "user", None))
+        and request.user.has_perm("incidents.change_incident")
+        and incident.is_open
+        and incident.recovered_at is None,
     }

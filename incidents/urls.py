@@ -39,6 +39,8 @@ urlpatterns = [
     path("<str:number>/escalate/", views_escalation.escalate, name="escalate"),
     path("<str:number>/acknowledge/", views_escalation.acknowledge, name="acknowledge"),
     path("<str:number>/links/", views.link_add, name="link_add"),
+    path("<str:number>/hold/", views.hold_start, name="hold_start"),
+    path("<str:number>/resume/", views.hold_end, name="hold_end"),
     path("<str:number>/links/candidates/", views.link_candidates, name="link_candidates"),
     path("<str:number>/links/<int:link_id>/delete/", views.link_remove, name="link_remove"),
 ]

@@ -174,8 +174,44 @@ def test_the_api_refuses_a_hold_without_permission(p2, api_as, make_user):
     assert not Hold.objects.exists()
 
 
+@time_machine.travel(T0 + timedelta(hours=1), tick=False)
 def test_the_incident_page_shows_the_sla_panel(client, p2, operator):
     holds.put_on_hold(p2, actor=operator, reason=HoldReason.MONITORING)
     client.force_login(operator)
     page = client.get(p2.get_absolute_url()).content.decode()
     assert 'data-testid="sla-panel"' in page and 'data-testid="sla-hold"' in page
+
+
+@time_machine.travel(T0 + timedelta(hours=1), tick=False)
+def test_the_panel_puts_on_hold_and_resumes(client, p2, operator):
+    client.force_login(operator)
+    page = client.get(p2.get_absolute_url()).content.decode()
+    assert 'data-testid="hold-form"' in page
+    response = client.post(
+        f"/incidents/{p2.number}/hold/",
+        {"reason": "waiting_for_vendor", "until": "2026-12-10T09:00", "comment": "RMA"},
+    )
+    assert response.status_code == 302
+    [hold] = Hold.objects.all()
+    assert hold.ends_at_planned == datetime(2026, 12, 10, 9, 0, tzinfo=JST)
+    assert 'data-testid="resume-form"' in client.get(p2.get_absolute_url()).content.decode()
+    client.post(f"/incidents/{p2.number}/resume/")
+    hold.refresh_from_db()
+    assert hold.ended_at is not None and hold.ended_by == operator
+
+
+@time_machine.travel(T0 + timedelta(hours=1), tick=False)
+def test_the_panel_refuses_a_bad_reason_with_a_message(client, p2, operator):
+    client.force_login(operator)
+    response = client.post(f"/incidents/{p2.number}/hold/", {"reason": "lunch"}, follow=True)
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "error" and "waiting_for_vendor" in message.message
+    assert not Hold.objects.exists()
+
+
+@time_machine.travel(T0 + timedelta(hours=1), tick=False)
+def test_who_may_not_work_incidents_sees_no_hold_form(client, p2, make_user):
+    client.force_login(make_user(Role.EXECUTIVE))
+    page = client.get(p2.get_absolute_url()).content.decode()
+    assert 'data-testid="sla-panel"' in page and 'data-testid="hold-form"' not in page
+    assert client.post(f"/incidents/{p2.number}/hold/", {"reason": "monitoring"}).status_code == 403
