@@ -11,6 +11,7 @@ from .models import (
     IncidentReviewItem,
     IncidentRunbook,
     Postmortem,
+    ResolutionTarget,
     ResponseTarget,
     ReviewCheck,
     Runbook,
@@ -38,6 +39,21 @@ class TriageRuleAdmin(admin.ModelAdmin):
 class UrgencyRuleAdmin(admin.ModelAdmin):
     list_display = ["urgency", "priority_shift"]
     list_editable = ["priority_shift"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ResolutionTarget)
+class ResolutionTargetAdmin(admin.ModelAdmin):
+    """Issue 18: the resolution target per priority (business days as business minutes,
+    docs/sla.md); holds are made through ``incidents.holds``, never here."""
+
+    list_display = ["priority", "minutes", "clock"]
+    list_editable = ["minutes", "clock"]
 
     def has_add_permission(self, request):
         return False

@@ -33,6 +33,8 @@ _READ = _perms(
     "view:incidentreviewitem",
     "view:fixfollowup",
     "view:reviewcheck",
+    "view:resolutiontarget",
+    "view:hold",
 )
 # Who works incidents: file, triage, post updates, tick runbooks, write postmortems.
 _WORK = _READ + _perms(
@@ -52,6 +54,7 @@ _CONFIG = _perms(
     "change:triagerule",
     "change:urgencyrule",
     "change:responsetarget",
+    "change:resolutiontarget",
     "view,change:incidentpolicy",
     "add,change,delete:escalationpolicy",
     "add,change,delete:escalationlevel",
@@ -90,6 +93,11 @@ class IncidentsConfig(AppConfig):
                 "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
             },
             "incidents.send_handoffs": {"task": "incidents.send_handoffs", "schedule": 60.0},
+            # Issue 18: holds end at their planned time (incidents.holds.end_due_holds).
+            "incidents.end_due_holds": {
+                "task": "incidents.end_due_holds",
+                "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+            },
         }
 
     def ready(self):
@@ -100,9 +108,11 @@ class IncidentsConfig(AppConfig):
         from .links import links_context
         from .models import Incident
         from .panels import Panel, register_panel
+        from .sla import sla_context
 
         workflow.register(services.TRANSITIONS)
         workflow.register(merging.TRANSITIONS)
         workflow.register_summary(Incident, escalation.transition_summary)
         register_panel(Panel("links", "incidents/partials/_links.html", links_context, order=8))
         register_panel(Panel("fix", "incidents/partials/_fix.html", fix_context, order=9))
+        register_panel(Panel("sla", "incidents/partials/_sla.html", sla_context, order=7))

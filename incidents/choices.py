@@ -128,6 +128,8 @@ class TimelineKind(models.TextChoices):
     PAGING = "paging", _("Paging")
     # §8.3.3 影響の最小化: what was done to reduce the impact, apart from the fix.
     MITIGATION = "mitigation", _("Impact reduction")
+    # Issue 18: the resolution clock paused or resumed (incidents.holds).
+    HOLD = "hold", _("On hold")
 
 
 # Kinds a person (or client) may post directly; the others are written by services.
@@ -147,6 +149,7 @@ TIMELINE_COLORS = {
     TimelineKind.LINK: "secondary",
     TimelineKind.ESCALATION: "danger",
     TimelineKind.MITIGATION: "success",
+    TimelineKind.HOLD: "secondary",
 }
 
 
@@ -157,6 +160,15 @@ class FixStatus(models.TextChoices):
 
     FIXED = "fixed", _("Root cause fixed")
     WORKAROUND = "workaround", _("Workaround only (fix to follow)")
+
+
+class HoldReason(models.TextChoices):
+    """Why an incident's resolution clock is paused (issue 18: holds)."""
+
+    WAITING_FOR_VENDOR = "waiting_for_vendor", _("Waiting for the vendor")
+    WAITING_FOR_REQUESTER = "waiting_for_requester", _("Waiting for the requester")
+    SCHEDULED_FIX = "scheduled_fix", _("Fix scheduled")
+    MONITORING = "monitoring", _("Monitoring")
 
 
 class PostmortemKind(models.TextChoices):

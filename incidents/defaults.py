@@ -1,7 +1,8 @@
 """The seed's tables as default data (seed §8.1, §8.3.2), loaded by migration 0002.
 
 The running system reads the admin-editable rows (TriageRule, UrgencyRule, ResponseTarget,
-Runbook); these constants are only the starting point and the fallback for a missing row.
+ResolutionTarget, Runbook); these constants are only the starting point and the fallback for a
+missing row.
 """
 
 from .choices import BusinessImpact as B
@@ -95,3 +96,14 @@ ESCALATION_POLICIES = [
     ("緊急対応 / Urgent track (P1/P2)", "urgent"),
     ("通常対応 / Normal track (P3/P4)", "normal"),
 ]
+
+# Issue 18 復旧目標時間: priority → (minutes, clock), from the clock start to recovery. Business
+# days are stored as business minutes at the default working day (09:00–18:00 = 540 min), so
+# "3 business days" is 3 × 540 = 1,620 business minutes (docs/sla.md).
+BUSINESS_DAY_MINUTES = 9 * 60
+RESOLUTION_TARGETS = {
+    "P1": (4 * 60, Clock.ALWAYS),
+    "P2": (8 * 60, Clock.ALWAYS),
+    "P3": (3 * BUSINESS_DAY_MINUTES, Clock.BUSINESS),
+    "P4": (5 * BUSINESS_DAY_MINUTES, Clock.BUSINESS),
+}

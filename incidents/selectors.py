@@ -273,6 +273,11 @@ def _sla_counts(now: datetime) -> dict[str, Q]:
         "on_track": sla[SlaStatus.ON_TRACK],
         "untriaged": sla[SlaStatus.PENDING],
         "auto_recovered": sla[SlaStatus.AUTO_RECOVERED],
+        # Issue 18: the resolution target, judged on the stored deadline (holds taken into
+        # account; empty while on hold or before triage: not judged).
+        "resolution_met": Q(recovered_at__lte=F("resolution_due_at")),
+        "resolution_breached": Q(recovered_at__gt=F("resolution_due_at"))
+        | Q(recovered_at__isnull=True, resolution_due_at__lt=now),
     }
 
 
@@ -285,6 +290,8 @@ SLA_FIELDS = (
     "on_track",
     "untriaged",
     "auto_recovered",
+    "resolution_met",
+    "resolution_breached",
     "mtta_n",
     "mttr_n",
 )
@@ -304,6 +311,11 @@ def _sla_row(row: dict) -> dict:
         # recovered by the monitor before anybody had to respond: neither met nor breached
         "auto_recovered": row["auto_recovered"],
         "compliance": share(row["met"], judged),
+        "resolution_met": row["resolution_met"],
+        "resolution_breached": row["resolution_breached"],
+        "resolution_compliance": share(
+            row["resolution_met"], row["resolution_met"] + row["resolution_breached"]
+        ),
     }
     for name in INCIDENT_DURATIONS:
         for label in PERCENTILES:
@@ -451,7 +463,7 @@ def _aggregate_in_python(rows, durations: list[str]) -> tuple:
 def incident_metrics(
     *, since: datetime, until: datetime, service: str = "", now: datetime | None = None
 ) -> dict:
-    """Incidents by priority and state, response SLA compliance, MTTA/MTTR (median, p90) per
+    """Incidents by priority and state, response and resolution SLA compliance, MTTA/MTTR (median, p90) per
     priority and overall, and the daily trend; docs/metrics.md § Incidents.
 
     A constant number of queries whatever the period (docs/metrics.md § Performance)."""

@@ -33,7 +33,7 @@ from itsm.core.business_calendar import current_calendar
 from itsm.core.models import Service, Team
 from itsm.core.roles import ops_rank
 
-from . import escalation
+from . import escalation, holds
 from .choices import (
     BusinessImpact,
     FixStatus,
@@ -322,6 +322,7 @@ def _apply_priority(
     Incident.objects.filter(pk=incident.pk).update(**fields, updated_at=timezone.now())
     for name, value in fields.items():
         setattr(incident, name, value)
+    holds.refresh_resolution_due(incident)  # the new priority's resolution target
     change = {"from": old, "to": priority}
     record_event(incident, action=action, comment=comment, data=change, **who)
     _timeline(incident, kind=TimelineKind.PRIORITY_CHANGE, text=text, data=change, **who)
@@ -430,6 +431,7 @@ def transition(
       on recovery and close, resumed when a fix fails, restarted on reopen) and the incident's
       ``next_deadline_at`` with it, set before the incident is saved;
     - the state change lands on the incident's timeline (labels at display time);
+    - a running hold ends: the resolution clock resumes (``holds.end_hold_on_transition``);
     - then ``after(incident)``: what the use case adds (the postmortem of a close …).
 
     The audit event is written for every transition by ``itsm.core.signals``.
@@ -445,6 +447,7 @@ def transition(
             text=comment or "",
             data={"transition": name, "from": source, "to": inc.state},
         )
+        holds.end_hold_on_transition(inc, actor=actor, system_label=system_label, name=name)
         if after is not None:
             after(inc)
 

@@ -21,3 +21,11 @@ def repeat_pages() -> int:
 def send_handoffs() -> int:
     """Hand-off summaries for the on-call shifts that just started (each sent once)."""
     return handoff.send_handoffs()
+
+
+@shared_task(name="incidents.end_due_holds", acks_late=True, reject_on_worker_lost=True)
+def end_due_holds() -> int:
+    """Issue 18: resume the resolution clock of holds whose planned end passed (safe twice)."""
+    from . import holds
+
+    return holds.end_due_holds()

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from itsm.core import workflow
 from itsm.core.roles import ops_rank
 
-from . import fix, links, merging, selectors, services
+from . import fix, holds, links, merging, selectors, services
 from .choices import BusinessImpact, ImpactScope, TimelineKind, Track, Urgency, track_for
 from .filters import IncidentFilter
 from .forms import (
@@ -631,3 +631,45 @@ def record_fix(request, number: str):
     else:
         messages.success(request, _("The fix is recorded."))
     return redirect(incident.get_absolute_url() + "#fix")
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def hold_start(request, number: str):
+    """Issue 18: pause the resolution clock from the incident page (``holds.put_on_hold``)."""
+
+    incident = get_object_or_404(Incident, number=number)
+    raw = (request.POST.get("until") or "").strip()
+    until = parse_datetime(raw) if raw else None
+    if until is not None and timezone.is_naive(until):
+        until = timezone.make_aware(until)
+    try:
+        if raw and until is None:
+            raise ValidationError({"until": _("Enter a valid date and time.")})
+        holds.put_on_hold(
+            incident,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            until=until,
+            comment=request.POST.get("comment", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("On hold: the resolution clock is paused."))
+    return redirect(incident.get_absolute_url() + "#sla")
+
+
+@login_required
+@_can("change_incident")
+@require_POST
+def hold_end(request, number: str):
+    incident = get_object_or_404(Incident, number=number)
+    try:
+        holds.end_hold(incident, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("Resumed: the resolution clock runs again."))
+    return redirect(incident.get_absolute_url() + "#sla")

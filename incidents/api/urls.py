@@ -10,6 +10,7 @@ from .links import (
     MergeView,
     ResolveChildrenView,
 )
+from .sla import HoldView, ResumeView, SlaView
 from .views import IncidentViewSet, PostmortemViewSet
 
 router = SimpleRouter()
@@ -43,4 +44,7 @@ urlpatterns = [
         ResolveChildrenView.as_view(),
         name="incident-resolve-children",
     ),
+    path("incidents/<str:number>/hold/", HoldView.as_view(), name="incident-hold"),
+    path("incidents/<str:number>/resume/", ResumeView.as_view(), name="incident-resume"),
+    path("incidents/<str:number>/sla/", SlaView.as_view(), name="incident-sla"),
 ]

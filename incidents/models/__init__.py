@@ -5,7 +5,8 @@
 - ``paging``: pages sent to people and their acknowledgement;
 - ``review``: the post-incident review;
 - ``link``: typed links between incidents;
-- ``fix``: the follow-up of a root-cause fix after a workaround (§8.2).
+- ``fix``: the follow-up of a root-cause fix after a workaround (§8.2);
+- ``sla``: resolution targets and holds (the pausable resolution clock).
 
 The monitoring intake (integrations, alerts, deliveries) is its own app: ``intake``.
 """
@@ -32,6 +33,7 @@ from .incident import (
     IncidentRunbook,
     Postmortem,
     PostmortemQuerySet,
+    ResolutionTarget,
     ResponseTarget,
     Runbook,
     RunbookStep,
@@ -46,6 +48,8 @@ from .incident import (
     has_triage_inputs,
     may_close,
     priority_for,
+    resolution_due_for,
+    resolution_target,
     response_due_for,
     within_reopen_window,
 )
@@ -59,10 +63,16 @@ from .review import (
     has_review_comment,
     may_complete_review,
 )
+from .sla import Hold, HoldQuerySet
 
 __all__ = [
     "FixFollowUp",
     "fix_statement_consistent",
+    "Hold",
+    "HoldQuerySet",
+    "ResolutionTarget",
+    "resolution_due_for",
+    "resolution_target",
     "DIRECTED_KINDS",
     "INVERSE_LABELS",
     "Link",

@@ -139,6 +139,70 @@ class ResponseTarget(models.Model):
         return start + timedelta(minutes=self.minutes)
 
 
+class ResolutionTarget(models.Model):
+    """Time from the clock start to recovery, per priority (issue 18: 復旧目標時間).
+
+    ``minutes`` are real minutes on the 24×7 clock and business minutes on the business clock;
+    "3 business days" is stored as 3 × the working day (3 × 540 = 1,620 business minutes with
+    the default 09:00–18:00 day), see docs/sla.md."""
+
+    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, unique=True)
+    minutes = models.PositiveIntegerField(
+        _("resolution target (minutes)"),
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Time from detection to recovery; business minutes when the clock is business hours."
+        ),
+    )
+    clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices, default=Clock.ALWAYS)
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name = _("resolution target")
+        verbose_name_plural = _("resolution targets")
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.minutes} min ({self.get_clock_display()})"
+
+    @property
+    def business(self) -> bool:
+        return self.clock == Clock.BUSINESS
+
+    def due_from(self, start: datetime) -> datetime:
+        return self.advance(start, timedelta(minutes=self.minutes))
+
+    def advance(self, start: datetime, amount: timedelta, calendar=None) -> datetime:
+        """``start`` + ``amount`` on this target's clock."""
+        if not self.business:
+            return start + amount
+        if calendar is None:
+            from itsm.core.business_calendar import current_calendar
+
+            calendar = current_calendar()
+        return calendar.add_business_minutes(start, amount.total_seconds() / 60)
+
+
+def resolution_target(priority: str) -> ResolutionTarget | None:
+    """The priority's ``ResolutionTarget`` row, else the default (``incidents.defaults``)."""
+    if not priority:
+        return None
+    target = ResolutionTarget.objects.filter(priority=priority).first()
+    if target is None:
+        from ..defaults import RESOLUTION_TARGETS
+
+        if priority not in RESOLUTION_TARGETS:
+            return None
+        minutes, clock = RESOLUTION_TARGETS[priority]
+        target = ResolutionTarget(priority=priority, minutes=minutes, clock=clock)
+    return target
+
+
+def resolution_due_for(priority: str, start: datetime) -> datetime | None:
+    """The resolution deadline of an incident without holds: ``start`` + the target."""
+    target = resolution_target(priority)
+    return target.due_from(start) if target else None
+
+
 class IncidentPolicy(models.Model):
     """Settings of incident handling that the seed leaves open (one row, pk=1)."""
 
@@ -308,6 +372,11 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         _("response due at"), null=True, blank=True, db_index=True
     )
     response_started_at = models.DateTimeField(_("response started at"), null=True, blank=True)
+    # Issue 18: the resolution deadline with the holds taken so far (incidents.sla); empty while
+    # on hold (the clock is paused, so there is no deadline) and before triage.
+    resolution_due_at = models.DateTimeField(
+        _("resolution due at"), null=True, blank=True, db_index=True
+    )
     recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     resolution_summary = models.TextField(_("resolution summary"), blank=True)
@@ -465,6 +534,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
             self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
         self.triaged_at = timezone.now()
         self.response_due_at = response_due_for(self.priority, self.clock_from)
+        self.resolution_due_at = resolution_due_for(self.priority, self.clock_from)
 
     @transition(
         field=state,

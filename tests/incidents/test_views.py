@@ -285,11 +285,11 @@ LIST_QUERIES = 9
 TRIAGE_QUEUE_QUERIES = 7
 # The detail page's own 23, plus 10 for the communication panel (issue 17): its roles and
 # responders, subscribers, updates, the cadence rule and restart, templates, the status page
-# opt-in, and the people and teams of its forms; 4 for the links (issue 18): the links panel, the
-# changes and deployments panel (2), the merge/children state; 2 for the root-cause fix panel:
-# its follow-ups, and the header's context processors that render_to_string runs again for
-# every panel (incidents/templatetags/incident_panels.py).
-DETAIL_QUERIES = 39
+# opt-in, and the people and teams of its forms. Issue 18: the links panel, the changes and
+# deployments panel (2), the root-cause fix panel and the resolution clock panel (the priority's
+# resolution target, the holds); each panel's render repeats the header's unread-notification
+# count (incidents/templatetags/incident_panels.py).
+DETAIL_QUERIES = 44
 
 
 def populate(count: int, actor) -> list[Incident]:
