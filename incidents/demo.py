@@ -1,7 +1,8 @@
 """Demo incidents for `manage.py seed_demo` (idempotent: keyed by title).
 
 - ``DEMO``: open incidents in every state, happening now.
-- ``LINKED``: a duplicate pair to merge and a major incident with its children (issue 18).
+- links (issue 18): a duplicate pair to merge, a major incident with its children, and an
+  incident on hold for 90 minutes (its SLA explanation shows the paused interval).
 - ``HISTORY``: closed P1/P2 incidents of the last 60 days, lived through the real services at
   their own moments (``travel``), so the dashboard has figures: MTTA/MTTR, escalation steps
   taken by the clock and by people, postmortems published on time and one late.
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -156,6 +158,7 @@ def seed(users: dict) -> None:
 DUPLICATE = "カート画面で500エラー (利用者報告) / Cart shows error 500 (user report)"
 ORIGINAL = "カートAPIのエラー率上昇 / Cart API error rate up"
 PARENT = "[大規模] 東日本リージョン障害 / Major: east region outage"
+ON_HOLD = "返金処理の一部失敗（カード会社回答待ち） / Some refunds fail (waiting for the vendor)"
 CHILDREN = [
     "会員ポータルのログイン遅延 / Member portal login slow",
     "決済の一部タイムアウト / Some payments time out",
@@ -164,6 +167,8 @@ CHILDREN = [
 
 def seed_links(users: dict) -> None:
     """A duplicate waiting to be merged, and a parent with two children (links panel)."""
+    from .choices import HoldReason
+    from .holds import put_on_hold
     from .links import link_incidents
     from .models import LinkKind
 
@@ -182,6 +187,15 @@ def seed_links(users: dict) -> None:
             detected_at=timezone.now() - timedelta(minutes=minutes_ago),
         )
 
+    waiting = open_(ON_HOLD, "payments", 180, priority="P3")
+    with travel(timezone.now() - timedelta(minutes=90)) if can_travel() else nullcontext():
+        put_on_hold(
+            waiting,
+            actor=operator,
+            reason=HoldReason.WAITING_FOR_VENDOR,
+            until=timezone.now() + timedelta(days=2),
+            comment="カード会社の回答待ち / Waiting for the card network's answer",
+        )
     original = open_(ORIGINAL, "web-shop", 18)
     duplicate = open_(DUPLICATE, "web-shop", 11, priority="P3")
     link_incidents(duplicate, original, kind=LinkKind.DUPLICATE_OF, actor=operator)

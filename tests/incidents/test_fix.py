@@ -282,4 +282,5 @@ def test_the_admin_shows_the_fix_read_only(client, verifying, operator, admin_us
     page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'name="fixed_at' not in html and "Fix the root cause of" in html
+    follow_up = FixFollowUp.objects.get(incident=incident)
+    assert 'name="fixed_at' not in html and follow_up.title in html
