@@ -1,5 +1,6 @@
 """Real browser (Chromium, Japanese UI): link two incidents from the links panel (the number
-suggested while typing), then merge the duplicate into the original (issue 18 §4)."""
+suggested while typing), merge the duplicate into the original, put the original on hold and
+read its SLA explanation (issue 18 §4)."""
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +12,7 @@ from itsm.core.roles import Role
 pytestmark = [pytest.mark.e2e]
 
 
-def test_link_two_incidents_then_merge_the_duplicate(page, login, make_user):
+def test_link_merge_hold_and_read_the_sla_explanation(page, login, make_user):
     operator = make_user(Role.OPERATOR, username="yamada")
     original = services.open_incident(
         title="Cart API error rate up", source="monitoring", priority="P2"
@@ -37,3 +38,14 @@ def test_link_two_incidents_then_merge_the_duplicate(page, login, make_user):
     duplicate.refresh_from_db()
     assert duplicate.state == Incident.State.CLOSED
     assert original.number in duplicate.resolution_summary
+
+    # On hold: the resolution clock pauses and the explanation says why.
+    hold = page.get_by_test_id("hold-form")
+    hold.locator("[name=reason]").select_option("waiting_for_vendor")
+    hold.locator("[name=comment]").fill("Waiting for the payment provider")
+    hold.get_by_role("button").click()
+    expect(page.get_by_test_id("sla-hold")).to_contain_text("ベンダー回答待ち")
+    expect(page.get_by_test_id("sla-intervals").locator("tr[data-reason=on_hold]")).to_have_count(1)
+    page.get_by_test_id("resume-form").get_by_role("button").click()
+    expect(page.get_by_test_id("hold-form")).to_be_visible()
+    expect(page.get_by_test_id("sla-intervals")).to_contain_text("ベンダー回答待ち")
