@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from incidents import holds, services, sla
 from incidents.choices import HoldReason, TimelineKind
@@ -52,6 +53,7 @@ def test_a_hold_pauses_the_resolution_clock_and_not_the_response_target(p2, oper
     assert [e.action for e in events_for(p2)][-2:] == ["hold", "end_hold"]
 
 
+@translation.override("en")
 def test_a_hold_is_refused_twice_and_on_a_closed_incident(p2, operator, incident_in):
     holds.put_on_hold(p2, actor=operator, reason=HoldReason.MONITORING)
     with pytest.raises(ValidationError) as refused:
