@@ -30,7 +30,7 @@ class HoldSerializer(serializers.Serializer):
     until = serializers.DateTimeField(source="ends_at_planned", required=False, allow_null=True)
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     started_at = serializers.DateTimeField(read_only=True)
-    ended_at = serializers.DateTimeField(read_only=True)
+    ended_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class IntervalSerializer(serializers.Serializer):
