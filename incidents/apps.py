@@ -103,7 +103,7 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from itsm.core import workflow
 
-        from . import escalation, merging, services
+        from . import escalation, services
         from .fix import fix_context
         from .links import links_context
         from .models import Incident
@@ -111,7 +111,6 @@ class IncidentsConfig(AppConfig):
         from .sla import sla_context
 
         workflow.register(services.TRANSITIONS)
-        workflow.register(merging.TRANSITIONS)
         workflow.register_summary(Incident, escalation.transition_summary)
         register_panel(Panel("links", "incidents/partials/_links.html", links_context, order=8))
         register_panel(Panel("fix", "incidents/partials/_fix.html", fix_context, order=9))

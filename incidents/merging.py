@@ -42,6 +42,12 @@ def register_mover(name: str, mover: Mover) -> None:
     _movers[name] = mover
 
 
+def _label(actor) -> str:
+    """The transitions of a merge are the system's (no person may take them on their own); the
+    timeline and audit still say who merged."""
+    return f"{actor.get_username()} (merge)"[:150]
+
+
 def merge_incidents(duplicate: Incident, survivor: Incident, *, actor) -> Incident:
     if not actor.has_perm("incidents.change_incident"):
         raise PermissionDenied(_("You may not merge incidents."))
@@ -77,7 +83,9 @@ def merge_incidents(duplicate: Incident, survivor: Incident, *, actor) -> Incide
             source=dup, target=into, kind=LinkKind.DUPLICATE_OF, defaults={"created_by": actor}
         )
         text = _("Merged into %(number)s.") % {"number": into.number}
-        services.transition(dup, "close_as_duplicate", actor=actor, comment=text)
+        services.transition(
+            dup, "close_as_duplicate", actor=None, comment=text, system_label=_label(actor)
+        )
         Incident.objects.filter(pk=dup.pk).update(resolution_summary=text)
         services.add_timeline_entry(
             into,
@@ -107,38 +115,21 @@ def children(parent: Incident):
 
 def resolve_children(parent: Incident, *, actor, summary: str = "") -> list[Incident]:
     """Close every open child of ``parent`` with one action; returns those closed."""
+    if not actor.has_perm("incidents.change_incident"):
+        raise PermissionDenied(_("You may not resolve incidents."))
     summary = (summary or "").strip() or _("Resolved with %(number)s.") % {"number": parent.number}
     done = []
     with transaction.atomic():
         for child in children(parent).exclude(state=IncidentState.CLOSED).order_by("pk"):
-            services.transition(child, "resolve_with_parent", actor=actor, comment=summary)
+            services.transition(
+                child,
+                "resolve_with_parent",
+                actor=None,
+                comment=summary,
+                system_label=_label(actor),
+            )
             Incident.objects.filter(pk=child.pk).update(resolution_summary=summary)
             done.append(child)
     if not done:
         raise ValidationError({"children": _("No open child incident to resolve.")})
     return done
-
-
-def _merge_from_panel(incident: Incident, *, actor, comment: str, data: dict) -> Incident:
-    """The generic transition ``close_as_duplicate`` (panel, API) is a merge: ``{"into": number}``."""
-    into = Incident.objects.filter(number=str((data or {}).get("into", "")).strip()).first()
-    if into is None:
-        raise ValidationError({"into": _("Give the number of the incident to merge into.")})
-    merge_incidents(incident, into, actor=actor)
-    incident.refresh_from_db()
-    return incident
-
-
-def _resolved_by_parent_only(incident: Incident, *, actor, comment: str, data: dict) -> Incident:
-    raise workflow.TransitionNotAllowed(
-        _("A child incident is resolved together with its parent, from the parent.")
-    )
-
-
-# ``apps.ready`` registers these: the services module cannot import this one back.
-TRANSITIONS = {
-    Incident: {
-        "close_as_duplicate": _merge_from_panel,
-        "resolve_with_parent": _resolved_by_parent_only,
-    }
-}

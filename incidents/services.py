@@ -850,6 +850,10 @@ TRANSITIONS = {
                 "reopen",
                 "auto_recover",
                 "alerts_refire",
+                # Nobody may take these (through_links_only): incidents.merging does, as the
+                # system, for the person it checked.
+                "close_as_duplicate",
+                "resolve_with_parent",
             )
         },
     },

@@ -278,6 +278,15 @@ def may_close(incident, user) -> bool:
 
 
 may_close.description = _("Operator or above; P1/P2: ops leader or above")
+
+
+def through_links_only(incident, user) -> bool:
+    """Taken by a merge or by the parent's "resolve children" (``incidents.merging``, which
+    checks the person), never as a transition of its own."""
+    return False
+
+
+through_links_only.description = _("a merge, or the parent incident only")
 may_close.refusal = lambda incident: (
     _("an ops leader or above: P1/P2 incidents")
     if incident.track == Track.URGENT
@@ -657,7 +666,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=[s for s in IncidentState if s != IncidentState.CLOSED],
         target=IncidentState.CLOSED,
-        permission=responders,
+        permission=through_links_only,
         custom={"label": _("Close as a duplicate"), "hidden": True},
     )
     def close_as_duplicate(self, **audit):
@@ -668,7 +677,7 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         field=state,
         source=[s for s in IncidentState if s != IncidentState.CLOSED],
         target=IncidentState.CLOSED,
-        permission=may_close,
+        permission=through_links_only,
         custom={"label": _("Resolve with the parent"), "hidden": True},
     )
     def resolve_with_parent(self, **audit):

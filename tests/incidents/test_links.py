@@ -5,6 +5,7 @@ API, the incident page's panel and the candidate search."""
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils import translation
 
 from incidents import links, services
 from incidents.models import Link, LinkKind
@@ -23,6 +24,7 @@ def make(db):
     return make
 
 
+@translation.override("en")
 def test_a_link_reads_from_both_sides(make, operator):
     parent, child = make("Region outage"), make("Checkout down")
     links.link_incidents(parent, child, kind=LinkKind.PARENT_OF, actor=operator)
@@ -74,15 +76,16 @@ def test_candidates_by_number_or_title_same_service_first(make):
     assert incident not in links.candidates(incident)
 
 
+@translation.override("en")
 def test_the_api_links_lists_and_unlinks(make, api_as, operator):
     a, b = make("A"), make("B")
     api = api_as(operator)
     url = f"/api/v1/incidents/{a.number}/links/"
     response = api.post(url, {"kind": "caused_by", "target": b.number}, format="json")
     assert response.status_code == 201, response.content
-    assert response.json()["label"] == "Caused by" and response.json()["outgoing"] is True
+    assert response.json()["kind"] == "caused_by" and response.json()["outgoing"] is True
     [row] = api.get(f"/api/v1/incidents/{b.number}/links/").json()
-    assert (row["label"], row["incident"], row["outgoing"]) == ("Causes", a.number, False)
+    assert (row["kind"], row["incident"], row["outgoing"]) == ("caused_by", a.number, False)
     loop = api.post(
         f"/api/v1/incidents/{b.number}/links/",
         {"kind": "caused_by", "target": a.number},

@@ -109,7 +109,7 @@ def test_concurrent_merges_of_one_pair_one_wins(make_user):
     assert Link.objects.filter(source=a, target=b).count() == 1
 
 
-def test_the_generic_transition_is_a_merge(api_as, operator):
+def test_the_merge_api(api_as, operator):
     a, b = file("A"), file("B")
     api = api_as(operator)
     response = api.post(f"/api/v1/incidents/{a.number}/merge/", {"into": b.number}, format="json")

@@ -31,6 +31,12 @@ INCIDENT = {
     ("auto_recover", "investigating", "P3"):    (N,  N,   N,   N,   N,   N,   N),
     ("auto_recover", "recovering", "P3"):       (N,  N,   N,   N,   N,   N,   N),
     ("alerts_refire", "verifying", "P3"):       (N,  N,   N,   N,   N,   N,   N),
+    # Only a merge or the parent's "resolve children" close these (issue 18, incidents.merging).
+    **{
+        (name, state, "P3"): (N, N, N, N, N, N, N)
+        for name in ("close_as_duplicate", "resolve_with_parent")
+        for state in ("detected", "triaged", "investigating", "recovering", "verifying")
+    },
 }  # fmt: skip
 
 # (transition, from state)                    op  lead mgr  dev  exec cab  admin
