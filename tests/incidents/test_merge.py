@@ -84,7 +84,8 @@ def test_the_second_merge_of_a_pair_gets_409(operator):
     assert late.value.status == 409
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the content types and groups seeded by migration stay for later tests.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_merges_of_one_pair_one_wins(make_user):
     operator = make_user(Role.OPERATOR, username="op")
     a, b = file("A"), file("B")

@@ -191,6 +191,9 @@ PERMISSIONS = [
     # the monitoring intake's own moves (an integration's auto-recovery): nobody takes them
     ("auto_recover", "triaged", "P3", 0, 0, 0, 0, 0, 0, 0),
     ("alerts_refire", "verifying", "P3", 0, 0, 0, 0, 0, 0, 0),
+    # Taken only by a merge or a parent's "resolve children" (incidents.merging), as the system.
+    ("close_as_duplicate", "investigating", "P3", 0, 0, 0, 0, 0, 0, 0),
+    ("resolve_with_parent", "investigating", "P3", 0, 0, 0, 0, 0, 0, 0),
 ]
 CASES = [
     pytest.param(name, state, prio, role, bool(allowed), id=f"{name}-{prio}-{role.value}")
