@@ -18,6 +18,9 @@ MANAGE  := $(PY) manage.py
 RUFF    := $(VENV)/bin/ruff
 HONCHO  := $(VENV)/bin/honcho
 INSTALLED := $(VENV)/.installed
+# The LDAP login (python-ldap) compiles against libldap/libsasl: installed when their headers are.
+comma := ,
+EXTRAS := dev$(if $(wildcard /usr/include/ldap.h),$(if $(wildcard /usr/include/sasl/sasl.h),$(comma)ldap))
 
 PORT ?= 8000
 export PORT
@@ -48,7 +51,7 @@ $(INSTALLED): pyproject.toml
 	  "$$py" -m venv $(VENV); \
 	fi
 	$(PIP) install --disable-pip-version-check --upgrade pip
-	$(PIP) install --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --disable-pip-version-check -e '.[$(EXTRAS)]'
 	@touch $@
 
 install: $(INSTALLED) ## create .venv and install the project with dev extras
