@@ -42,6 +42,7 @@ _MANAGE = [
 class BackupsConfig(AppConfig):
     name = "backups"
     verbose_name = _("Backup & recovery")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     role_permissions = {
         "operator": _OPERATE,

@@ -30,6 +30,7 @@ _MANAGERS = [
 class ChangesConfig(AppConfig):
     name = "changes"
     verbose_name = _("Change management")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     # Model permissions per role; who may take which transition is on the transitions.
     role_permissions = {

@@ -32,6 +32,7 @@ class CommsConfig(AppConfig):
 
     name = "comms"
     verbose_name = _("Incident communication")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     role_permissions = {
         "operator": _WORK,

@@ -65,6 +65,7 @@ _CONFIG = _perms(
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = _("Incident management")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     # Model permissions per role (itsm.core.permissions); who may take which transition is on
     # the transitions themselves (incidents.models).

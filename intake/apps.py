@@ -24,6 +24,7 @@ class IntakeConfig(AppConfig):
 
     name = "intake"
     verbose_name = _("Monitoring intake")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     role_permissions = {
         "ops_leader": _READ,

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from itsm import dashboard
 from itsm.core.api import views as core_api
+from itsm.core.config import api as config_api
 
 app_name = "api"
 
@@ -22,6 +23,7 @@ urlpatterns = [
     path("", include("backups.api.urls")),
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),
+    path("", include(config_api.urls())),  # /api/v1/config/<resource>/
     path("metrics/", dashboard.metrics_index, name="metrics"),
     path("metrics/<str:family>/", dashboard.metrics_family, name="metrics_family"),
 ]

@@ -22,6 +22,7 @@ class OncallConfig(AppConfig):
 
     name = "oncall"
     verbose_name = _("On-call")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     role_permissions = {
         "operator": _VIEW,

@@ -24,6 +24,7 @@ _RELEASE_TEAM = [
 class ReleasesConfig(AppConfig):
     name = "releases"
     verbose_name = _("Release management")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
 
     role_permissions = {
         "operator": _VIEW,

@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     name = "itsm.core"
     label = "core"
     verbose_name = _("Core")
+    config_resources = True  # <app>/config.py: what the configuration API and files cover
     # Catch-up for deliveries whose task never ran (broker down, worker killed) and for due
     # retries: the row holds the retry time, the message is only a doorbell.
     beat_schedule = {

@@ -1,0 +1,102 @@
+"""The serializer of each configuration resource, generated from its declaration.
+
+Relations are written and read as their targets' natural keys (``owner_team: sre``), never as
+database ids, so the same document works in the API, in a YAML file and in another database.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from rest_framework import serializers
+
+from . import registry
+from .registry import Child, ConfigResource, Ref
+
+
+def _ref_field(model, name: str, ref: Ref, *, many: bool = False) -> serializers.Field:
+    source = ref.source or name
+    model_field = model._meta.get_field(source)
+    if many:
+        return serializers.SlugRelatedField(
+            slug_field=ref.key,
+            queryset=ref.queryset(),
+            many=True,
+            required=False,
+            source=None if source == name else source,
+        )
+    optional = model_field.null or model_field.has_default()
+    return serializers.SlugRelatedField(
+        slug_field=ref.key,
+        queryset=ref.queryset(),
+        allow_null=model_field.null,
+        required=not optional,
+        source=None if source == name else source,
+    )
+
+
+def _model_serializer(model, names: list[str], extra: dict, *, write_only=(), title: str):
+    meta = type(
+        "Meta",
+        (),
+        {
+            "model": model,
+            "fields": names,
+            "extra_kwargs": {name: {"write_only": True} for name in write_only},
+        },
+    )
+    return type(title, (serializers.ModelSerializer,), {**extra, "Meta": meta})
+
+
+def _child_serializer(child: Child, title: str):
+    from django.apps import apps
+
+    model = apps.get_model(child.model)
+    extra = {name: _ref_field(model, name, ref) for name, ref in child.refs.items()}
+    return _model_serializer(model, [*child.fields, *child.refs], extra, title=title)
+
+
+def config_serializer(resource: ConfigResource) -> type[serializers.ModelSerializer]:
+    """The generated serializer (built once per resource)."""
+    return _generated(resource.name)
+
+
+@functools.cache
+def _generated(name: str) -> type[serializers.ModelSerializer]:
+    resource = registry.resource(name)
+    model = resource.model_class
+    title = f"{model.__name__}Config"
+    extra: dict = {}
+    for name, ref in resource.refs.items():
+        extra[name] = _ref_field(model, name, ref)
+    for name, ref in resource.many.items():
+        extra[name] = _ref_field(model, name, ref, many=True)
+    for child in resource.children:
+        child_title = f"{title}{child.related_name.title().replace('_', '')}"
+        child_class = child.serializer or _child_serializer(child, child_title)
+        extra[child.related_name] = child_class(many=True, required=False)
+    names = [
+        *resource.key,
+        *resource.fields,
+        *resource.refs,
+        *resource.many,
+        *(child.related_name for child in resource.children),
+    ]
+    return _model_serializer(
+        model, list(dict.fromkeys(names)), extra, write_only=resource.write_only, title=title
+    )
+
+
+def serializer_class(resource: ConfigResource) -> type[serializers.Serializer]:
+    """The resource's own serializer when it declares one, else the generated one."""
+    return resource.serializer(resource) if resource.serializer else config_serializer(resource)
+
+
+def represent(resource: ConfigResource, instance) -> dict:
+    """The record as the API and a YAML file show it (no database id, children in order)."""
+    data = dict(serializer_class(resource)(instance).data)
+    for child in resource.children:
+        rows = getattr(instance, child.related_name).order_by(*child.order)
+        child_class = config_serializer(resource)._declared_fields[child.related_name].child
+        data[child.related_name] = [dict(child_class.__class__(row).data) for row in rows]
+    return {name: value for name, value in data.items() if name not in resource.write_only}
