@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 from itsm.core.config import Child, ConfigResource, Ref, register
+from itsm.core.config.serializers import ConfigModelSerializer
 from itsm.core.config.services import validate_record
 from itsm.core.roles import Role
 
@@ -24,7 +25,7 @@ LAYER_FIELDS = (
 )
 
 
-class LayerConfigSerializer(serializers.ModelSerializer):
+class LayerConfigSerializer(ConfigModelSerializer):
     members = serializers.SlugRelatedField(
         slug_field="username",
         queryset=get_user_model().objects.all(),

@@ -180,3 +180,25 @@ def test_the_demo_configuration_round_trips_byte_identical_through_an_empty_data
     assert "created" in applied and "New secret for integrations/" in applied
     assert manage("export_config") == first
     assert manage("import_config", str(tmp_path / "config.yaml")).startswith("No changes")
+
+
+def test_the_diff_names_the_changed_rows_of_a_policy(tmp_path):
+    policy = """\
+version: 1
+escalation-policies:
+- name: Payments
+  track: urgent
+  levels:
+  - level: 1
+    delay_minutes: 0
+  - level: 2
+    after_level: 1
+    delay_minutes: 15
+"""
+    apply(tmp_path, policy)
+    changed = policy.replace("delay_minutes: 15", "delay_minutes: 10") + (
+        "  - level: 3\n    after_level: 2\n    delay_minutes: 30\n"
+    )
+    out, _ = apply(tmp_path, changed, "--dry-run")
+    assert "    levels[1].delay_minutes: 15 → 10" in out
+    assert "    levels[2]: + {level: 3," in out

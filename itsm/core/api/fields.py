@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 EARLIEST_YEAR = 1900
@@ -27,3 +28,15 @@ class DateTimeField(serializers.DateTimeField):
         ):
             self.fail("too_early", year=EARLIEST_YEAR)
         return result
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$",
+        "example": "09:30",
+    }
+)
+class TimeOfDayField(serializers.TimeField):
+    """A wall-clock time without a date or offset (``09:30``, ``09:30:00``). The schema says so
+    with a pattern: OpenAPI's ``format: time`` is RFC 3339's full-time, which needs an offset."""

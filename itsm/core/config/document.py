@@ -87,13 +87,41 @@ class Outcome:
         for label, changes in self.updated:
             lines.append(f"~ {label}")
             for name, (before, after) in changes.items():
-                lines.append(f"    {name}: {_short(before)} → {_short(after)}")
+                lines += _field_lines(name, before, after)
         lines += [f"- {label}" for label in self.deleted]
         return lines
 
 
+def _rows(value) -> bool:
+    return isinstance(value, list) and all(isinstance(row, dict) for row in value)
+
+
+def _field_lines(name: str, before, after) -> list[str]:
+    """One line per changed field; rows of a children list (levels, rules) row by row."""
+    if not (_rows(before) and _rows(after)):
+        return [f"    {name}: {_short(before)} → {_short(after)}"]
+    lines = []
+    for index in range(max(len(before), len(after))):
+        old = before[index] if index < len(before) else None
+        new = after[index] if index < len(after) else None
+        where = f"{name}[{index}]"
+        if old is None:
+            lines.append(f"    {where}: + {_short(new)}")
+        elif new is None:
+            lines.append(f"    {where}: - {_short(old)}")
+        else:
+            lines += [
+                f"    {where}.{key}: {_short(old.get(key))} → {_short(value)}"
+                for key, value in new.items()
+                if old.get(key) != value
+            ]
+    return lines
+
+
 def _short(value) -> str:
-    text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000).strip()
+    text = yaml.safe_dump(
+        value, allow_unicode=True, default_flow_style=True, width=10_000, sort_keys=False
+    ).strip()
     text = text.removesuffix("...").strip()
     return text if len(text) <= 120 else text[:117] + "..."
 

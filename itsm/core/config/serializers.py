@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 
+from django.db import models
 from rest_framework import serializers
 
+from ..api import fields
 from . import registry
 from .registry import Child, ConfigResource, Ref
 
@@ -35,6 +37,16 @@ def _ref_field(model, name: str, ref: Ref, *, many: bool = False) -> serializers
     )
 
 
+class ConfigModelSerializer(serializers.ModelSerializer):
+    """Date-times from 1900 on (RFC 3339 offsets), times of day as ``HH:MM[:SS]``."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: fields.DateTimeField,
+        models.TimeField: fields.TimeOfDayField,
+    }
+
+
 def _model_serializer(model, names: list[str], extra: dict, *, write_only=(), title: str):
     meta = type(
         "Meta",
@@ -45,7 +57,7 @@ def _model_serializer(model, names: list[str], extra: dict, *, write_only=(), ti
             "extra_kwargs": {name: {"write_only": True} for name in write_only},
         },
     )
-    return type(title, (serializers.ModelSerializer,), {**extra, "Meta": meta})
+    return type(title, (ConfigModelSerializer,), {**extra, "Meta": meta})
 
 
 def _child_serializer(child: Child, title: str):
