@@ -258,6 +258,10 @@ SPECTACULAR_SETTINGS = {
         "UpdateStatusEnum": "comms.choices.UpdateStatus",
         "AudienceEnum": "comms.choices.Audience",
         "LinkKindEnum": "incidents.models.link.LinkKind",
+        # the same choices under several field names (configuration resources)
+        "PriorityEnum": "incidents.choices.Priority",
+        "RoleEnum": "itsm.core.roles.Role",
+        "StageEnum": "releases.choices.Stage",
     },
 }
 
