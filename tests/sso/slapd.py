@@ -10,6 +10,9 @@ The seeded directory::
     ou=services   cn=portal, the portal's service account (bind and search)
     ou=groups     cn=ops (alice, bob), cn=leaders (alice), cn=cab (bob)   groupOfNames
     ou=posix      cn=ops (memberUid alice)                              posixGroup
+
+With ``tls=True`` the server also offers StartTLS, with a certificate for 127.0.0.1 signed by a
+test CA made for the run (``ca_file``).
 """
 
 from __future__ import annotations
@@ -67,12 +70,71 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _conf(tmp: Path) -> str:
+def make_certificates(tmp: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for 127.0.0.1 / localhost: (ca, cert, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def build(subject, issuer, public_key, signing_key, *, ca: bool, san=None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = build(
+        name("ITSM test CA"), name("ITSM test CA"), ca_key.public_key(), ca_key, ca=True
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = build(
+        name("127.0.0.1"),
+        ca_cert.subject,
+        key.public_key(),
+        ca_key,
+        ca=False,
+        san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")],
+    )
+    pem = serialization.Encoding.PEM
+    paths = (tmp / "ca.pem", tmp / "server.pem", tmp / "server.key")
+    paths[0].write_bytes(ca_cert.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+def _conf(tmp: Path, tls: tuple[Path, Path, Path] | None = None) -> str:
     schemas = "\n".join(
         f"include {SCHEMA / name}.schema" for name in ("core", "cosine", "inetorgperson", "nis")
     )
+    tls_lines = ""
+    if tls:
+        ca, cert, key = tls
+        tls_lines = (
+            f"TLSCACertificateFile {ca}\nTLSCertificateFile {cert}\nTLSCertificateKeyFile {key}\n"
+        )
     return f"""{schemas}
-modulepath {MODULES}
+{tls_lines}modulepath {MODULES}
 moduleload back_mdb
 pidfile {tmp / "slapd.pid"}
 argsfile {tmp / "slapd.args"}
@@ -156,8 +218,10 @@ def seed_ldif() -> str:
 class Slapd:
     """One slapd process on a private port; ``stop()`` ends it (the tests' "server down")."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, *, tls: bool = False):
         self.tmp = tmp
+        self.tls = make_certificates(tmp) if tls else None
+        self.ca_file = self.tls[0] if self.tls else None
         self.port = free_port()
         self.uri = f"ldap://127.0.0.1:{self.port}/"
         self.process: subprocess.Popen | None = None
@@ -165,7 +229,7 @@ class Slapd:
     def start(self) -> Slapd:
         (self.tmp / "data").mkdir(parents=True, exist_ok=True)
         conf = self.tmp / "slapd.conf"
-        conf.write_text(_conf(self.tmp))
+        conf.write_text(_conf(self.tmp, self.tls))
         (self.tmp / "seed.ldif").write_text(seed_ldif())
         subprocess.run(  # noqa: S603 - fixed arguments, local binary
             [SLAPADD, "-f", str(conf), "-l", str(self.tmp / "seed.ldif")],

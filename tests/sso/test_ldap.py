@@ -292,3 +292,34 @@ def test_an_account_handed_to_the_directory_logs_in_through_it(client, slapd, us
     existing.refresh_from_db()
     assert existing.email == "carol@example.org"
     assert roles(existing) == {Role.EXECUTIVE}  # not governed by the maps: left alone
+
+
+# --- StartTLS against a real certificate -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_slapd(tmp_path_factory):
+    directory.require_slapd()
+    server = directory.Slapd(tmp_path_factory.mktemp("slapd-tls"), tls=True).start()
+    yield server
+    server.stop()
+
+
+def test_start_tls_with_the_company_ca_logs_in(client, tls_slapd, use_ldap):
+    use_ldap(tls_slapd.uri, start_tls=True, ca_cert_file=str(tls_slapd.ca_file))
+    response = login(client, "alice", "alice-pw-1")
+    assert response.status_code == 302, form_error_codes(response)
+    assert User.objects.filter(username="alice").exists()
+
+
+def test_start_tls_refuses_a_certificate_it_cannot_trust(client, tls_slapd, use_ldap, caplog):
+    use_ldap(tls_slapd.uri, start_tls=True)  # the test CA is not among the system's CAs
+    with caplog.at_level(logging.WARNING, logger="itsm.core.ldap_backend"):
+        response = login(client, "alice", "alice-pw-1")
+    assert form_error_codes(response) == ["directory_unreachable"]
+    assert not User.objects.filter(username="alice").exists()
+    assert "the directory is unreachable" in caplog.text
+    # The same server with the check turned off (each connection builds its own TLS context):
+    # it was the certificate, not the server, that was refused.
+    use_ldap(tls_slapd.uri, start_tls=True, require_cert="never")
+    assert login(client, "alice", "alice-pw-1").status_code == 302
