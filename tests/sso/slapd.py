@@ -80,6 +80,8 @@ def make_certificates(tmp: Path) -> tuple[Path, Path, Path]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    # Wide validity: the suite may run on a shifted clock (ITSM_TEST_NOW) while slapd keeps the
+    # machine's time.
     now = datetime.datetime.now(datetime.UTC)
 
     def name(cn: str) -> x509.Name:
@@ -92,8 +94,8 @@ def make_certificates(tmp: Path) -> tuple[Path, Path, Path]:
             .issuer_name(issuer)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
+            .not_valid_before(now - datetime.timedelta(days=3650))
+            .not_valid_after(now + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         )
         if san:

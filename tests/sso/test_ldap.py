@@ -90,6 +90,25 @@ def test_wrong_password_shows_the_form_error_and_creates_no_user(client, slapd, 
     # Nor does a name the directory does not know.
     assert form_error_codes(login(client, "mallory", "x")) == ["invalid_login"]
     assert not User.objects.filter(username="mallory").exists()
+    # Filter characters in the name are escaped: "*" matches nobody, not everybody.
+    assert form_error_codes(login(client, "*", "alice-pw-1")) == ["invalid_login"]
+    assert form_error_codes(login(client, "ali*", "alice-pw-1")) == ["invalid_login"]
+    assert User.objects.count() == 0
+
+
+def test_a_user_deactivated_in_the_portal_cannot_log_in_with_the_directory_password(
+    client, slapd, use_ldap
+):
+    use_ldap(slapd.uri)
+    login(client, "alice", "alice-pw-1")
+    client.post("/accounts/logout/")
+    User.objects.filter(username="alice").update(is_active=False)
+
+    response = login(client, "alice", "alice-pw-1")
+
+    assert response.status_code == 200
+    assert form_error_codes(response) == ["inactive"]
+    assert "_auth_user_id" not in client.session
 
 
 def test_a_group_change_in_the_directory_changes_the_roles_at_the_next_login(
