@@ -59,8 +59,14 @@ def auth_ldap_settings(
     with ``user_filter``). ``group_roles`` / ``group_teams`` stay JSON text: the system checks
     report a malformed one (``itsm/core/checks.py``) instead of the settings failing to import.
     """
-    import ldap
-    from django_auth_ldap import config
+    try:
+        import ldap
+        from django_auth_ldap import config
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "LDAP_SERVER_URI is set but python-ldap / django-auth-ldap are not installed: install "
+            "libldap2-dev and libsasl2-dev, then `make install` (the `ldap` extra)"
+        ) from exc
 
     if group_type not in GROUP_TYPES:
         raise ImproperlyConfigured(

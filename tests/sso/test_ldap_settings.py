@@ -93,6 +93,16 @@ def test_the_environment_turns_the_ldap_backend_on_before_the_local_accounts(tmp
     assert tls == "True {'first_name': 'givenName', 'last_name': 'sn', 'email': 'mail'}"
 
 
+def test_ldap_on_without_python_ldap_installed_says_what_to_install(tmp_path):
+    result = _python(
+        "import sys; sys.modules['ldap'] = None; import django; django.setup()",
+        tmp_path,
+        **BASE_ENV,
+    )
+    assert result.returncode != 0
+    assert "python-ldap / django-auth-ldap are not installed" in result.stderr
+
+
 def test_start_tls_and_the_ca_file_reach_each_connection():
     values = ldap_settings(
         "ldap://ldap.example.com/",
