@@ -123,6 +123,40 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 
+# LDAP / Active Directory login (docs/sso.md): off unless LDAP_SERVER_URI is set. Then the
+# directory's backend is tried first and local accounts (ModelBackend) still log in after it.
+# python-ldap is imported only when it is on.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+LDAP_SERVER_URI = env.str("LDAP_SERVER_URI", default="")
+if LDAP_SERVER_URI:
+    from itsm.core.ldap_config import auth_ldap_settings
+
+    vars().update(
+        auth_ldap_settings(
+            server_uri=LDAP_SERVER_URI,
+            bind_dn=env.str("LDAP_BIND_DN", default=""),
+            bind_password=env.str("LDAP_BIND_PASSWORD", default=""),
+            user_search_base=env.str("LDAP_USER_SEARCH_BASE", default=""),
+            user_filter=env.str("LDAP_USER_FILTER", default="(uid=%(user)s)"),
+            user_dn_template=env.str("LDAP_USER_DN_TEMPLATE", default=""),
+            group_search_base=env.str("LDAP_GROUP_SEARCH_BASE", default=""),
+            group_type=env.str("LDAP_GROUP_TYPE", default="groupOfNames"),
+            group_filter=env.str("LDAP_GROUP_FILTER", default=""),
+            start_tls=env.bool("LDAP_START_TLS", default=False),
+            ca_cert_file=env.str("LDAP_CA_CERT_FILE", default=""),
+            require_cert=env.str("LDAP_REQUIRE_CERT", default="demand"),
+            timeout=env.int("LDAP_TIMEOUT", default=5),
+            attr_map={
+                "first_name": env.str("LDAP_ATTR_FIRST_NAME", default="givenName"),
+                "last_name": env.str("LDAP_ATTR_LAST_NAME", default="sn"),
+                "email": env.str("LDAP_ATTR_EMAIL", default="mail"),
+                "display_name": env.str("LDAP_ATTR_DISPLAY_NAME", default="displayName"),
+            },
+            group_roles=env.str("LDAP_GROUP_ROLES", default="{}"),
+            group_teams=env.str("LDAP_GROUP_TEAMS", default="{}"),
+        )
+    )
+
 # Internationalisation: Japanese first, English second (DESIGN.md).
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ja")
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]

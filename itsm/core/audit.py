@@ -77,6 +77,7 @@ ACTION_LABELS = {
     "production_deployment_refused": _("Production deployment refused"),
     "post_implementation_review_amended": _("Post-implementation review amended"),
     "cab_vote": _("CAB vote"),
+    "directory_sync": _("Roles and teams synced from the directory"),
     "split_alert_group": _("Alert group split"),
     "storm_started": _("Alert storm started"),
     "backup_recovered": _("Backup recovered"),

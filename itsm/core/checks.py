@@ -3,12 +3,17 @@
 ``workflow.E001``: every transition of every state machine is declared — with the service that
 applies it or as ``workflow.PLAIN`` — in its app's ``TRANSITIONS`` table. Without this, a
 transition requested through the generic endpoint would have no known use case behind it.
+
+``sso.E001``–``sso.E004``: the LDAP login's configuration (when it is on) can work: its group maps
+are JSON objects naming known roles, it knows how to find a user, and it can read the groups its
+maps speak of.
 """
 
 from django.apps import apps
+from django.conf import settings
 from django.core import checks
 
-from . import workflow
+from . import sso, workflow
 
 
 @checks.register(checks.Tags.models)
@@ -34,4 +39,51 @@ def transitions_declared(app_configs=None, **kwargs) -> list[checks.CheckMessage
                         id="workflow.E001",
                     )
                 )
+    return errors
+
+
+LDAP_BACKEND = "itsm.core.ldap_backend.PortalLDAPBackend"
+
+
+@checks.register(checks.Tags.security)
+def ldap_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    if LDAP_BACKEND not in settings.AUTHENTICATION_BACKENDS:
+        return []
+    errors = []
+    maps = {}
+    for variable, setting in (
+        ("LDAP_GROUP_ROLES", "AUTH_LDAP_GROUP_ROLES"),
+        ("LDAP_GROUP_TEAMS", "AUTH_LDAP_GROUP_TEAMS"),
+    ):
+        try:
+            maps[variable] = sso.parse_map(getattr(settings, setting, "{}"), name=variable)
+        except ValueError as exc:
+            errors.append(
+                checks.Error(
+                    str(exc),
+                    hint='Example: {"cn=ops,ou=groups,dc=example,dc=com": ["operator"]}',
+                    id="sso.E001",
+                )
+            )
+    for problem in sso.check_maps(maps.get("LDAP_GROUP_ROLES", {}), {}):
+        errors.append(checks.Error(f"LDAP_GROUP_ROLES: {problem}", id="sso.E002"))
+    if not getattr(settings, "AUTH_LDAP_USER_DN_TEMPLATE", None) and not getattr(
+        settings, "AUTH_LDAP_USER_SEARCH", None
+    ):
+        errors.append(
+            checks.Error(
+                "The LDAP login cannot find users.",
+                hint="Set LDAP_USER_SEARCH_BASE (bind and search) or LDAP_USER_DN_TEMPLATE "
+                "(direct bind).",
+                id="sso.E003",
+            )
+        )
+    if any(maps.values()) and not getattr(settings, "AUTH_LDAP_GROUP_SEARCH", None):
+        errors.append(
+            checks.Error(
+                "LDAP_GROUP_ROLES / LDAP_GROUP_TEAMS map groups, but groups are not read.",
+                hint="Set LDAP_GROUP_SEARCH_BASE.",
+                id="sso.E004",
+            )
+        )
     return errors

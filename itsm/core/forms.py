@@ -1,9 +1,11 @@
 """Form helpers shared by every app's screens."""
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from . import directory
 from .models import ChatFormat, validate_time_zone, validate_web_url
 
 
@@ -15,6 +17,26 @@ def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, which tells a directory that cannot be asked from a wrong password."""
+
+    directory_messages = {
+        directory.UNREACHABLE: _(
+            "The directory server cannot be reached; try again or ask your administrator."
+        ),
+        directory.MISCONFIGURED: _(
+            "Directory login is not working because of a configuration problem; "
+            "ask your administrator."
+        ),
+    }
+
+    def get_invalid_login_error(self):
+        problem = directory.reported_problem(self.request)
+        if problem in self.directory_messages:
+            return ValidationError(self.directory_messages[problem], code=f"directory_{problem}")
+        return super().get_invalid_login_error()
 
 
 def style_fields(form: forms.BaseForm, *, small: bool = False) -> forms.BaseForm:

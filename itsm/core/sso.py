@@ -10,10 +10,13 @@ At every login the directory is the source of truth for what the tables govern: 
 appears as a target anywhere in a table is added when a mapped group grants it and removed when none
 does. Roles and teams the tables never mention are left alone, so an administrator can still grant
 them by hand. Each change is audited (action ``directory_sync``).
+
+The maps come from settings as JSON text (:func:`parse_map`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
 from django.contrib.auth.models import Group
@@ -32,6 +35,28 @@ def _granted(table: Mapping[str, Iterable[str]], groups: set[str]) -> set[str]:
     return {
         target for name, targets in table.items() if name.casefold() in groups for target in targets
     }
+
+
+def parse_map(raw: str | Mapping, *, name: str) -> dict[str, list[str]]:
+    """A group map from its JSON text: an object of group name → list of targets.
+
+    A single string stands for a one-element list. Raises ``ValueError`` naming the setting.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{name} must be a JSON object of group → list of names")
+    table = {}
+    for group, targets in raw.items():
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise ValueError(f"{name}: the value of {group!r} must be a list of names")
+        table[str(group)] = targets
+    return table
 
 
 def check_maps(
@@ -79,6 +104,8 @@ def sync_memberships(
 
     governed_teams = _targets(team_map)
     wanted_teams = _granted(team_map, groups) & governed_teams
+    # A slug with no team yet is neither added nor reported (else every login would audit it).
+    wanted_teams &= set(Team.objects.filter(slug__in=wanted_teams).values_list("slug", flat=True))
     current_teams = set(user.teams.filter(slug__in=governed_teams).values_list("slug", flat=True))
     teams_added = sorted(wanted_teams - current_teams)
     teams_removed = sorted(current_teams - wanted_teams)

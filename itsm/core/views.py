@@ -21,6 +21,7 @@ from django.views.i18n import set_language as django_set_language
 
 from . import workflow
 from .diagrams import mermaid_for, state_machines
+from .forms import LoginForm
 
 
 @require_GET
@@ -61,9 +62,11 @@ def _login_throttle_key(request) -> str:
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login with failed attempts throttled per (username, address)."""
+    """Django's login with failed attempts throttled per (username, address); says when the
+    company directory (LDAP) cannot be reached rather than "wrong password"."""
 
     template_name = "registration/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
