@@ -289,3 +289,24 @@ def test_the_login_page_offers_the_provider_by_name(client, settings):
     assert 'href="/oidc/authenticate/?next=/changes/"' in page or (
         'href="/oidc/authenticate/?next=%2Fchanges%2F"' in page
     )
+
+
+@pytest.mark.django_db
+def test_the_oidc_logout_url_also_ends_the_provider_session(client, oidc_settings):
+    _sign_in(client)
+    response = client.post("/oidc/logout/")
+    assert response["Location"].startswith(f"{oidc_settings.issuer}/session/end?")
+    assert client.get("/").status_code == 302
+
+
+def test_the_startup_check_refuses_an_unknown_role_and_a_missing_client(settings):
+    from itsm.core.checks import oidc_configured
+
+    settings.OIDC_ISSUER = "https://sso.example.com/realms/example"
+    settings.OIDC_RP_CLIENT_ID = ""
+    settings.OIDC_GROUP_ROLES = {"itsm-ops": "operatorr"}
+    problems = [error.msg for error in oidc_configured()]
+    assert any("unknown role 'operatorr'" in p for p in problems)
+    assert any("OIDC_RP_CLIENT_ID" in p for p in problems)
+    settings.OIDC_ISSUER = ""
+    assert oidc_configured() == []
