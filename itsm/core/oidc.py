@@ -164,8 +164,22 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 )
                 % {"provider": provider_name(), "claims": ", ".join(missing)}
             )
+        if username_claim == "email" and claims.get("email_verified") is False:
+            raise LoginRefused(
+                _(
+                    "%(provider)s has not verified your email address, so it cannot name your account."
+                )
+                % {"provider": provider_name()}
+            )
         username = str(claims[username_claim])[:150]
         user = self.UserModel.objects.filter(username=username).first()
+        if user is not None and user.is_superuser:
+            # The superuser is the local way in when the provider is wrong or down; a directory
+            # entry that happens to carry its username must not become it.
+            raise LoginRefused(
+                _("The account %(username)s signs in with its portal password only.")
+                % {"username": username}
+            )
         if user is None:
             if not settings.OIDC_CREATE_USER:
                 raise LoginRefused(

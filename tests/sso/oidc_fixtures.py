@@ -72,8 +72,11 @@ class Provider:
     log_file: Path
 
     def set_groups(self, username: str, groups: list[str]) -> None:
+        self.set_account(username, groups=groups)
+
+    def set_account(self, username: str, **fields) -> None:
         accounts = json.loads(self.accounts_file.read_text())
-        accounts[username]["groups"] = groups
+        accounts[username].update(fields)
         self.accounts_file.write_text(json.dumps(accounts))
 
     def log(self) -> str:

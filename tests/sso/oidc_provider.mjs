@@ -76,7 +76,7 @@ const provider = new Provider(issuer, {
           sub,
           preferred_username: sub,
           email: current.email,
-          email_verified: true,
+          email_verified: current.email_verified ?? true,
           name: current.name,
           given_name: given,
           family_name: family.join(' '),

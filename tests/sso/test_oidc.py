@@ -202,6 +202,24 @@ def test_a_disabled_account_cannot_sign_in_through_the_provider(client, oidc_set
     assert "Your portal account is disabled" in text
 
 
+@pytest.mark.django_db
+def test_a_directory_entry_cannot_become_the_local_superuser(client, oidc_settings):
+    UserFactory(username="alice", is_superuser=True, is_staff=True)
+    text = _login_page_text(client, _sign_in(client))
+    assert "The account alice signs in with its portal password only." in text
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_email_username_must_be_verified_by_the_provider(client, settings, oidc_settings):
+    settings.OIDC_USERNAME_CLAIM = "email"
+    oidc_settings.set_account("bob", email_verified=False)
+    text = _login_page_text(client, _sign_in(client, "bob", "bob-pass"))
+    assert "Test IdP has not verified your email address" in text
+    _sign_in(client)  # alice's address is verified
+    assert User.objects.filter(username="alice@example.com").exists()
+
+
 # --------------------------------------------------------------------- failures
 
 
