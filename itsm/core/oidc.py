@@ -187,7 +187,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
                     % {"username": username}
                 )
             user = self.UserModel.objects.create_user(username, email=claims.get("email", ""))
-            record_event(user, action="sso_account_created", actor_label="oidc")
+            record_event(user, action="created", actor_label="oidc", data={"source": "oidc"})
         if not user.is_active:
             raise LoginRefused(_("Your portal account is disabled. Ask an administrator."))
         return self.update_user(user, claims)

@@ -165,6 +165,8 @@ def test_first_sign_in_creates_the_account_with_roles_and_teams_from_groups(
     assert alice.display_name == "Alice Liddell"
     assert not alice.has_usable_password()
     assert _roles("alice") == {"operator"} and _teams("alice") == {"network"}
+    created = AuditEvent.objects.get(action="created", object_id=str(alice.pk))
+    assert created.actor_label == "oidc"
     sync = AuditEvent.objects.get(action="directory_sync", object_id=str(alice.pk))
     assert sync.data["roles_added"] == ["operator"] and sync.data["source"] == "oidc"
 
