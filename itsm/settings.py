@@ -110,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
+# Single sign-on backends (LDAP, OpenID Connect) are put in front by their blocks below; the
+# model backend stays so local accounts (the administrator's) always work.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -126,7 +129,6 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 # LDAP / Active Directory login (docs/sso.md): off unless LDAP_SERVER_URI is set. Then the
 # directory's backend is tried first and local accounts (ModelBackend) still log in after it.
 # python-ldap is imported only when it is on.
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 LDAP_SERVER_URI = env.str("LDAP_SERVER_URI", default="")
 if LDAP_SERVER_URI:
     from itsm.core.ldap_config import auth_ldap_settings
@@ -330,3 +332,33 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# OpenID Connect login (docs/sso.md): off unless OIDC_ISSUER or the explicit endpoints are
+# set. mozilla-django-oidc reads the OIDC_* names below; itsm.core.oidc looks the provider's
+# endpoints up in its discovery document when only the issuer is given.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT", default="")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="")
+OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", default="preferred_username")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_GROUP_ROLES = env.json("OIDC_GROUP_ROLES", default={})
+OIDC_GROUP_TEAMS = env.json("OIDC_GROUP_TEAMS", default={})
+OIDC_CREATE_USER = env.bool("OIDC_CREATE_USERS", default=True)
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's logout
+OIDC_OP_LOGOUT_URL_METHOD = "itsm.core.oidc.logout_url"
+OIDC_AUTHENTICATE_CLASS = "itsm.core.oidc.AuthenticateView"
+OIDC_CALLBACK_CLASS = "itsm.core.oidc.CallbackView"
+LOGIN_REDIRECT_URL_FAILURE = LOGIN_URL
+if OIDC_ISSUER or OIDC_OP_AUTHORIZATION_ENDPOINT:
+    AUTHENTICATION_BACKENDS.insert(0, "itsm.core.oidc.OIDCBackend")

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -19,7 +18,9 @@ urlpatterns = [
     # Before the catch-all "" include: monitoring deliveries resolve in few steps.
     path("api/v1/", include("itsm.api_urls")),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", core_views.LogoutView.as_view(), name="logout"),
+    # OpenID Connect: authenticate/, callback/, logout/ (404 while OIDC is not configured).
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("itsm.core.urls")),
     path("", include("comms.urls")),  # status pages; incidents/<number>/updates/ …
     path("incidents/", include("intake.urls")),  # before incidents: its <number>/ takes all

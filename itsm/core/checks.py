@@ -87,3 +87,27 @@ def ldap_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     return errors
+
+
+@checks.register()
+def oidc_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """``oidc.E001``: OpenID Connect is on but cannot work (no client, a map names no role)."""
+    from django.conf import settings
+
+    from . import oidc, sso
+
+    if not oidc.enabled():
+        return []
+    problems = sso.check_maps(oidc.role_map(), oidc.team_map())
+    if not settings.OIDC_RP_CLIENT_ID:
+        problems.append("OIDC_RP_CLIENT_ID is not set")
+    if not settings.OIDC_ISSUER and not (
+        settings.OIDC_OP_TOKEN_ENDPOINT and settings.OIDC_OP_JWKS_ENDPOINT
+    ):
+        problems.append(
+            "without OIDC_ISSUER, OIDC_OP_TOKEN_ENDPOINT and OIDC_OP_JWKS_ENDPOINT are needed"
+        )
+    return [
+        checks.Error(f"OpenID Connect: {problem}", hint="See docs/sso.md.", id="oidc.E001")
+        for problem in problems
+    ]

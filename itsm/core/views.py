@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language as django_set_language
 
-from . import workflow
+from . import oidc, workflow
 from .diagrams import mermaid_for, state_machines
 from .forms import LoginForm
 
@@ -78,6 +78,12 @@ class LoginView(auth_views.LoginView):
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
 
+    def get_context_data(self, **kwargs):
+        # The "Sign in with <provider>" button, shown only when OpenID Connect is configured.
+        return super().get_context_data(
+            oidc_provider=oidc.provider_name() if oidc.enabled() else "", **kwargs
+        )
+
     def form_invalid(self, form):
         key = _login_throttle_key(self.request)
         cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
@@ -86,6 +92,16 @@ class LoginView(auth_views.LoginView):
         except ValueError:
             cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
         return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; a session that came from the OpenID Connect provider also ends there
+    (RP-initiated logout, which comes back to the login page)."""
+
+    def post(self, request, *args, **kwargs):
+        provider_url = oidc.provider_logout_url(request)  # read before the session is flushed
+        response = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(provider_url) if provider_url else response
 
 
 @require_POST
