@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("backups.api.urls")),
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),
+    path("", include("attachments.api.urls")),
     path("metrics/", dashboard.metrics_index, name="metrics"),
     path("metrics/<str:family>/", dashboard.metrics_family, name="metrics_family"),
 ]
