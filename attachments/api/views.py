@@ -13,8 +13,6 @@ token may only read (TokenScopePermission).
 
 from __future__ import annotations
 
-import json
-
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -83,18 +81,26 @@ class AttachmentView(_Base):
 
 
 class BinaryRenderer(BaseRenderer):
-    """Lets a client ask for ``application/octet-stream``; errors still read as JSON."""
+    """Lets a client ask for ``application/octet-stream`` (the download answers with a
+    FileResponse, never through this renderer)."""
 
     media_type = "application/octet-stream"
     format = "bin"
     charset = None
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode() if data is not None else b""
+        return b""
 
 
 class AttachmentDownloadView(_Base):
     renderer_classes = [JSONRenderer, BinaryRenderer]
+
+    def handle_exception(self, exc):
+        # The bytes are octet-stream; an error is always the API's JSON error body.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     @extend_schema(
         responses={

@@ -1,5 +1,6 @@
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -29,11 +30,10 @@ def upload(name: str, content: bytes, content_type: str = "application/octet-str
     return SimpleUploadedFile(name, content, content_type=content_type)
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Attachments go to a temporary MEDIA_ROOT (the filesystem storage follows the setting)."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "media"
+@pytest.fixture
+def media(settings):
+    """The temporary MEDIA_ROOT of this test (tests/conftest.py); the storage follows it."""
+    return Path(settings.MEDIA_ROOT)
 
 
 def stored_files(media) -> list:
