@@ -86,3 +86,14 @@ def test_the_size_limit_message_says_both_sizes(settings):
     with pytest.raises(ValidationError) as refused:
         files.check_size(int(12.3 * 1024 * 1024))
     assert refused.value.message_dict["file"] == ["The file is 12.3 MB; the limit is 10 MB."]
+
+
+def test_an_unknown_type_name_in_the_settings_fails_the_system_check(settings):
+    from attachments.checks import allowed_types_are_known
+
+    settings.ATTACHMENT_ALLOWED_TYPES = ["png", "svg"]
+    errors = allowed_types_are_known(None)
+    assert [e.id for e in errors] == ["attachments.E001"]
+    assert "svg" in errors[0].msg
+    settings.ATTACHMENT_ALLOWED_TYPES = ["png", "pdf"]
+    assert allowed_types_are_known(None) == []
