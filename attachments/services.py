@@ -68,6 +68,7 @@ def add_attachment(obj: models.Model, *, actor, upload: UploadedFile) -> Attachm
                 obj,
                 action="attachment_added",
                 actor=actor,
+                comment=attachment.name,
                 data=_audit_data(attachment),
             )
             if kind.on_added is not None:
@@ -89,7 +90,7 @@ def delete_attachment(attachment: Attachment, *, actor) -> None:
     with transaction.atomic():
         data = _audit_data(attachment)
         attachment.delete()
-        record_event(obj, action="attachment_deleted", actor=actor, data=data)
+        record_event(obj, action="attachment_deleted", actor=actor, comment=data["name"], data=data)
         transaction.on_commit(lambda: storage.delete(stored_name))
 
 

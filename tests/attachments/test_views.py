@@ -57,7 +57,7 @@ def test_an_operator_attaches_a_screenshot_on_the_incident_page(client_as, worke
     assert (media / attachment.file.name).read_bytes() == png_bytes()
 
     page = client.get(incident.get_absolute_url(), **LANG).content.decode()
-    panel = page.split('id="attachments"')[1].split("</section>")[0]
+    panel = page.split('data-testid="attachments"')[1].split("</section>")[0]
     assert "screenshot.png" in panel
     assert f'src="{attachment.preview_url()}"' in panel  # the thumbnail
     timeline = page.split('id="timeline"')[1]
@@ -98,7 +98,7 @@ def test_a_disallowed_type_is_refused_under_the_upload_form(
     attach(client, "incident", incident.number, name, content)
 
     page = client.get(incident.get_absolute_url(), **LANG).content.decode()
-    panel = page.split('id="attachments"')[1].split("</section>")[0]
+    panel = page.split('data-testid="attachments"')[1].split("</section>")[0]
     assert message in panel
     assert "<script>alert" not in page
     assert Attachment.objects.count() == 0
@@ -189,7 +189,7 @@ def test_a_reader_sees_and_downloads_but_does_not_upload(client_as, worker, exec
     client = client_as(executive)
 
     page = client.get(incident.get_absolute_url(), **LANG).content.decode()
-    panel = page.split('id="attachments"')[1].split("</section>")[0]
+    panel = page.split('data-testid="attachments"')[1].split("</section>")[0]
     assert "app.log" in panel
     assert 'type="file"' not in panel
     assert "Delete" not in panel
@@ -222,6 +222,10 @@ def test_deleting_someone_elses_file_is_refused_and_ones_own_is_removed_and_audi
     assert event.actor == worker
     assert event.data["name"] == "app.log"
     assert client.get(attachment.get_absolute_url()).status_code == 404
+    # The incident page's history says which file went, and who removed it.
+    history = client.get(incident.get_absolute_url(), **LANG).content.decode()
+    assert "Attachment deleted" in history
+    assert "app.log" in history
 
 
 def test_an_ops_leader_may_delete_anyones_file(client_as, worker, leader, incident, media):
@@ -239,7 +243,7 @@ def test_a_postmortem_takes_runbook_exports_from_its_page(client_as, leader, inc
     response = attach(client, "postmortem", pm.number, "runbook-export.pdf", b"%PDF-1.4\n")
     assert response["Location"] == f"{pm.get_absolute_url()}#attachments"
     page = client.get(pm.get_absolute_url(), **LANG).content.decode()
-    assert "runbook-export.pdf" in page.split('id="attachments"')[1].split("</section>")[0]
+    assert "runbook-export.pdf" in page.split('data-testid="attachments"')[1].split("</section>")[0]
     assert events_for(pm).filter(action="attachment_added").exists()
     # A postmortem's file is not an incident timeline entry.
     assert not incident.timeline.filter(kind="attachment").exists()
@@ -251,7 +255,7 @@ def test_a_change_takes_files_from_its_page(client_as, worker, outsider):
 
     attach(client, "change", change.number, "plan.csv", b"step,owner\n1,ops\n")
     page = client.get(change.get_absolute_url(), **LANG).content.decode()
-    assert "plan.csv" in page.split('id="attachments"')[1].split("</section>")[0]
+    assert "plan.csv" in page.split('data-testid="attachments"')[1].split("</section>")[0]
     assert events_for(ChangeRequest.objects.get()).filter(action="attachment_added").exists()
 
     attachment = Attachment.objects.get()
