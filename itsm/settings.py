@@ -180,9 +180,15 @@ ATTACHMENT_ALLOWED_TYPES = env.list(
     default=["png", "jpeg", "gif", "webp", "pdf", "txt", "log", "csv", "json", "zip", "gz"],
 )
 # Uploads above this size go to a temporary file instead of memory; form fields (not files)
-# stay capped at Django's 2.5 MB.
+# stay capped at Django's 2.5 MB. The first handler stops keeping a file's bytes past
+# ATTACHMENT_MAX_BYTES (attachments/uploads.py).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "attachments.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

@@ -97,3 +97,23 @@ def test_an_unknown_type_name_in_the_settings_fails_the_system_check(settings):
     assert "svg" in errors[0].msg
     settings.ATTACHMENT_ALLOWED_TYPES = ["png", "pdf"]
     assert allowed_types_are_known(None) == []
+
+
+def test_an_upload_past_the_limit_keeps_none_of_its_extra_bytes(settings, rf):
+    """The handlers after the size limit (memory, temporary file) only see the bytes up to it."""
+    from attachments.uploads import OversizeUpload, SizeLimitUploadHandler
+
+    settings.ATTACHMENT_MAX_BYTES = 10
+    handler = SizeLimitUploadHandler(rf.post("/"))
+    handler.new_file("file", "big.log", "text/plain", None)
+    assert handler.receive_data_chunk(b"12345678", 0) == b"12345678"
+    assert handler.receive_data_chunk(b"90ab", 8) is None
+    assert handler.receive_data_chunk(b"cdef", 12) is None
+    upload = handler.file_complete(16)
+    assert isinstance(upload, OversizeUpload)
+    assert (upload.name, upload.size) == ("big.log", 16)
+    assert list(upload.chunks()) == []
+
+    handler.new_file("file", "small.log", "text/plain", None)
+    assert handler.receive_data_chunk(b"ok", 0) == b"ok"
+    assert handler.file_complete(2) is None
