@@ -3,11 +3,14 @@ public URL, with headers that keep the browser from guessing or executing."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 
 from .models import Attachment
+
+logger = logging.getLogger(__name__)
 
 
 def content_disposition(kind: str, name: str) -> str:
@@ -17,7 +20,14 @@ def content_disposition(kind: str, name: str) -> str:
 
 
 def file_response(attachment: Attachment, *, inline: bool) -> FileResponse:
-    handle = attachment.file.storage.open(attachment.file.name, "rb")
+    try:
+        handle = attachment.file.storage.open(attachment.file.name, "rb")
+    except FileNotFoundError:
+        # The row without its file: a database restored without MEDIA_ROOT (docs/attachments.md).
+        logger.warning(
+            "attachment %s: %s is missing from storage", attachment.public_id, attachment.file.name
+        )
+        raise Http404 from None
     content_type = attachment.content_type if inline else "application/octet-stream"
     response = FileResponse(handle, content_type=content_type)
     response["Content-Length"] = str(attachment.size)

@@ -267,3 +267,10 @@ def test_an_unknown_record_kind_or_number_is_404(client_as, worker, incident):
     client = client_as(worker)
     assert attach(client, "backup", "BKP-1", "a.log", b"x\n").status_code == 404
     assert attach(client, "incident", "INC-999999", "a.log", b"x\n").status_code == 404
+
+
+def test_a_file_missing_from_storage_is_404_not_an_error(client_as, worker, incident, media):
+    attach(client_as(worker), "incident", incident.number, "app.log", b"started\n")
+    attachment = Attachment.objects.get()
+    (media / attachment.file.name).unlink()  # e.g. a database restored without var/media
+    assert client_as(worker).get(attachment.get_absolute_url()).status_code == 404
