@@ -53,7 +53,7 @@ COPY --from=assets /src/static/vendor ./static/vendor
 # Hashed + compressed static files for WhiteNoise (ITSM_PRODUCTION=1 selects the manifest
 # storage). The SECRET_KEY here exists only for this build step; set the real one at run time.
 RUN SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput \
- && mkdir -p var/broker/queue var/broker/processed var/broker/control var/backups \
+ && mkdir -p var/broker/queue var/broker/processed var/broker/control var/backups var/media \
  && chown -R itsm:itsm var
 
 USER itsm

@@ -53,8 +53,9 @@ class ChangesConfig(AppConfig):
         from comms.maintenance import register_source
         from itsm.core import workflow
 
-        from . import services
+        from . import attachments, services
         from .maintenance import approved_windows
 
         workflow.register(services.TRANSITIONS)
+        attachments.register()
         register_source("changes", approved_windows)

@@ -104,7 +104,7 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from itsm.core import workflow
 
-        from . import escalation, services
+        from . import attachments, escalation, services
         from .fix import fix_context
         from .links import links_context
         from .models import Incident
@@ -116,3 +116,12 @@ class IncidentsConfig(AppConfig):
         register_panel(Panel("links", "incidents/partials/_links.html", links_context, order=8))
         register_panel(Panel("fix", "incidents/partials/_fix.html", fix_context, order=9))
         register_panel(Panel("sla", "incidents/partials/_sla.html", sla_context, order=7))
+        attachments.register()
+        register_panel(
+            Panel(
+                "attachments",
+                "attachments/partials/_panel.html",
+                attachments.attachments_context,
+                order=10,
+            )
+        )

@@ -130,6 +130,8 @@ class TimelineKind(models.TextChoices):
     MITIGATION = "mitigation", _("Impact reduction")
     # Issue 18: the resolution clock paused or resumed (incidents.holds).
     HOLD = "hold", _("On hold")
+    # Issue 19: a file attached to the incident (incidents.attachments).
+    ATTACHMENT = "attachment", _("Attachment")
 
 
 # Kinds a person (or client) may post directly; the others are written by services.
@@ -150,6 +152,7 @@ TIMELINE_COLORS = {
     TimelineKind.ESCALATION: "danger",
     TimelineKind.MITIGATION: "success",
     TimelineKind.HOLD: "secondary",
+    TimelineKind.ATTACHMENT: "light",
 }
 
 

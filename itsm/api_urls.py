@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("changes.api.urls")),
     path("", include("releases.api.urls")),
     path("", include(config_api.urls())),  # /api/v1/config/<resource>/
+    path("", include("attachments.api.urls")),
     path("metrics/", dashboard.metrics_index, name="metrics"),
     path("metrics/<str:family>/", dashboard.metrics_family, name="metrics_family"),
 ]

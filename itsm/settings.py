@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "itsm.core",
+    "attachments",
     "oncall",
     "incidents",
     "comms",
@@ -182,6 +183,48 @@ STORAGES = {
         )
     },
 }
+
+# Attachments on incidents, postmortems and changes (docs/attachments.md). Files live in their own
+# storage alias, so moving them to S3-compatible storage leaves the default storage alone. Nothing
+# serves MEDIA_ROOT: every download goes through a view that checks who may see the record.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+ATTACHMENT_STORAGE = env.str("ATTACHMENT_STORAGE", default="filesystem")
+if ATTACHMENT_STORAGE == "s3":
+    # django-storages (`pip install -e '.[s3]'`); boto3 reads AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY from the environment itself.
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("ATTACHMENT_S3_BUCKET"),
+            "endpoint_url": env.str("ATTACHMENT_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("ATTACHMENT_S3_REGION", default="") or None,
+            "location": env.str("ATTACHMENT_S3_PREFIX", default=""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif ATTACHMENT_STORAGE == "filesystem":
+    # No "location": the storage follows MEDIA_ROOT (and a test's override of it).
+    STORAGES["attachments"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured("ATTACHMENT_STORAGE must be 'filesystem' or 's3'")
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Type names of attachments.files.TYPES; the extension and the content must both match one.
+ATTACHMENT_ALLOWED_TYPES = env.list(
+    "ATTACHMENT_ALLOWED_TYPES",
+    default=["png", "jpeg", "gif", "webp", "pdf", "txt", "log", "csv", "json", "zip", "gz"],
+)
+# Uploads above this size go to a temporary file instead of memory; form fields (not files)
+# stay capped at Django's 2.5 MB. The first handler stops keeping a file's bytes past
+# ATTACHMENT_MAX_BYTES (attachments/uploads.py).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "attachments.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

@@ -29,6 +29,8 @@ urlpatterns = [
     path("changes/", include("changes.urls")),
     path("releases/", include("releases.urls")),
     path("backups/", include("backups.urls")),
+    # Files of records, each request checked (no public MEDIA_URL: nothing serves MEDIA_ROOT).
+    path("attachments/", include("attachments.urls")),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("dashboard/export.csv", dashboard.dashboard_csv, name="dashboard_csv"),
     path("dashboard/print/", dashboard.dashboard_print, name="dashboard_print"),

@@ -96,6 +96,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path_factory):
+    """Files a test stores (attachments) go to a temporary MEDIA_ROOT, never to var/media."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_business_calendar():
     """``current_calendar()`` is cached per process; a rolled-back test must not leak its rows."""
     from itsm.core import business_calendar

@@ -11,7 +11,17 @@ import grimp
 import pytest
 from importlinter.cli import lint_imports
 
-PACKAGES = ("itsm", "oncall", "incidents", "comms", "intake", "backups", "changes", "releases")
+PACKAGES = (
+    "itsm",
+    "attachments",
+    "oncall",
+    "incidents",
+    "comms",
+    "intake",
+    "backups",
+    "changes",
+    "releases",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,6 +1,9 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from attachments.api.views import RecordAttachmentsView
+
+from ..models import ChangeRequest
 from .views import (
     ChangeGateView,
     ChangeRequestViewSet,
@@ -18,4 +21,9 @@ urlpatterns = [
     path("changes/calendar.ics", calendar_feed, name="changes-calendar-ics"),
     path("changes/gate/", ChangeGateView.as_view(), name="changes-gate"),
     *router.urls,
+    path(
+        "changes/<str:number>/attachments/",
+        RecordAttachmentsView.as_view(model=ChangeRequest),
+        name="change-attachments",
+    ),
 ]

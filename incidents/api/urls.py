@@ -1,6 +1,9 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from attachments.api.views import RecordAttachmentsView
+
+from ..models import Incident, Postmortem
 from .escalation import AcknowledgeView, EscalateView, IncidentEscalationView
 from .fix import FixView
 from .links import (
@@ -47,4 +50,14 @@ urlpatterns = [
     path("incidents/<str:number>/hold/", HoldView.as_view(), name="incident-hold"),
     path("incidents/<str:number>/resume/", ResumeView.as_view(), name="incident-resume"),
     path("incidents/<str:number>/sla/", SlaView.as_view(), name="incident-sla"),
+    path(
+        "incidents/<str:number>/attachments/",
+        RecordAttachmentsView.as_view(model=Incident),
+        name="incident-attachments",
+    ),
+    path(
+        "postmortems/<str:number>/attachments/",
+        RecordAttachmentsView.as_view(model=Postmortem),
+        name="postmortem-attachments",
+    ),
 ]

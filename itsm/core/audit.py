@@ -72,6 +72,8 @@ ACTION_LABELS = {
     "revoke": _("Revoked"),
     "delete": _("Deleted"),
     "incident_linked": _("Incident linked"),
+    "attachment_added": _("Attachment added"),
+    "attachment_deleted": _("Attachment deleted"),
     "causing_deployment_linked": _("Causing deployment linked"),
     "causing_deployment_unlinked": _("Causing deployment unlinked"),
     "production_deployment_refused": _("Production deployment refused"),

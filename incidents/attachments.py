@@ -1,0 +1,82 @@
+"""Files on incidents and postmortems (issue 19): registered with ``attachments.registry`` by
+``IncidentsConfig.ready`` with the checks of the incident and postmortem pages, so whoever may
+open the page may open its files.
+
+- See: whoever may view incidents (postmortems) — the page's own permission.
+- Add: whoever may work incidents; on a postmortem, whoever may edit it while it is unpublished.
+- Delete: whoever may add, for their own files; ops leaders and above for anyone's.
+- An incident's file appears on its timeline (§8.3.3: the timeline is the incident's story).
+"""
+
+from __future__ import annotations
+
+from itsm.core.roles import ops_rank
+
+from .choices import TimelineKind
+
+
+def can_view_incident(user, incident) -> bool:
+    return user.has_perm("incidents.view_incident")
+
+
+def can_attach_to_incident(user, incident) -> bool:
+    return user.has_perm("incidents.change_incident")
+
+
+def can_view_postmortem(user, pm) -> bool:
+    return user.has_perm("incidents.view_postmortem")
+
+
+def can_attach_to_postmortem(user, pm) -> bool:
+    from .models import Postmortem
+
+    return pm.state != Postmortem.State.PUBLISHED and user.has_perm("incidents.change_postmortem")
+
+
+def _may_delete(can_attach):
+    def check(user, record, attachment) -> bool:
+        if not can_attach(user, record):
+            return False
+        return attachment.uploaded_by_id == user.pk or ops_rank(user) >= 2
+
+    return check
+
+
+def on_incident_attachment(incident, attachment, actor) -> None:
+    from . import services
+
+    services.add_timeline_entry(
+        incident,
+        actor=actor,
+        kind=TimelineKind.ATTACHMENT,
+        text=attachment.name,
+        data={"attachment": str(attachment.public_id), "image": attachment.is_image},
+    )
+
+
+def attachments_context(request, incident) -> dict | None:
+    from attachments.selectors import panel_context
+
+    return panel_context(request, incident)
+
+
+def register() -> None:
+    from attachments import registry
+
+    from .models import Incident, Postmortem
+
+    registry.register(
+        Incident,
+        key="incident",
+        can_view=can_view_incident,
+        can_attach=can_attach_to_incident,
+        can_delete=_may_delete(can_attach_to_incident),
+        on_added=on_incident_attachment,
+    )
+    registry.register(
+        Postmortem,
+        key="postmortem",
+        can_view=can_view_postmortem,
+        can_attach=can_attach_to_postmortem,
+        can_delete=_may_delete(can_attach_to_postmortem),
+    )
