@@ -52,6 +52,14 @@ class TestAccess:
         response = client.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1", **OUTSIDE)
         assert response.status_code == 403
 
+    def test_a_request_through_a_reverse_proxy_is_not_let_in_by_its_local_address(self, client):
+        # Behind a proxy on the same host every visitor arrives from 127.0.0.1.
+        proxied = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+        assert client.get("/metrics", **proxied).status_code == 403
+        assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+        response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token", **proxied)
+        assert response.status_code == 200
+
     def test_no_token_is_configured_so_none_is_accepted(self, client, settings):
         settings.METRICS_TOKEN = ""
         response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer ", **OUTSIDE)
@@ -65,6 +73,15 @@ class TestAccess:
         response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token", **OUTSIDE)
         assert "Set-Cookie" not in response.headers
         assert client.post("/metrics").status_code == 405
+
+
+def test_a_mistyped_allowed_network_stops_the_startup_checks(settings):
+    from itsm.core.checks import metrics_networks_valid
+
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "10.0.0.300/32"]
+    assert [e.id for e in metrics_networks_valid()] == ["monitoring.E001"]
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "::1/128"]
+    assert metrics_networks_valid() == []
 
 
 class TestFiguresMove:

@@ -22,8 +22,16 @@ def _token_ok(request) -> bool:
     return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), expected.encode())
 
 
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
 def _address_ok(request) -> bool:
-    # REMOTE_ADDR, not X-Forwarded-For: a client must not be able to claim an address.
+    # REMOTE_ADDR, never X-Forwarded-For: a client must not be able to claim an address. And a
+    # request that came through a reverse proxy (which sets one of these headers) is not let in
+    # by address at all: behind a proxy on the same host every visitor's REMOTE_ADDR is
+    # 127.0.0.1. Prometheus scraping the web port directly sends none of them.
+    if any(request.META.get(header) for header in PROXY_HEADERS):
+        return False
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
