@@ -208,5 +208,5 @@ class TestFiguresMove:
         assert not any(name == "itsm_celery_queue_length" for name, _ in samples)
 
     def test_a_scrape_is_a_handful_of_queries(self, client, django_assert_max_num_queries):
-        with django_assert_max_num_queries(4):
+        with django_assert_max_num_queries(5):
             client.get("/metrics")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -103,7 +104,14 @@ class FileStore:
         return self._read().get("waits", {})
 
 
+@cache
+def _store(redis_url: str, var_dir: str) -> RedisStore | FileStore:
+    # One per process: a Redis client keeps its connection pool (safe across fork: redis-py
+    # opens new connections in a child), so a task does not open a connection to record.
+    if redis_url:
+        return RedisStore(redis_url)
+    return FileStore(Path(var_dir) / "monitoring")
+
+
 def worker_store() -> RedisStore | FileStore:
-    if settings.REDIS_URL:
-        return RedisStore(settings.REDIS_URL)
-    return FileStore(Path(settings.VAR_DIR) / "monitoring")
+    return _store(settings.REDIS_URL, str(settings.VAR_DIR))
