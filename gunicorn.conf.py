@@ -5,26 +5,30 @@ its own request histogram. prometheus_client's multiprocess mode makes them writ
 PROMETHEUS_MULTIPROC_DIR, which /metrics sums whichever worker answers. The directory is set
 here when the environment does not set it, emptied when gunicorn starts (values of a previous
 run would be added), and a dead worker's live gauges are dropped (``child_exit``).
+An explicitly empty PROMETHEUS_MULTIPROC_DIR turns the mode off (each worker answers for itself).
 """
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
-MULTIPROC_DIR = Path(
-    os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / "itsm-prometheus")
-    )
+MULTIPROC_DIR = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / "itsm-prometheus")
 )
 
 
 def on_starting(server):
-    shutil.rmtree(MULTIPROC_DIR, ignore_errors=True)
-    MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+    if not MULTIPROC_DIR:
+        return
+    folder = Path(MULTIPROC_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Only prometheus_client's own files: the directory may be one the operator chose.
+    for stale in folder.glob("*.db"):
+        stale.unlink()
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    if MULTIPROC_DIR:
+        from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)
