@@ -16,7 +16,7 @@ from .helpers import scrape, value
 
 
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_records_the_heartbeat_and_how_long_the_task_waited(
     client, celery_app, celery_worker
 ):
