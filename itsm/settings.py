@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times the whole stack (docs/monitoring.md).
+    "itsm.core.monitoring.http.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -269,6 +271,13 @@ STATUS_SUBSCRIBE_RATE_LIMIT = tuple(
     env.list("STATUS_SUBSCRIBE_RATE_LIMIT", cast=int, default=[5, 600])
 )
 STATUS_CONFIRM_MAX_AGE = env.int("STATUS_CONFIRM_MAX_AGE", default=2 * 24 * 3600)
+
+# Self-monitoring (docs/monitoring.md): GET /metrics answers a scraper sending
+# "Authorization: Bearer <METRICS_TOKEN>" (empty: no token accepted) or connecting from one of
+# METRICS_ALLOWED_NETWORKS (CIDR list; empty: none). PROMETHEUS_MULTIPROC_DIR (read by
+# prometheus_client itself, not here) turns on its multiprocess mode under gunicorn.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from itsm.core import views as core_views
 
-from . import dashboard, views
+from . import dashboard, monitoring, views
 
 handler403 = "itsm.views.permission_denied"
 handler404 = "itsm.views.not_found"
@@ -15,6 +15,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", monitoring.metrics, name="metrics"),  # Prometheus (docs/monitoring.md)
     # Before the catch-all "" include: monitoring deliveries resolve in few steps.
     path("api/v1/", include("itsm.api_urls")),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),

@@ -13,7 +13,9 @@ class CoreConfig(AppConfig):
         "core.deliver_pending_notifications": {
             "task": "core.deliver_pending_notifications",
             "schedule": 30.0,
-        }
+        },
+        # Proof that a worker takes tasks: /metrics exposes when it last ran (WorkerDown).
+        "core.worker_heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
     }
 
     def ready(self) -> None:
@@ -21,6 +23,7 @@ class CoreConfig(AppConfig):
 
         # startup checks; the audit of every transition; the tasks, enqueued by name
         from . import checks, signals, tasks  # noqa: F401
+        from .monitoring import worker  # noqa: F401 - Celery signals timing the queue wait
         from .permissions import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")

@@ -7,7 +7,12 @@ transition requested through the generic endpoint would have no known use case b
 ``sso.E001``–``sso.E004``: the LDAP login's configuration (when it is on) can work: its group maps
 are JSON objects naming known roles, it knows how to find a user, and it can read the groups its
 maps speak of.
+
+``monitoring.E001``: every entry of ``METRICS_ALLOWED_NETWORKS`` is a valid address or CIDR (a
+typo would otherwise surface as a failing scrape, not at startup).
 """
+
+import ipaddress
 
 from django.apps import apps
 from django.conf import settings
@@ -111,3 +116,20 @@ def oidc_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         checks.Error(f"OpenID Connect: {problem}", hint="See docs/sso.md.", id="oidc.E001")
         for problem in problems
     ]
+
+
+@checks.register()
+def metrics_networks_valid(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    for item in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            errors.append(
+                checks.Error(
+                    f"METRICS_ALLOWED_NETWORKS has an invalid network: {item!r}.",
+                    hint="Comma-separated CIDRs, e.g. 127.0.0.1/32,10.0.0.0/8 (empty: none).",
+                    id="monitoring.E001",
+                )
+            )
+    return errors

@@ -514,6 +514,12 @@ class Notification(models.Model):
                 condition=models.Q(status="pending"),
                 name="notification_pending_due",
             ),
+            # /metrics counts failed deliveries by channel (docs/monitoring.md): few rows.
+            models.Index(
+                fields=["channel", "created_at"],
+                condition=models.Q(status="failed"),
+                name="notification_failed",
+            ),
             models.Index(
                 fields=["recipient", "channel", "thread", "created_at"],
                 condition=~models.Q(thread=""),

@@ -24,3 +24,11 @@ def deliver_notifications(notification_ids: list[int]) -> int:
 @shared_task(name="core.deliver_pending_notifications", acks_late=True)
 def deliver_pending_notifications() -> int:
     return notifications.deliver_pending()
+
+
+@shared_task(name="core.worker_heartbeat", acks_late=True)
+def worker_heartbeat() -> float:
+    """Beat-scheduled: records that a worker ran a task now (docs/monitoring.md, WorkerDown)."""
+    from .monitoring.worker import beat_heartbeat
+
+    return beat_heartbeat()
