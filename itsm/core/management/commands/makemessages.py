@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.commands import makemessages
 
-APPS = ("oncall", "incidents", "comms", "intake", "changes", "releases", "backups")
+APPS = ("attachments", "oncall", "incidents", "comms", "intake", "changes", "releases", "backups")
 
 
 class Command(makemessages.Command):
