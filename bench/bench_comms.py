@@ -140,6 +140,8 @@ def _generate(services: list[int]) -> None:
         "recovered_at": "CASE WHEN k > 0 THEN NULL ELSE t + (30 + r2 * 600) * interval '1 minute' END",
         "closed_at": "CASE WHEN k > 0 THEN NULL ELSE t + (60 + r2 * 900) * interval '1 minute' END",
         "resolution_summary": "CASE WHEN k > 0 THEN '' ELSE 'Restarted the component.' END",
+        "fix_status": "''",  # issue 18's columns have no database default
+        "fix_change": "''",
         "escalation_level": f"CASE WHEN {detected} THEN NULL ELSE 1 END",
         "next_deadline_at": "CASE WHEN k > 0 THEN now() + interval '10 minutes' ELSE NULL END",
         "created_at": "t",

@@ -25,7 +25,7 @@ LARGE = 1_000_000
 _COLUMNS = (
     "number, state, title, description, source, impact_scope, business_impact, urgency, "
     "priority, priority_overridden, detected_at, triaged_at, response_due_at, resolution_summary, "
-    "escalation_level, next_deadline_at, created_at, updated_at"
+    "fix_status, fix_change, escalation_level, next_deadline_at, created_at, updated_at"
 )
 
 
@@ -39,7 +39,7 @@ def _insert_incidents(prefix: str, start: int, count: int, *, due: bool) -> None
             SELECT '{prefix}-' || lpad(g::text, 7, '0'), 'triaged', 'Bench incident ' || g, '',
                    'monitoring', 'some_users', 'minor', 'immediate', 'P3', false,
                    now() - interval '20 minutes', now() - interval '20 minutes',
-                   now() + interval '100 minutes', '', 1, {deadline}, now(), now()
+                   now() + interval '100 minutes', '', '', '', 1, {deadline}, now(), now()
             FROM generate_series(%s, %s) AS g
             """,  # noqa: S608 - constants only
             [start, start + count - 1],

@@ -135,6 +135,9 @@ def _generate(services: list[int], teams: list[int], users: list[int]) -> None:
         "closed_at": f"CASE WHEN {is_open} THEN NULL ELSE {closed} END",
         "resolution_summary": f"CASE WHEN {is_open} THEN '' ELSE "
         "'Restarted the failing component and confirmed recovery.' END",
+        # Issue 18's columns have no database default: recovery vs fix is not measured here.
+        "fix_status": "''",
+        "fix_change": "''",
         "escalation_level": f"CASE WHEN {untriaged} THEN NULL ELSE 1 + CAST(r3 * r3 * 4 AS int) END",
         "next_deadline_at": f"CASE WHEN {is_open} THEN now() + interval '10 minutes' ELSE NULL END",
         "created_at": "t",
