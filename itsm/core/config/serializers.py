@@ -68,6 +68,19 @@ def _child_serializer(child: Child, title: str):
     return _model_serializer(model, [*child.fields, *child.refs], extra, title=title)
 
 
+class OrderedRows(serializers.ListSerializer):
+    """A parent's children (levels, rules …), read in their declared order."""
+
+    def __init__(self, *args, order: tuple[str, ...] = ("pk",), **kwargs):
+        self.order = order
+        super().__init__(*args, **kwargs)
+
+    def to_representation(self, data):
+        if isinstance(data, models.Manager):
+            data = data.order_by(*self.order)
+        return [dict(row) for row in super().to_representation(data)]
+
+
 def config_serializer(resource: ConfigResource) -> type[serializers.ModelSerializer]:
     """The generated serializer (built once per resource)."""
     return _generated(resource.name)
@@ -86,7 +99,9 @@ def _generated(name: str) -> type[serializers.ModelSerializer]:
     for child in resource.children:
         child_title = f"{title}{child.related_name.title().replace('_', '')}"
         child_class = child.serializer or _child_serializer(child, child_title)
-        extra[child.related_name] = child_class(many=True, required=False)
+        extra[child.related_name] = OrderedRows(
+            child=child_class(), order=child.order, required=False
+        )
     names = [
         *resource.key,
         *resource.fields,
@@ -107,8 +122,8 @@ def serializer_class(resource: ConfigResource) -> type[serializers.Serializer]:
 def represent(resource: ConfigResource, instance) -> dict:
     """The record as the API and a YAML file show it (no database id, children in order)."""
     data = dict(serializer_class(resource)(instance).data)
-    for child in resource.children:
-        rows = getattr(instance, child.related_name).order_by(*child.order)
-        child_class = config_serializer(resource)._declared_fields[child.related_name].child
-        data[child.related_name] = [dict(child_class.__class__(row).data) for row in rows]
+    for (
+        name
+    ) in resource.many:  # a set of natural keys: sorted, so the same data gives the same bytes
+        data[name] = sorted(data.get(name) or [], key=str)
     return {name: value for name, value in data.items() if name not in resource.write_only}
