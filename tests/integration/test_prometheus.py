@@ -175,10 +175,21 @@ def _value(base, query) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
+def _sample(base, query) -> tuple[float] | None:
+    """The value in a tuple (truthy even when 0), or None while Prometheus has none."""
+    value = _value(base, query)
+    return None if value is None else (value,)
+
+
 def test_prometheus_scrapes_with_the_token_and_fires_sweep_lagging(prometheus):
     target = _wait(lambda: _target_up(prometheus), what="the portal target to be up")
     assert target["lastError"] == ""
-    assert _value(prometheus, 'itsm_escalation_sweep_lag_seconds{job="itsm-portal"}') == 0
+    # Prometheus marks the target up before it commits the scraped samples: wait for them.
+    (lag,) = _wait(
+        lambda: _sample(prometheus, 'itsm_escalation_sweep_lag_seconds{job="itsm-portal"}'),
+        what="the first scrape's samples",
+    )
+    assert lag == 0
     assert not _firing(prometheus, "EscalationSweepLagging")
 
     incident = services.open_incident(title="Checkout down", source="monitoring", **P3)
