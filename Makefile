@@ -119,8 +119,8 @@ run: install assets migrate seed ## migrate, seed and start web + worker + beat 
 test: install assets dirs ## run the test suite (PYTEST_ARGS=... passes extra arguments)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install assets dirs ## run the benchmarks (bench/run.py)
-	$(PY) bench/run.py
+bench: install assets dirs ## run the benchmarks (bench/run.py; BENCH=name runs only those)
+	$(PY) bench/run.py $(if $(BENCH),-k $(BENCH))
 
 lint: install ## ruff check, ruff format --check, the import order (lint-imports), makemigrations --check
 	$(RUFF) check .

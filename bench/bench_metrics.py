@@ -136,6 +136,6 @@ def run() -> list[dict]:
             "name": "GET /metrics p95",
             "figure": round(p95, 1),
             "unit": "ms",
-            "note": f"{note}; budget {BUDGET_MS} ms ({'met' if p95 <= BUDGET_MS else 'OVER'})",
+            "note": f"{note}; budget {BUDGET_MS} ms ({'met' if p95 <= BUDGET_MS else 'NOT met'})",
         }
     ]

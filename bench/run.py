@@ -5,9 +5,14 @@ Each benchmark module defines ``run() -> list[dict]``; a dict is one figure::
 
     {"name": "transitions API GET median", "figure": 4.2, "unit": "ms", "note": "N=300"}
 
+A figure with a budget says whether it is met: ``"met": True/False`` (and ``"budget": "≤ 2 ms"``),
+or ``(met)`` / ``(NOT met)`` in its note. The run ends with every budget's verdict, and
+docs/benchmarks.md keeps a "Budgets" summary of all the rows it holds.
+
 The harness sets Django up with the test settings (the portal plus the small test state machine),
-creates a throw-away database on the configured engine (``DATABASE_URL``: SQLite by default,
-PostgreSQL when set) and drops it afterwards, so benchmarks never touch the real data.
+creates a throw-away database and drops it afterwards, so benchmarks never touch the real data.
+Its engine: ``DATABASE_URL`` when set; else PostgreSQL on 127.0.0.1:5432 (user postgres) when it
+answers, else SQLite. Likewise ``REDIS_URL``, else Redis on 127.0.0.1:6379 (db 14) when it answers.
 Performance budgets (DESIGN.md) are checked by the benchmarks themselves, never by timed tests.
 
     .venv/bin/python bench/run.py [-k NAME]   # only modules whose name contains NAME
@@ -22,6 +27,7 @@ import json
 import os
 import platform
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -33,8 +39,44 @@ RESULTS = ROOT / "bench" / "results" / "latest.json"
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 
+LOCAL_POSTGRES = (
+    "postgres://postgres@127.0.0.1:5432/itsm_bench"  # the test database: test_itsm_bench
+)
+LOCAL_REDIS = "redis://127.0.0.1:6379/14"
+
+
+def _answers(host: str, port: int, probe: bytes, expect: tuple[bytes, ...]) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            sock.sendall(probe)
+            return sock.recv(64).startswith(expect)
+    except OSError:
+        return False
+
+
+def choose_services() -> None:
+    """PostgreSQL and Redis for the run: the environment's, else the local ones when they answer
+    (the budgets are PostgreSQL's; SQLite runs only the benchmarks that need no server)."""
+    if "DATABASE_URL" not in os.environ and _answers(
+        # An SSLRequest: PostgreSQL answers "S" or "N" before any authentication.
+        "127.0.0.1",
+        5432,
+        b"\x00\x00\x00\x08\x04\xd2\x16\x2f",
+        (b"S", b"N"),
+    ):
+        os.environ["DATABASE_URL"] = LOCAL_POSTGRES
+    if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379, b"PING\r\n", (b"+PONG",)):
+        os.environ["REDIS_URL"] = LOCAL_REDIS
+    print(
+        f"database: {os.environ.get('DATABASE_URL', 'SQLite (no PostgreSQL answered)')}; "
+        f"Redis: {os.environ.get('REDIS_URL', 'none (local memory cache)')}",
+        flush=True,
+    )
+
+
 def setup_django():
     sys.path.insert(0, str(ROOT))
+    choose_services()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     import django
 
@@ -84,6 +126,41 @@ def context() -> dict:
     }
 
 
+def with_verdict(result: dict) -> dict:
+    """The result with its verdict in the note, where the table and the summary read it."""
+    note = result.get("note", "")
+    if "met" in result and "(met)" not in note and "(NOT met)" not in note:
+        budget = f"budget {result['budget']} " if result.get("budget") else ""
+        verdict = "met" if result["met"] else "NOT met"
+        note = f"{note}; {budget}({verdict})" if note else f"{budget}({verdict})"
+    return {**result, "note": note}
+
+
+def verdict(text: str) -> str | None:
+    if any(word in text for word in ("(NOT met)", "(OVER)", "(MISSED)")):
+        return "NOT met"
+    if "(met)" in text:
+        return "met"
+    return None
+
+
+def budget_summary(table: list[str]) -> list[str]:
+    """One line per budgeted row of the table: the verdict, the figure and the budget."""
+    lines = []
+    for line in table:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        found = verdict(cells[4])
+        if found is None:
+            continue
+        budget = re.search(r"budget[^;(]*", cells[4])
+        shown = "**NOT met**" if found == "NOT met" else "met"
+        lines.append(
+            f"| {shown} | {cells[0]} | {cells[1]} | {cells[2]} {cells[3]} "
+            f"| {budget[0].strip() if budget else ''} |"
+        )
+    return lines
+
+
 def discover(only: str) -> list[str]:
     names = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
     return [n for n in names if only in n]
@@ -120,7 +197,7 @@ def _read_report() -> tuple[dict[str, str], list[tuple[str, str]], list[str]]:
     kept, skipping = [], False
     for line in tail:
         if line.startswith("## "):
-            skipping = line.strip() == "## Failed"
+            skipping = line.strip() in ("## Failed", "## Budgets")
         if not skipping:
             kept.append(line)
     while kept and not kept[0].strip():
@@ -179,6 +256,20 @@ def write_report(ctx: dict, rows: list[dict], failures: list[dict], ran: list[st
         "|---|---|---:|---|---|",
         *table,
     ]
+    summary = budget_summary(table)
+    if summary:
+        missed = sum("NOT met" in line for line in summary)
+        lines += [
+            "",
+            "## Budgets",
+            "",
+            f"{len(summary) - missed} of {len(summary)} budgets met"
+            + (f"; **{missed} NOT met**." if missed else "."),
+            "",
+            "| verdict | benchmark | name | figure | budget |",
+            "|---|---|---|---:|---|",
+            *summary,
+        ]
     if failures:
         lines += ["", "## Failed", ""]
         lines += [f"- `{f['module']}`: {f['error']}" for f in failures]
@@ -214,12 +305,23 @@ def main() -> int:
                 if missing:
                     failures.append({"module": name, "error": f"result without {sorted(missing)}"})
                     continue
+                result = with_verdict(result)
                 rows.append({"module": name, **result})
-                print(f"  {result['name']}: {result['figure']} {result['unit']}")
+                found = verdict(result.get("note", ""))
+                print(
+                    f"  {result['name']}: {result['figure']} {result['unit']}"
+                    + (f"  [{found}]" if found else "")
+                )
             print(f"  ({time.perf_counter() - started:.1f}s)")
     finally:
         teardown_django(old_config)
     write_report(ctx, rows, failures, ran)
+    budgeted = [(r, verdict(r.get("note", ""))) for r in rows]
+    budgeted = [(r, v) for r, v in budgeted if v]
+    if budgeted:
+        print("\nbudgets of this run:")
+        for r, v in budgeted:
+            print(f"  {v:>7}  {r['module']}: {r['name']} = {r['figure']} {r['unit']}")
     print(f"wrote {REPORT.relative_to(ROOT)} and {RESULTS.relative_to(ROOT)}")
     return 1 if failures else 0
 
