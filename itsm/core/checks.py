@@ -103,7 +103,10 @@ def oidc_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
     if not oidc.enabled():
         return []
-    problems = sso.check_maps(oidc.role_map(), oidc.team_map())
+    try:
+        problems = sso.check_maps(oidc.role_map(), oidc.team_map())
+    except ValueError as exc:
+        problems = [str(exc)]
     if not settings.OIDC_RP_CLIENT_ID:
         problems.append("OIDC_RP_CLIENT_ID is not set")
     if not settings.OIDC_ISSUER and not (

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import requests
@@ -38,6 +38,7 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
+from . import sso
 from .audit import record_event
 from .sso import sync_memberships
 
@@ -98,20 +99,13 @@ def endpoint(name: str) -> str:
     return _discovery(settings.OIDC_ISSUER).get(DISCOVERY_KEYS[name]) or ""
 
 
-def _table(raw: Mapping[str, str | Iterable[str]]) -> dict[str, list[str]]:
-    """``{"itsm-ops": "operator"}`` and ``{"itsm-ops": ["operator"]}`` both read as a list."""
-    return {
-        str(group): [targets] if isinstance(targets, str) else [str(t) for t in targets]
-        for group, targets in (raw or {}).items()
-    }
-
-
 def role_map() -> dict[str, list[str]]:
-    return _table(settings.OIDC_GROUP_ROLES)
+    """``OIDC_GROUP_ROLES``, read like LDAP's maps (``sso.parse_map``: ValueError when bad)."""
+    return sso.parse_map(settings.OIDC_GROUP_ROLES, name="OIDC_GROUP_ROLES")
 
 
 def team_map() -> dict[str, list[str]]:
-    return _table(settings.OIDC_GROUP_TEAMS)
+    return sso.parse_map(settings.OIDC_GROUP_TEAMS, name="OIDC_GROUP_TEAMS")
 
 
 def _groups(claims: Mapping) -> list[str]:

@@ -330,3 +330,17 @@ def test_the_startup_check_refuses_an_unknown_role_and_a_missing_client(settings
     assert any("OIDC_RP_CLIENT_ID" in p for p in problems)
     settings.OIDC_ISSUER = ""
     assert oidc_configured() == []
+
+
+def test_the_startup_check_names_an_oidc_map_that_is_not_json(settings):
+    """The OIDC maps are read by the same parser as LDAP's: a typo is a startup error that
+    names the variable, not a crash at the first sign-in."""
+    from itsm.core.checks import oidc_configured
+
+    settings.OIDC_ISSUER = "https://sso.example.com/realms/example"
+    settings.OIDC_RP_CLIENT_ID = "itsm"
+    settings.OIDC_GROUP_TEAMS = '{"itsm-ops": ["network"]'
+    (problem,) = [error.msg for error in oidc_configured()]
+    assert "OIDC_GROUP_TEAMS is not valid JSON" in problem
+    settings.OIDC_GROUP_TEAMS = '{"itsm-ops": "network"}'
+    assert oidc_configured() == []
