@@ -13,6 +13,7 @@ means::
         can_attach=...,
         can_delete=lambda user, incident, attachment: ...,
         on_added=lambda incident, attachment, actor: ...,  # e.g. a timeline entry
+        on_deleted=lambda incident, attachment, actor: ...,  # e.g. mark that entry
     )
 
 Records are found by their ``number`` (``INC-000123``), as everywhere in the portal's URLs.
@@ -35,6 +36,7 @@ class Kind:
     can_delete: Callable[[object, models.Model, object], bool]
     on_added: Callable[[models.Model, object, object], None] | None = None
     lookup: str = "number"
+    on_deleted: Callable[[models.Model, object, object], None] | None = None
 
 
 _kinds: dict[str, Kind] = {}
@@ -49,8 +51,9 @@ def register(
     can_delete: Callable,
     on_added: Callable | None = None,
     lookup: str = "number",
+    on_deleted: Callable | None = None,
 ) -> Kind:
-    kind = Kind(model, key, can_view, can_attach, can_delete, on_added, lookup)
+    kind = Kind(model, key, can_view, can_attach, can_delete, on_added, lookup, on_deleted)
     _kinds[key] = kind
     return kind
 

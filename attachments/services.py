@@ -91,6 +91,8 @@ def delete_attachment(attachment: Attachment, *, actor) -> None:
         data = _audit_data(attachment)
         attachment.delete()
         record_event(obj, action="attachment_deleted", actor=actor, comment=data["name"], data=data)
+        if kind.on_deleted:
+            kind.on_deleted(obj, attachment, actor)
         transaction.on_commit(lambda: storage.delete(stored_name))
 
 

@@ -5,7 +5,8 @@ open the page may open its files.
 - See: whoever may view incidents (postmortems) — the page's own permission.
 - Add: whoever may work incidents; on a postmortem, whoever may edit it while it is unpublished.
 - Delete: whoever may add, for their own files; ops leaders and above for anyone's.
-- An incident's file appears on its timeline (§8.3.3: the timeline is the incident's story).
+- An incident's file appears on its timeline (§8.3.3: the timeline is the incident's story);
+  once deleted, the entry stays, marked deleted, without its link.
 """
 
 from __future__ import annotations
@@ -54,6 +55,20 @@ def on_incident_attachment(incident, attachment, actor) -> None:
     )
 
 
+def on_incident_attachment_deleted(incident, attachment, actor) -> None:
+    """Its timeline entry stays (the story keeps what was shared) but no longer links to it."""
+    from .models import TimelineEntry
+
+    entries = TimelineEntry.objects.filter(
+        incident=incident,
+        kind=TimelineKind.ATTACHMENT,
+        data__attachment=str(attachment.public_id),
+    )
+    for entry in entries:
+        entry.data = {**entry.data, "deleted": True}
+        entry.save(update_fields=["data"])
+
+
 def attachments_context(request, incident) -> dict | None:
     from attachments.selectors import panel_context
 
@@ -72,6 +87,7 @@ def register() -> None:
         can_attach=can_attach_to_incident,
         can_delete=_may_delete(can_attach_to_incident),
         on_added=on_incident_attachment,
+        on_deleted=on_incident_attachment_deleted,
     )
     registry.register(
         Postmortem,

@@ -226,6 +226,10 @@ def test_deleting_someone_elses_file_is_refused_and_ones_own_is_removed_and_audi
     history = client.get(incident.get_absolute_url(), **LANG).content.decode()
     assert "Attachment deleted" in history
     assert "app.log" in history
+    # Its timeline entry stays, marked deleted, with no link that would answer 404.
+    timeline = history.split('id="timeline"')[1]
+    assert 'data-testid="timeline-attachment-deleted"' in timeline
+    assert str(attachment.public_id) not in timeline
 
 
 def test_an_ops_leader_may_delete_anyones_file(client_as, worker, leader, incident, media):
