@@ -6,7 +6,8 @@ open the page may open its files.
 - Add: whoever may work incidents; on a postmortem, whoever may edit it while it is unpublished.
 - Delete: whoever may add, for their own files; ops leaders and above for anyone's.
 - An incident's file appears on its timeline (§8.3.3: the timeline is the incident's story);
-  once deleted, the entry stays, marked deleted, without its link.
+  once deleted, the entry stays, marked deleted, without its link. Merging a duplicate moves
+  its files to the survivor.
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def on_incident_attachment_deleted(incident, attachment, actor) -> None:
         entry.save(update_fields=["data"])
 
 
+def move_attachments(duplicate, survivor) -> int:
+    """A merged duplicate's files go to the survivor with its timeline (``merging``)."""
+    from attachments.selectors import attachments_of
+
+    return attachments_of(duplicate).update(record_id=str(survivor.pk))
+
+
 def attachments_context(request, incident) -> dict | None:
     from attachments.selectors import panel_context
 
@@ -78,7 +86,10 @@ def attachments_context(request, incident) -> dict | None:
 def register() -> None:
     from attachments import registry
 
+    from .merging import register_mover
     from .models import Incident, Postmortem
+
+    register_mover("attachments", move_attachments)
 
     registry.register(
         Incident,

@@ -278,3 +278,22 @@ def test_a_file_missing_from_storage_is_404_not_an_error(client_as, worker, inci
     attachment = Attachment.objects.get()
     (media / attachment.file.name).unlink()  # e.g. a database restored without var/media
     assert client_as(worker).get(attachment.get_absolute_url()).status_code == 404
+
+
+def test_merging_a_duplicate_moves_its_files_to_the_surviving_incident(
+    client_as, worker, incident, media
+):
+    from incidents import merging
+
+    duplicate = incident_services.open_incident(title="Checkout 500 again", source="user_report")
+    client = client_as(worker)
+    attach(client, "incident", duplicate.number, "trace.log", b"Traceback\n")
+    attachment = Attachment.objects.get()
+
+    merging.merge_incidents(duplicate, incident, actor=worker)
+
+    assert Attachment.objects.get().record == incident
+    page = client.get(incident.get_absolute_url(), **LANG).content.decode()
+    assert "trace.log" in page.split('data-testid="attachments"')[1].split("</section>")[0]
+    assert client.get(attachment.get_absolute_url()).status_code == 200
+    assert events_for(incident).get(action="merge").data["attachments"] == 1
