@@ -834,9 +834,9 @@ def escalate_for(
     return step
 
 
-def manual_levels(incident: Incident, user) -> list[dict]:
+def manual_levels(incident: Incident, user, clock=None) -> list[dict]:
     """The levels ``user`` may escalate ``incident`` to now (for the form)."""
-    clock = _clock(incident)
+    clock = clock if clock is not None else _clock(incident)
     if clock is None or not incident.is_open:
         return []
     current = incident.escalation_level or 1

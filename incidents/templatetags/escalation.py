@@ -22,6 +22,7 @@ def escalation_panel(context, incident):
     user = getattr(request, "user", None)
     clock = _clock_of(incident)
     pages = list(incident.pages.select_related("user", "acknowledged_by"))
+    levels = escalation.manual_levels(incident, user, clock) if user and clock else []
     return {
         "incident": incident,
         "clock": clock,
@@ -40,9 +41,9 @@ def escalation_panel(context, incident):
             and clock
             and incident.is_open
             and user.has_perm("incidents.change_incident")
-            and escalation.manual_levels(incident, user)
+            and levels
         ),
-        "levels": escalation.manual_levels(incident, user) if user and clock else [],
+        "levels": levels,
         "choose_level": bool(user) and escalation.ops_rank(user) >= 3,
         "reasons": [(r.value, r.label) for r in MANUAL_REASONS],
         "csrf_token": context.get("csrf_token"),

@@ -10,7 +10,11 @@ def portal(request):
     if user is not None and user.is_authenticated:
         from .notifications import unread_count
 
-        unread = unread_count(user)
+        # Once per request: every partial rendered with the request (the incident page's
+        # panels) runs the context processors again.
+        unread = getattr(request, "_unread_notifications", None)
+        if unread is None:
+            unread = request._unread_notifications = unread_count(user)
     return {
         "PORTAL_NAME": "ITSM Portal",
         "unread_notifications": unread,
