@@ -11,9 +11,16 @@ measures, in the same run:
   worker turns them into incidents;
 - alerts per second in 100-alert Alertmanager batches, acknowledged (202s) and end to end (until
   every delivery is processed) (budget: ≥ 5,000/s);
+- new-key Events v2 triggers → open incidents (triaged, clock started, first pages queued,
+  audited) end to end, against the one-INSERT view's requests/s of the same run (issue 20,
+  budget: ≥ 0.25×);
+- Alertmanager batches whose every group is new (the storm rule out of the way): alerts/s and
+  incidents/s end to end (issue 20);
 - a storm of 10,000 alerts for one cause (100 new alert groups of 100) → incidents (budget: the
   storm rule's threshold + 1 — the first groups are incidents of their own, the rest one storm
-  incident; ≤ 11 with the default rule, issue 13; it was ≤ 5 under the old 3-incident rule);
+  incident; ≤ 11 with the default rule, issue 13; it was ≤ 5 under the old 3-incident rule),
+  three times (each on an integration of its own): the Celery worker's peak RSS after each
+  (issue 20, budget: ≤ 150 MiB, and no growth from the first storm to the third);
 - peak RSS per web worker and of the Celery worker (VmHWM).
 
 Each phase waits (bounded) until its deliveries are processed before the next starts.
@@ -43,6 +50,8 @@ ROUNDS = 3  # interleaved rounds; the figures are their medians (a 2-core box dr
 ROUND_REQUESTS = 1000
 BATCH_SIZE = 100
 STORM_ALERTS = 10_000
+STORMS = 3  # repeated storms: the worker's memory must not grow from one to the next
+NEW_GROUP_BATCHES = 200  # Alertmanager batches whose every group is new (one incident each)
 TIME_LIMIT = 120.0  # seconds per phase, whatever the count
 PROCESS_LIMIT = 300.0  # seconds to wait for the worker to drain a phase
 
@@ -276,15 +285,25 @@ def _event(routing_key: str, prefix: str) -> bytes:
     ).encode()
 
 
-def _hwm_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0.0
     for line in status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _hwm_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM)."""
+    return _status_mb(pid, "VmHWM")
+
+
+def _rss_mb(pid: int) -> float:
+    """The process's resident memory now (VmRSS)."""
+    return _status_mb(pid, "VmRSS")
 
 
 def _drained(integration, started: float) -> tuple[float, int]:
@@ -328,15 +347,21 @@ def run() -> list[dict]:
     am, am_secret = intake_services.create_integration(
         name="bench alertmanager", kind="alertmanager"
     )
-    storm, storm_secret = intake_services.create_integration(
-        name="bench storm", kind="alertmanager"
+    storms = [
+        intake_services.create_integration(name=f"bench storm {n}", kind="alertmanager")
+        for n in range(1, STORMS + 1)
+    ]
+    storm = storms[0][0]
+    fresh, fresh_secret = intake_services.create_integration(
+        name="bench new groups", kind="alertmanager"
     )
-    for integration in (events, am, storm):
+    for integration in (events, am, fresh, *(s for s, _ in storms)):
         # Counted as in production (leases of 1 %), but high enough never to refuse.
         integration.rate_limit_per_minute = 10_000_000
         integration.save()
-    events.storm_threshold = 10_000  # measure the plain trigger path, not the storm join
-    events.save()
+    for integration in (events, fresh):
+        integration.storm_threshold = 10_000  # measure the plain opening, not the storm join
+        integration.save()
 
     redis, redis_url = _start_redis()
     broker_dir = Path(tempfile.mkdtemp(prefix="bench-intake-broker-"))
@@ -418,16 +443,41 @@ def run() -> list[dict]:
             batch_rounds.append((batch_rps * BATCH_SIZE, batch_ok * BATCH_SIZE / batch_e2e_s))
         stored_alerts = Alert.objects.filter(group__integration=am).count()
 
-        storm_bearer = f"Authorization: Bearer {storm_secret}\r\n".encode()
+        # Every group new, the storm rule out of the way: one incident per batch (issue 20).
         started = time.perf_counter()
-        storm_rps, storm_ok, storm_err, storm_s = _load(
+        _, fresh_ok, fresh_err, _ = _load(
             port,
             "/api/v1/integrations/alertmanager/",
-            _alertmanager_batch("s@N@"),
-            STORM_ALERTS // BATCH_SIZE,
-            headers=storm_bearer,
+            _alertmanager_batch("n@N@"),
+            NEW_GROUP_BATCHES,
+            headers=f"Authorization: Bearer {fresh_secret}\r\n".encode(),
         )
-        storm_e2e_s, storm_left = _drained(storm, started)
+        fresh_s, fresh_left = _drained(fresh, started)
+        fresh_incidents = Incident.objects.filter(alert_groups__integration=fresh).count()
+
+        storm_runs = []  # per storm: (acknowledged s, processed s, errors, left, HWM, RSS)
+        for n, (integration, secret) in enumerate(storms):
+            started = time.perf_counter()
+            _, ok, errors, acked_s = _load(
+                port,
+                "/api/v1/integrations/alertmanager/",
+                _alertmanager_batch(f"s{n}-@N@"),
+                STORM_ALERTS // BATCH_SIZE,
+                headers=f"Authorization: Bearer {secret}\r\n".encode(),
+            )
+            processed_s, left_over = _drained(integration, started)
+            storm_runs.append(
+                (
+                    ok,
+                    acked_s,
+                    processed_s,
+                    errors,
+                    left_over,
+                    _hwm_mb(worker.pid),
+                    _rss_mb(worker.pid),
+                )
+            )
+        storm_ok, storm_s, storm_e2e_s, storm_err, storm_left = storm_runs[0][:5]
         storm_incidents = (
             Incident.objects.filter(alert_groups__integration=storm).distinct().count()
         )
@@ -448,6 +498,9 @@ def run() -> list[dict]:
                     process.kill()
         shutil.rmtree(broker_dir, ignore_errors=True)
 
+    e2e_ratio = (opened / trigger_s) / insert_rps if trigger_s and insert_rps else 0.0
+    storm_peak = max(run[5] for run in storm_runs)
+    storm_growth = storm_runs[-1][5] - storm_runs[0][5]
     batch_ack = statistics.median(ack for ack, _ in batch_rounds)
     batch_e2e = statistics.median(e2e for _, e2e in batch_rounds)
 
@@ -510,6 +563,14 @@ def run() -> list[dict]:
             f"last delivery processed{left(trigger_left)}",
         },
         {
+            "name": "Events v2 triggers → incidents, end to end vs one-INSERT view",
+            "figure": round(e2e_ratio, 3),
+            "unit": "ratio",
+            "note": f"{opened / trigger_s if trigger_s else 0:.1f} incidents/s (triaged, clock "
+            f"started, first pages queued, audited) / {insert_rps:,.0f} INSERT-view requests/s; "
+            f"budget ≥ 0.25× {met(e2e_ratio >= 0.25)}",
+        },
+        {
             "name": "Events v2 repeat trigger (same dedup key), acknowledged",
             "figure": round(repeat_rps, 1),
             "unit": "requests/s",
@@ -532,6 +593,15 @@ def run() -> list[dict]:
             f"budget ≥ 5,000 {met(batch_e2e >= 5000)}",
         },
         {
+            "name": "Alertmanager 100-alert batches, every group new, end to end",
+            "figure": round(fresh_ok * BATCH_SIZE / fresh_s, 1) if fresh_s else 0.0,
+            "unit": "alerts/s",
+            "note": f"{fresh_incidents} incidents from {fresh_ok} batches (each its own groupKey, "
+            f"storm rule off) in {fresh_s:.1f} s: "
+            f"{fresh_incidents / fresh_s if fresh_s else 0:.1f} incidents/s, errors={fresh_err}"
+            f"{left(fresh_left)}",
+        },
+        {
             "name": "storm of 10,000 alerts, one cause → incidents",
             "figure": storm_incidents,
             "unit": "incidents",
@@ -539,6 +609,25 @@ def run() -> list[dict]:
             f"{storm_s:.1f} s, processed in {storm_e2e_s:.1f} s, {storm_alerts} alerts stored, "
             f"errors={storm_err}{left(storm_left)}; budget ≤ {storm_budget} "
             f"{met(storm_incidents <= storm_budget)}",
+        },
+        {
+            "name": "peak RSS of the Celery worker, 10,000-alert storms",
+            "figure": round(storm_peak, 1),
+            "unit": "MiB",
+            "note": f"VmHWM after each of {STORMS} storms (its own integration each): "
+            + " / ".join(f"{run[5]:.0f}" for run in storm_runs)
+            + " MiB, RSS after each "
+            + " / ".join(f"{run[6]:.0f}" for run in storm_runs)
+            + " MiB, processed in "
+            + " / ".join(f"{run[2]:.1f}" for run in storm_runs)
+            + f" s; budget ≤ 150 MiB {met(storm_peak <= 150)}",
+        },
+        {
+            "name": "Celery worker memory growth, storm 1 → 3",
+            "figure": round(storm_growth, 1),
+            "unit": "MiB",
+            "note": f"VmHWM after the last storm minus after the first; budget ≤ 5 MiB "
+            f"{met(storm_growth <= 5)}",
         },
         {
             "name": "deliveries not processed",

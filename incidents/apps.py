@@ -104,7 +104,7 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from itsm.core import workflow
 
-        from . import attachments, escalation, services
+        from . import attachments, config_cache, escalation, services
         from .fix import fix_context
         from .links import links_context
         from .models import Incident
@@ -112,6 +112,7 @@ class IncidentsConfig(AppConfig):
         from .sla import sla_context
 
         workflow.register(services.TRANSITIONS)
+        config_cache.connect()
         workflow.register_summary(Incident, escalation.transition_summary)
         register_panel(Panel("links", "incidents/partials/_links.html", links_context, order=8))
         register_panel(Panel("fix", "incidents/partials/_fix.html", fix_context, order=9))

@@ -37,7 +37,7 @@ from itsm.core.audit import record_event
 from itsm.core.notifications import notify
 from itsm.core.roles import ops_rank
 
-from . import paging
+from . import config_cache, paging
 from .choices import (
     BusinessImpact,
     Clock,
@@ -55,7 +55,6 @@ from .models import (
     Incident,
     IncidentEscalation,
     Page,
-    ResponseTarget,
     StepKind,
     TimelineEntry,
     level_label,
@@ -73,16 +72,15 @@ MAX_STEPS_PER_INCIDENT = 20
 
 def policy_for(incident: Incident) -> EscalationPolicy | None:
     """The active policy of the incident's track: the service's own one first, else the track's
-    default. Untriaged incidents (no track yet) use the normal track's."""
+    default. Untriaged incidents (no track yet) use the normal track's. Read from the cached
+    configuration (``incidents.config_cache``): the rows, levels prefetched, shared read-only."""
     track = incident.track or Track.NORMAL
-    policies = EscalationPolicy.objects.filter(is_active=True, track=track).prefetch_related(
-        "levels__target_team", "levels__target_schedule", "levels__target_user"
-    )
+    policies = [p for p in config_cache.current().policies if p.track == track]
     if incident.service_id:
-        own = policies.filter(service_id=incident.service_id).order_by("id").first()
+        own = next((p for p in policies if p.service_id == incident.service_id), None)
         if own is not None:
             return own
-    return policies.filter(service__isnull=True).order_by("id").first()
+    return next((p for p in policies if p.service_id is None), None)
 
 
 def _condition_met(level: LevelSnapshot, incident: Incident) -> bool:
@@ -104,7 +102,7 @@ def clock_for(incident: Incident) -> str:
     evening is not escalated over the weekend and never pages developers at night."""
     if not incident.priority:
         return Clock.ALWAYS
-    target = ResponseTarget.objects.filter(priority=incident.priority).first()
+    target = config_cache.current().response_targets.get(incident.priority)
     if target is not None:
         return target.clock
     from .defaults import RESPONSE_TARGETS
@@ -116,7 +114,7 @@ def business_clock_priorities() -> list[str]:
     """The priorities whose chain runs on the business calendar (P4 by default)."""
     from .defaults import RESPONSE_TARGETS
 
-    stored = dict(ResponseTarget.objects.values_list("priority", "clock"))
+    stored = {p: t.clock for p, t in config_cache.current().response_targets.items()}
     return [
         p
         for p in Priority.values
@@ -613,17 +611,24 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
         logger.warning("%s: no active escalation policy for its track", incident.number)
         return None
     started = incident.clock_from if cycle == 1 else now
-    clock, _created = IncidentEscalation.objects.update_or_create(
-        incident=incident,
-        defaults={
-            "policy": policy,
-            "snapshot": _snapshot(policy, incident),
-            "cycle": cycle,
-            "started_at": started,
-            "level_reached_at": started,
-            "stopped_at": None,
-        },
-    )
+    fields = {
+        "policy": policy,
+        "snapshot": _snapshot(policy, incident),
+        "cycle": cycle,
+        "started_at": started,
+        "level_reached_at": started,
+        "stopped_at": None,
+    }
+    if cycle == 1:
+        # The first cycle: the incident has no clock yet (triage, or a reopen of an incident
+        # that never had one), so a plain INSERT, without update_or_create's lookup and
+        # savepoints.
+        clock = IncidentEscalation.objects.create(incident=incident, **fields)
+    else:
+        clock, _created = IncidentEscalation.objects.update_or_create(
+            incident=incident, defaults=fields
+        )
+    incident._started_clock = clock  # report_incident(new=True) reads it without a query
     incident.escalation_level = 1
     if cycle > 1:
         row = clock.policy_snapshot.chain_level(1)
@@ -645,10 +650,13 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
     return clock
 
 
-def report_incident(incident: Incident, *, now=None) -> None:
-    """§8.3.1 報告フロー 2 運用チームに通知: a new incident notifies the ops team (L1)."""
+def report_incident(incident: Incident, *, now=None, new: bool = False) -> None:
+    """§8.3.1 報告フロー 2 運用チームに通知: a new incident notifies the ops team (L1).
+
+    ``new``: the incident was opened in this transaction, so its clock is the one its triage
+    started (``start_clock``), or none when it was not triaged: no query to find it."""
     now = now or timezone.now()
-    clock = _clock(incident)
+    clock = getattr(incident, "_started_clock", None) if new else _clock(incident)
     if clock is not None:
         row = clock.policy_snapshot.chain_level(1)
     else:

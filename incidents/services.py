@@ -66,10 +66,10 @@ from .models import (
 # ---------------------------------------------------------------------------- triage
 
 
-def _timeline(incident, *, actor=None, actor_label="", kind, text="", data=None):
+def _entry(incident, *, actor=None, actor_label="", kind, text="", data=None) -> TimelineEntry:
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    return TimelineEntry.objects.create(
+    return TimelineEntry(
         incident=incident,
         actor=actor,
         actor_label=actor_label[:150],
@@ -77,6 +77,12 @@ def _timeline(incident, *, actor=None, actor_label="", kind, text="", data=None)
         text=text,
         data=data or {},
     )
+
+
+def _timeline(incident, **fields) -> TimelineEntry:
+    entry = _entry(incident, **fields)
+    entry.save(force_insert=True)
+    return entry
 
 
 def open_incident(
@@ -150,35 +156,40 @@ def open_incident(
             to_state=incident.state,
             data={"source": source, "priority": priority or ""},
         )
-        _timeline(
-            incident,
-            actor=actor,
-            actor_label=system_label,
-            kind=TimelineKind.STATUS_UPDATE,
-            text=_("Incident filed (%(source)s).") % {"source": Source(source).label},
-        )
-        if incident.clock_started_at:
-            _timeline(
+        filed = [
+            _entry(
                 incident,
                 actor=actor,
                 actor_label=system_label,
                 kind=TimelineKind.STATUS_UPDATE,
-                text=_(
-                    "The alert started %(started)s; the response clock started when the portal "
-                    "received it at %(received)s."
-                )
-                % {
-                    "started": _local(incident.detected_at),
-                    "received": _local(incident.clock_started_at),
-                },
-                data={
-                    "detected_at": incident.detected_at.isoformat(),
-                    "clock_started_at": incident.clock_started_at.isoformat(),
-                },
+                text=_("Incident filed (%(source)s).") % {"source": Source(source).label},
             )
+        ]
+        if incident.clock_started_at:
+            filed.append(
+                _entry(
+                    incident,
+                    actor=actor,
+                    actor_label=system_label,
+                    kind=TimelineKind.STATUS_UPDATE,
+                    text=_(
+                        "The alert started %(started)s; the response clock started when the "
+                        "portal received it at %(received)s."
+                    )
+                    % {
+                        "started": _local(incident.detected_at),
+                        "received": _local(incident.clock_started_at),
+                    },
+                    data={
+                        "detected_at": incident.detected_at.isoformat(),
+                        "clock_started_at": incident.clock_started_at.isoformat(),
+                    },
+                )
+            )
+        TimelineEntry.objects.bulk_create(filed)  # one INSERT for the opening's entries
         if priority or (impact_scope and business_impact and urgency):
-            _triage(incident, actor=actor, system_label=system_label or "intake")
-        escalation.report_incident(incident)
+            _triage(incident, actor=actor, system_label=system_label or "intake", opening=True)
+        escalation.report_incident(incident, new=True)
     return incident
 
 
@@ -186,7 +197,7 @@ def _local(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def _triage(incident, *, actor, comment="", system_label=""):
+def _triage(incident, *, actor, comment="", system_label="", opening=False):
     def after(inc):
         _timeline(
             inc,
@@ -220,6 +231,7 @@ def _triage(incident, *, actor, comment="", system_label=""):
         },
         system_label=system_label,
         after=after,
+        opening=opening,
     )
 
 
@@ -422,6 +434,7 @@ def transition(
     data: dict | None = None,
     system_label: str = "",
     after=None,
+    opening: bool = False,
 ) -> Incident:
     """Apply an incident transition for a person, an API client or the system (``actor=None``
     with the ``system_label`` of the integration or clock acting) — the one way an incident
@@ -433,6 +446,9 @@ def transition(
     - the state change lands on the incident's timeline (labels at display time);
     - a running hold ends: the resolution clock resumes (``holds.end_hold_on_transition``);
     - then ``after(incident)``: what the use case adds (the postmortem of a close …).
+
+    ``opening``: the triage of an incident opened in this transaction (``open_incident``),
+    which has no hold to end.
 
     The audit event is written for every transition by ``itsm.core.signals``.
     """
@@ -447,7 +463,8 @@ def transition(
             text=comment or "",
             data={"transition": name, "from": source, "to": inc.state},
         )
-        holds.end_hold_on_transition(inc, actor=actor, system_label=system_label, name=name)
+        if not opening:
+            holds.end_hold_on_transition(inc, actor=actor, system_label=system_label, name=name)
         if after is not None:
             after(inc)
 

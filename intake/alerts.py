@@ -71,7 +71,7 @@ def open_group(integration, key, *, opener, context: Context) -> AlertGroup | No
     if storm is not None:
         join_storm(storm, group, integration)
         return group
-    if storming(integration, group):
+    if storming(integration, group, context):
         group.priority = group.priority or mapped_priority(integration, opener)
         context.storm = group.incident = storm_incident(integration, group)
         AlertGroup.objects.filter(pk=group.pk).update(

@@ -13,11 +13,18 @@ from .models import AlertGroup, Integration, MappingRule
 
 class Context:
     """What a batch reads once: the integration's mapping rules, and during an alert storm the
-    storm incident (found once, not once per new group: a storm is when groups pour in)."""
+    storm incident (found once, not once per new group: a storm is when groups pour in); before
+    one, the opening times of the storm window's groups (``storms.storming``)."""
 
     def __init__(self, integration: Integration):
         self.rules = list(integration.rules.select_related("service"))
         self.storm: Incident | None = None
+        self.recent_groups: list | None = None
+
+    def forget_failed(self) -> None:
+        """A delivery's savepoint was rolled back: what it added here may be gone."""
+        self.storm = None
+        self.recent_groups = None
 
 
 def mapping(integration: Integration, labels: dict, rules: list[MappingRule]) -> dict:

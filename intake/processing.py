@@ -137,7 +137,7 @@ def _process(delivery: Delivery, integration: Integration, *, context: Context) 
                 else apply_event(integration, message, context)
             )
     except Exception as exc:  # noqa: BLE001 - the delivery is kept and retried by the sweep
-        context.storm = None  # it may have been opened in the savepoint just rolled back
+        context.forget_failed()  # the storm incident or new groups may be rolled back
         log.exception("intake: delivery %s failed, left pending", delivery.pk)
         delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
         if delivery.attempts >= MAX_ATTEMPTS:

@@ -15,21 +15,36 @@ from incidents.choices import PRIORITY_ORDER, Source
 from incidents.models import Incident
 from itsm.core.audit import record_event
 
-from .groups import close_group, locked_open_group
+from .groups import Context, close_group, locked_open_group
 from .models import AlertGroup, Integration
 
 
-def storming(integration: Integration, group: AlertGroup) -> bool:
+def storming(integration: Integration, group: AlertGroup, context: Context | None = None) -> bool:
     """The storm rule, asked once per new group until a batch knows the storm (never per alert):
     more than ``storm_threshold`` new groups of the integration within the storm window, counting
     ``group``. Every new group counts, also those that joined a storm incident, so storm mode
-    lasts while the storm does. The count stops at the threshold (an index range scan)."""
+    lasts while the storm does.
+
+    One query per batch (``context``): the opening times of the window's latest groups, at most
+    the threshold's number (an index range scan). Fewer than that is all of them, and the batch
+    (which holds the integration's lock: nobody else adds its groups meanwhile) keeps the list,
+    adding its own new groups and dropping those the window leaves behind."""
     since = timezone.now() - timedelta(minutes=integration.storm_window_minutes)
     threshold = integration.storm_threshold
-    others = AlertGroup.objects.filter(
-        integration=integration, is_storm=False, opened_at__gte=since
-    ).exclude(pk=group.pk)
-    return others[:threshold].count() >= threshold
+    recent = context.recent_groups if context is not None else None
+    if recent is None:
+        recent = list(
+            AlertGroup.objects.filter(integration=integration, is_storm=False, opened_at__gte=since)
+            .exclude(pk=group.pk)
+            .order_by("-opened_at")
+            .values_list("opened_at", flat=True)[:threshold]
+        )
+    else:
+        recent = [at for at in recent if at >= since]
+    found = len(recent) >= threshold
+    if context is not None:
+        context.recent_groups = [*recent, group.opened_at]
+    return found
 
 
 def join_storm(incident: Incident, group: AlertGroup, integration: Integration) -> None:

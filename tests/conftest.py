@@ -112,6 +112,17 @@ def _fresh_business_calendar():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_incident_config():
+    """The incident configuration is cached per process (``incidents.config_cache``); a
+    rolled-back test must not leak its rows, nor rows it changed with a queryset update."""
+    from incidents import config_cache
+
+    config_cache._loaded.clear()
+    yield
+    config_cache._loaded.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttles(monkeypatch):
     """Each test starts with no API throttle history and no failed logins counted.
 

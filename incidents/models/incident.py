@@ -100,13 +100,11 @@ def priority_for(scope: str, impact: str, urgency: str) -> str:
     check_choice("impact_scope", scope, ImpactScope)
     check_choice("business_impact", impact, BusinessImpact)
     check_choice("urgency", urgency, Urgency)
-    cell = (
-        TriageRule.objects.filter(impact_scope=scope, business_impact=impact)
-        .values_list("priority", flat=True)
-        .first()
-    ) or TRIAGE_MATRIX[(scope, impact)]
-    shift = UrgencyRule.objects.filter(urgency=urgency).values_list("priority_shift", flat=True)
-    shift = shift.first() if shift.exists() else URGENCY_SHIFT[urgency]
+    from ..config_cache import current
+
+    config = current()
+    cell = config.triage.get((scope, impact)) or TRIAGE_MATRIX[(scope, impact)]
+    shift = config.urgency_shift.get(urgency, URGENCY_SHIFT[urgency])
     return lower_priority(cell, shift)
 
 
@@ -184,9 +182,11 @@ class ResolutionTarget(models.Model):
 
 def resolution_target(priority: str) -> ResolutionTarget | None:
     """The priority's ``ResolutionTarget`` row, else the default (``incidents.defaults``)."""
+    from ..config_cache import current
+
     if not priority:
         return None
-    target = ResolutionTarget.objects.filter(priority=priority).first()
+    target = current().resolution_targets.get(priority)
     if target is None:
         from ..defaults import RESOLUTION_TARGETS
 
@@ -689,9 +689,11 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
 
 def response_due_for(priority: str, detected_at: datetime) -> datetime | None:
     """§8.1 対応目標時間: detection + the priority's response target on its clock."""
+    from ..config_cache import current
+
     if not priority:
         return None
-    target = ResponseTarget.objects.filter(priority=priority).first()
+    target = current().response_targets.get(priority)
     if target is None:
         from ..defaults import RESPONSE_TARGETS
 

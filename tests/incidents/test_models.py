@@ -63,11 +63,16 @@ def test_matrix_is_seeded_complete_by_migration():
 
 
 def test_matrix_edits_in_data_change_the_result():
-    TriageRule.objects.filter(impact_scope="single_feature", business_impact="minor").update(
-        priority="P3"
-    )
+    # Edited as the admin and the configuration API do (saved: the cached configuration is
+    # reloaded, incidents.config_cache), after a first read.
+    assert priority_for("single_feature", "minor", "immediate") == "P4"
+    cell = TriageRule.objects.get(impact_scope="single_feature", business_impact="minor")
+    cell.priority = "P3"
+    cell.save()
     assert priority_for("single_feature", "minor", "immediate") == "P3"
-    UrgencyRule.objects.filter(urgency="planned").update(priority_shift=2)
+    rule = UrgencyRule.objects.get(urgency="planned")
+    rule.priority_shift = 2
+    rule.save()
     assert priority_for("all_users", "revenue_loss", "planned") == "P3"
 
 
