@@ -117,7 +117,7 @@ def context() -> dict:
         commit = ""
     return {
         "db_engine": f"{connection.vendor} {version}".strip(),
-        "cache": "redis" if settings.REDIS_URL else "locmem",
+        "cache": "redis" if settings.REDIS_URL else "local",
         "cpu_cores": os.cpu_count(),
         "machine": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),

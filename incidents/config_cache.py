@@ -18,8 +18,9 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.apps import apps
-from django.core.cache import cache
 from django.db import connection, transaction
+
+from itsm.core.cache import bump_version, shared_version
 
 VERSION_KEY = "incidents-config-version"
 
@@ -84,7 +85,7 @@ def current() -> IncidentConfig:
         not connection.atomic_blocks or connection.atomic_blocks[0] is not editing
     ):
         _loaded.clear()  # the transaction that edited it ended without committing: rolled back
-    version = cache.get_or_set(VERSION_KEY, 1, None)
+    version = shared_version(VERSION_KEY)
     if _loaded.get("version") != version or "config" not in _loaded:
         _loaded.update(version=version, config=IncidentConfig())
     return _loaded["config"]
@@ -92,10 +93,7 @@ def current() -> IncidentConfig:
 
 def _bump() -> None:
     _loaded.clear()
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, 2, None)
+    bump_version(VERSION_KEY)
 
 
 def invalidate(**kwargs) -> None:

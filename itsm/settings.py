@@ -2,7 +2,7 @@
 
 With no environment set, the portal runs on the embedded default (DESIGN.md principle 6):
 SQLite at var/itsm.sqlite3, Celery on kombu's filesystem transport under var/broker/ and a
-local-memory cache. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis; ITSM_PRODUCTION=1
+a cache on disk under var/cache/. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis; ITSM_PRODUCTION=1
 turns on the production hardening that `manage.py check --deploy` expects.
 """
 
@@ -232,7 +232,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "itsm.core.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The embedded default runs web, worker and beat as separate processes: they share a cache
+    # on disk, so a version bumped by one (the business calendar, the incident configuration)
+    # reaches the others (a per-process memory cache never would).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # Celery: Redis is only a doorbell; deadlines live in indexed columns (DESIGN.md §1–2).
 BROKER_DIR = VAR_DIR / "broker"

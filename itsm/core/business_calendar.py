@@ -412,6 +412,9 @@ class BusinessCalendar:
 _loaded: dict[str, object] = {}
 
 
+CALENDAR_VERSION = "business-calendar-version"
+
+
 def current_calendar() -> BusinessCalendar:
     """The calendar built from the WorkingHours and ClosedDay rows and settings.
 
@@ -419,11 +422,11 @@ def current_calendar() -> BusinessCalendar:
     :func:`invalidate_calendar` whenever an admin edits the rows).
     """
     from django.conf import settings
-    from django.core.cache import cache
 
+    from .cache import shared_version
     from .models import ClosedDay, WorkingHours
 
-    version = cache.get_or_set("business-calendar-version", 1, None)
+    version = shared_version(CALENDAR_VERSION)
     if _loaded.get("version") == version and "calendar" in _loaded:
         return _loaded["calendar"]  # type: ignore[return-value]
     hours = {w.weekday: (w.start, w.end) for w in WorkingHours.objects.all()}
@@ -440,10 +443,7 @@ def current_calendar() -> BusinessCalendar:
 
 
 def invalidate_calendar(**kwargs) -> None:
-    from django.core.cache import cache
+    from .cache import bump_version
 
     _loaded.clear()
-    try:
-        cache.incr("business-calendar-version")
-    except ValueError:
-        cache.set("business-calendar-version", 2, None)
+    bump_version(CALENDAR_VERSION)

@@ -1,4 +1,5 @@
-"""Cache helpers: a Redis backend that keeps its client, and a windowed counter.
+"""Cache helpers: a Redis backend that keeps its client, a windowed counter, and the shared
+versions of what each process keeps in memory (``shared_version`` / ``bump_version``).
 
 Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` for every cache operation;
 with redis-py 7 that constructor (its response-callback table) costs about as much as the round
@@ -7,6 +8,8 @@ is enough. Everything else (pools, serializer, options, replicas) is Django's.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -53,3 +56,21 @@ def count_hit(key: str, window: int, hits: int = 1) -> int:
     except ValueError:
         backend.set(key, hits, window)
         return hits
+
+
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
+def shared_version(key: str) -> str:
+    """The current version of something every process keeps in memory (the business calendar,
+    the incident configuration): a process rebuilds its copy when this differs from the one it
+    built it at."""
+    return caches["default"].get_or_set(key, _token, None)
+
+
+def bump_version(key: str) -> None:
+    """Every process rebuilds its copy on its next read. A fresh random token, not a counter:
+    a counter that expired (the file cache's ``incr`` resets the timeout) and started again
+    could come back to the number a stale process holds."""
+    caches["default"].set(key, _token(), None)
