@@ -27,14 +27,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from itsm.core import workflow
-from itsm.core.audit import record_event
-from itsm.core.notifications import notify
+from itsm.core.audit import audit_event, record_event
+from itsm.core.models import AuditEvent
+from itsm.core.notifications import Notice, cancel_pending, notify, notify_many
 from itsm.core.roles import ops_rank
 
 from . import config_cache, paging
@@ -63,7 +64,7 @@ from .snapshot import LevelSnapshot, PolicySnapshot
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH_SIZE = 200
+SWEEP_BATCH_SIZE = 100  # two workers share a 1,000-deadline burst in ten batches
 MAX_STEPS_PER_INCIDENT = 20
 
 
@@ -149,10 +150,13 @@ def _fraction_of(
     return start + (due - start) * fraction
 
 
-def recipients(row: LevelSnapshot | None, *, level: int | None = None, now=None):
+def recipients(row: LevelSnapshot | None, *, level: int | None = None, now=None, batch=None):
     """People and teams a level reaches now (``paging.targets``): the on-call person of its
     schedule, its person, its team, the holders of its role — or the teams on its rung."""
-    found = paging.targets(row, level=level, now=now or timezone.now())
+    if batch is not None:
+        found = batch.targets(row, level=level)
+    else:
+        found = paging.targets(row, level=level, now=now or timezone.now())
     return [user for user, _target in found.people.values()], found.teams
 
 
@@ -331,8 +335,8 @@ def next_step(incident: Incident, clock=None) -> NextStep | None:
 # ---------------------------------------------------------------------------- applying steps
 
 
-def _timeline(incident, *, actor, text, data):
-    TimelineEntry.objects.create(
+def _timeline(incident, *, actor, text, data, batch=None):
+    entry = TimelineEntry(
         incident=incident,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_label="" if actor else "escalation clock",  # shown translated (core.audit)
@@ -340,66 +344,110 @@ def _timeline(incident, *, actor, text, data):
         text=text,
         data=data,
     )
+    if batch is not None:
+        batch.timeline.append(entry)
+    else:
+        entry.save(force_insert=True)
 
 
-def _notify_step(incident, step: EscalationStep, *, people, teams, message, **params) -> int:
+def _event(incident, *, batch=None, **fields) -> None:
+    """The step's audit event (``record_event``), or handed to the sweep's batch."""
+    if batch is not None:
+        batch.events.append(audit_event(incident, **fields))
+    else:
+        record_event(incident, **fields)
+
+
+def _save_clock(clock: IncidentEscalation, fields: list[str], batch=None) -> None:
+    if batch is not None:
+        batch.clocks_changed[clock.pk] = clock
+    else:
+        clock.save(update_fields=fields)
+
+
+def _notify_step(
+    incident, step: EscalationStep, *, people, teams, message, batch=None, **params
+) -> int:
     """Notify about one step; the text is rendered per reader from ``message`` + ``params``
-    (incidents/notification_messages.py)."""
-    created = notify(
-        people,
-        key=f"{incident.number}:{step.key}",
-        message=message,
-        params={"number": incident.number, "title": incident.title, **params},
-        url=incident.get_absolute_url(),
-        teams=teams,
-        urgency=paging.urgency_of(incident),
-        thread=incident.number,
-    )
-    return len(created)
+    (incidents/notification_messages.py). A sweep's batch counts the people onto the step when
+    it writes the rows (returns 0 here)."""
+    fields = {
+        "key": f"{incident.number}:{step.key}",
+        "message": message,
+        "params": {"number": incident.number, "title": incident.title, **params},
+        "url": incident.get_absolute_url(),
+        "teams": teams,
+        "urgency": paging.urgency_of(incident),
+        "thread": incident.number,
+    }
+    if batch is not None:
+        batch.notify(step, Notice.of(people, **fields))
+        return 0
+    return len(notify(people, **fields))
 
 
-def _responders(incident: Incident):
+def _responders(incident: Incident, batch=None):
     """The assignee and the incident's team (response warnings go to them)."""
     people, teams = [], []
     if incident.assignee_id:
         people.append(incident.assignee)
     if incident.team_id:
         teams.append(incident.team)
-        people += list(incident.team.members.filter(is_active=True))
+        if batch is not None:
+            people += batch.members(incident.team)
+        else:
+            people += list(incident.team.members.filter(is_active=True))
     return people, teams
 
 
-def _record(incident, due: Due, *, actor=None, comment="", from_level=None, reason=None, now):
-    """Insert the step row; None when it was applied already (by a racing sweep or a person)."""
+def _record(
+    incident, due: Due, *, actor=None, comment="", from_level=None, reason=None, now, batch=None
+):
+    """Insert the step row; None when it was applied already (by a racing sweep or a person).
+    In a sweep's batch the incident's row lock is held and its keys were read under it: the
+    step is new unless its key is among them (the unique constraint still guards the INSERT)."""
+    step = EscalationStep(
+        incident=incident,
+        key=due.key,
+        kind=due.kind,
+        level=due.level,
+        from_level=from_level,
+        reason=reason or due.reason,
+        comment=comment,
+        due_at=due.due_at,
+        applied_at=now,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    if batch is not None:
+        return batch.record(step)
     try:
         with transaction.atomic():
-            return EscalationStep.objects.create(
-                incident=incident,
-                key=due.key,
-                kind=due.kind,
-                level=due.level,
-                from_level=from_level,
-                reason=reason or due.reason,
-                comment=comment,
-                due_at=due.due_at,
-                applied_at=now,
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
-            )
+            step.save(force_insert=True)
+            return step
     except IntegrityError:
         return None
 
 
-def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=None, now):
+def _raise_level(
+    incident, clock, due: Due, *, actor=None, comment="", reason=None, now, batch=None
+):
     """Move the incident to ``due.level`` and tell that level's targets."""
     from_level = incident.escalation_level or 1
     if (
         reason is None
         and due.reason == EscalationReason.NOT_RECOVERED
-        and _unacknowledged(incident, from_level)
+        and _unacknowledged(incident, from_level, batch)
     ):
         reason = EscalationReason.NOT_ACKNOWLEDGED
     step = _record(
-        incident, due, actor=actor, comment=comment, from_level=from_level, reason=reason, now=now
+        incident,
+        due,
+        actor=actor,
+        comment=comment,
+        from_level=from_level,
+        reason=reason,
+        now=now,
+        batch=batch,
     )
     if step is None:
         return None
@@ -407,9 +455,9 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
     # Automatic steps count the next delay from when they were due, so timings never drift
     # with the sweep interval; a person's escalation counts from the moment they made it.
     clock.level_reached_at = due.due_at if actor is None else now
-    clock.save(update_fields=["level_reached_at"])
+    _save_clock(clock, ["level_reached_at"], batch)
     # The levels below stop paging: the incident has climbed past them.
-    paging.stop_pages(incident, below_level=due.level, now=now)
+    paging.stop_pages(incident, below_level=due.level, now=now, batch=batch)
     label = level_label(due.level)
     step.notified = paging.page_level(
         incident,
@@ -419,8 +467,10 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
         message="incidents.escalated",
         params={"level": due.level, "reason": step.reason, "comment": comment},
         actor=actor,
+        batch=batch,
     )
-    step.save(update_fields=["notified"])
+    if batch is None:
+        step.save(update_fields=["notified"])
     _timeline(
         incident,
         actor=actor,
@@ -428,9 +478,11 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
         % {"from": from_level, "to": label, "reason": EscalationReason(step.reason).label}
         + (f"\n{comment}" if comment else ""),
         data={"step": step.key, "level": due.level, "from": from_level, "reason": step.reason},
+        batch=batch,
     )
-    record_event(
+    _event(
         incident,
+        batch=batch,
         action="escalate",
         actor=actor,
         actor_label="" if actor else "escalation clock",
@@ -440,23 +492,27 @@ def _raise_level(incident, clock, due: Due, *, actor=None, comment="", reason=No
     return step
 
 
-def _unacknowledged(incident: Incident, level: int) -> bool:
+def _unacknowledged(incident: Incident, level: int, batch=None) -> bool:
     """The level's people were paged and nobody acknowledged (the climb's reason)."""
+    if batch is not None:
+        return batch.unacknowledged(incident, level)
     pages = Page.objects.filter(incident=incident, level=level)
     return pages.exists() and not pages.filter(acknowledged_at__isnull=False).exists()
 
 
-def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
+def _apply(incident, clock, due: Due, *, now, batch=None) -> EscalationStep | None:
     if due.kind == StepKind.AUTOMATIC:
-        return _raise_level(incident, clock, due, now=now)
-    step = _record(incident, due, from_level=incident.escalation_level, now=now)
+        return _raise_level(incident, clock, due, now=now, batch=batch)
+    step = _record(incident, due, from_level=incident.escalation_level, now=now, batch=batch)
     if step is None:
         return None
     number = incident.number
     if due.kind == StepKind.WARNING:
-        people, teams = _responders(incident)
+        people, teams = _responders(incident, batch)
         if not people:
-            people, teams = recipients(clock.policy_snapshot.chain_level(1), level=1, now=now)
+            people, teams = recipients(
+                clock.policy_snapshot.chain_level(1), level=1, now=now, batch=batch
+            )
         percent = due.key.rsplit(":", 1)[-1]
         due_text = timezone.localtime(incident.response_due_at).strftime("%H:%M")
         title = _("%(number)s: %(percent)s%% of the response target passed (due %(due)s)") % {
@@ -470,18 +526,20 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             people=people,
             teams=teams,
             message="incidents.response_warning",
+            batch=batch,
             percent=percent,
             due=incident.response_due_at.isoformat(),
         )
-        _timeline(incident, actor=None, text=title, data={"step": step.key})
+        _timeline(incident, actor=None, text=title, data={"step": step.key}, batch=batch)
     elif due.kind == StepKind.BREACH:
         clock.response_breached_at = due.due_at
-        clock.save(update_fields=["response_breached_at"])
-        people, teams = _responders(incident)
+        _save_clock(clock, ["response_breached_at"], batch)
+        people, teams = _responders(incident, batch)
         current_people, current_teams = recipients(
             clock.policy_snapshot.chain_level(incident.escalation_level or 1),
             level=incident.escalation_level or 1,
             now=now,
+            batch=batch,
         )
         title = _("%(number)s: response target breached") % {"number": number}
         step.notified = _notify_step(
@@ -490,10 +548,12 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             people=people + current_people,
             teams=teams + current_teams,
             message="incidents.response_breached",
+            batch=batch,
         )
-        _timeline(incident, actor=None, text=title, data={"step": step.key})
-        record_event(
+        _timeline(incident, actor=None, text=title, data={"step": step.key}, batch=batch)
+        _event(
             incident,
+            batch=batch,
             action="response_breached",
             actor_label="escalation clock",
             data={"due": due.due_at.isoformat()},
@@ -513,6 +573,7 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
                     nxt,
                 ),
                 now=now,
+                batch=batch,
             )
     elif due.kind == StepKind.REPORT:
         # §8.3.1 報告: the level is paged (its on-call person) and waits for acknowledgement.
@@ -521,7 +582,13 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             "level": level_label(due.level),
             "reason": EscalationReason(due.reason).label,
         }
-        _timeline(incident, actor=None, text=title, data={"step": step.key, "level": due.level})
+        _timeline(
+            incident,
+            actor=None,
+            text=title,
+            data={"step": step.key, "level": due.level},
+            batch=batch,
+        )
         step.notified = paging.page_level(
             incident,
             step,
@@ -529,9 +596,10 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             now=now,
             message="incidents.informed",
             params={"level": due.level, "reason": due.reason},
+            batch=batch,
         )
     elif due.kind == StepKind.NOTIFY:
-        people, teams = recipients(due.row, level=due.level, now=now)
+        people, teams = recipients(due.row, level=due.level, now=now, batch=batch)
         title = _("%(number)s: %(level)s informed (%(reason)s)") % {
             "number": number,
             "level": level_label(due.level),
@@ -543,11 +611,19 @@ def _apply(incident, clock, due: Due, *, now) -> EscalationStep | None:
             people=people,
             teams=teams,
             message="incidents.informed",
+            batch=batch,
             level=due.level,
             reason=due.reason,
         )
-        _timeline(incident, actor=None, text=title, data={"step": step.key, "level": due.level})
-    step.save(update_fields=["notified"])
+        _timeline(
+            incident,
+            actor=None,
+            text=title,
+            data={"step": step.key, "level": due.level},
+            batch=batch,
+        )
+    if batch is None:
+        step.save(update_fields=["notified"])
     return step
 
 
@@ -577,27 +653,198 @@ def sweep_deadlines(*, now=None, batch_size: int = SWEEP_BATCH_SIZE) -> int:
     Each batch is one transaction over rows locked with ``SKIP LOCKED``, so several workers (or
     beats started by mistake) share the work instead of repeating it; its cost grows with the
     number of due rows (index on ``next_deadline_at``), not with the number of open incidents.
+    A batch applies one due step per incident and writes them together (``SweepBatch``); an
+    incident with more steps due is picked again by the next batch. Should the batch fail, its
+    incidents are applied one by one, each in its own savepoint: one broken incident must not
+    stop the others.
     """
     now = now or timezone.now()
-    applied, failed = 0, set()
+    applied, skipped, passes = 0, set(), {}
     while True:
         with transaction.atomic():
             batch = list(
                 Incident.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("assignee", "team", "service")
                 .filter(next_deadline_at__lte=now)
-                .exclude(pk__in=failed)
+                .exclude(pk__in=skipped)
                 .order_by("next_deadline_at")[:batch_size]
             )
-            for incident in batch:
-                try:
-                    with transaction.atomic():
-                        applied += apply_due_steps(incident, now=now)
-                except Exception:  # one broken incident must not stop the others
-                    logger.exception("escalation sweep failed on %s", incident.number)
-                    failed.add(incident.pk)
-        if len(batch) < batch_size:
-            return applied
+            if not batch:
+                return applied
+            try:
+                with transaction.atomic():
+                    applied += _sweep_batch(batch, now=now)
+            except Exception:
+                logger.warning("escalation sweep: batch failed, one by one", exc_info=True)
+                applied += _sweep_one_by_one([incident.pk for incident in batch], now, skipped)
+        for incident in batch:
+            passes[incident.pk] = passes.get(incident.pk, 0) + 1
+            if passes[incident.pk] >= MAX_STEPS_PER_INCIDENT:
+                skipped.add(incident.pk)
+
+
+def _sweep_batch(incidents: list[Incident], *, now) -> int:
+    """Apply the first due step of each locked incident, write everything in bulk and store
+    each incident's next deadline; returns the number of steps applied."""
+    batch = SweepBatch(incidents, now=now)
+    for incident in incidents:
+        clock, done = batch.clocks.get(incident.pk), batch.done[incident.pk]
+        due = [d for d in plan(incident, clock, done) if d.due_at <= now]
+        if due:
+            _apply(incident, clock, due[0], now=now, batch=batch)
+        ahead = plan(incident, clock, done)
+        incident.next_deadline_at = ahead[0].due_at if ahead else None
+    batch.write(incidents)
+    return len(batch.steps)
+
+
+def _sweep_one_by_one(pks: list[int], now, skipped: set) -> int:
+    """The batch's incidents (still locked) each in a savepoint, reloaded: the failed batch
+    may have changed them in memory."""
+    applied = 0
+    for incident in Incident.objects.select_related("assignee", "team", "service").filter(
+        pk__in=pks
+    ):
+        try:
+            with transaction.atomic():
+                applied += apply_due_steps(incident, now=now)
+        except Exception:  # one broken incident must not stop the others
+            logger.exception("escalation sweep failed on %s", incident.number)
+            skipped.add(incident.pk)
+    return applied
+
+
+class SweepBatch:
+    """What one sweep batch writes, written together (issue 20).
+
+    The locked incidents' clocks, step keys and pages are read in one query each, a level's
+    people and a team's members once per batch. The steps, pages, notification rows (one
+    ``notify_many``), timeline entries and audit events are then inserted in bulk, and the
+    clocks and incidents updated in one statement each. Each incident takes at most one step
+    per batch, so nothing a step writes is read back before the batch is written.
+    """
+
+    def __init__(self, incidents: list[Incident], *, now):
+        self.now = now
+        pks = [incident.pk for incident in incidents]
+        self.clocks = {
+            clock.incident_id: clock
+            for clock in IncidentEscalation.objects.filter(incident_id__in=pks)
+        }
+        self.done: dict[int, set[str]] = {pk: set() for pk in pks}
+        for pk, key in EscalationStep.objects.filter(incident_id__in=pks).values_list(
+            "incident_id", "key"
+        ):
+            self.done[pk].add(key)
+        self.old_pages: dict[int, list[dict]] = {pk: [] for pk in pks}
+        for page in Page.objects.filter(incident_id__in=pks).values(
+            "id", "incident_id", "level", "acknowledged_at", "stopped_at", "step__key"
+        ):
+            self.old_pages[page["incident_id"]].append(page)
+        self.steps, self.pages, self.timeline, self.events = [], [], [], []
+        self.notices: list[tuple[EscalationStep, Notice, Page | None]] = []
+        self.clocks_changed: dict[int, IncidentEscalation] = {}
+        self.stopped: list[int] = []
+        self.cancelled: set[str] = set()
+        self._targets: dict = {}
+        self._members: dict = {}
+
+    # What the steps read.
+
+    def targets(self, row: LevelSnapshot | None, *, level: int | None) -> paging.Targets:
+        key = (row, level)
+        if key not in self._targets:
+            self._targets[key] = paging.targets(row, level=level, now=self.now)
+        return self._targets[key]
+
+    def members(self, team) -> list:
+        if team.pk not in self._members:
+            self._members[team.pk] = list(team.members.filter(is_active=True))
+        return self._members[team.pk]
+
+    def unacknowledged(self, incident: Incident, level: int) -> bool:
+        pages = [p for p in self.old_pages[incident.pk] if p["level"] == level]
+        return bool(pages) and all(p["acknowledged_at"] is None for p in pages)
+
+    # What the steps write.
+
+    def record(self, step: EscalationStep) -> EscalationStep | None:
+        done = self.done[step.incident_id]
+        if step.key in done:
+            return None
+        done.add(step.key)
+        self.steps.append(step)
+        return step
+
+    def page(self, pages: list[Page]) -> None:
+        self.pages += pages
+
+    def notify(self, step: EscalationStep, notice: Notice, *, page: Page | None = None) -> None:
+        self.notices.append((step, notice, page))
+
+    def stop_pages(self, incident: Incident, *, below_level: int | None) -> int:
+        stopped = 0
+        for page in self.old_pages[incident.pk]:
+            if page["acknowledged_at"] or page["stopped_at"]:
+                continue
+            if below_level is not None and page["level"] >= below_level:
+                continue
+            page["stopped_at"] = self.now
+            self.stopped.append(page["id"])
+            self.cancelled.add(f"{incident.number}:{page['step__key']}")
+            stopped += 1
+        return stopped
+
+    def write(self, incidents: list[Incident]) -> None:
+        EscalationStep.objects.bulk_create(self.steps)
+        if self.stopped:
+            Page.objects.filter(pk__in=self.stopped).update(
+                stopped_at=self.now, next_repeat_at=None
+            )
+        cancel_pending(*sorted(self.cancelled))
+        Page.objects.bulk_create(self.pages)
+        for _step, notice, page in self.notices:
+            if page is not None:
+                notice.params = {**notice.params, "ack_url": paging.ack_link(page)}
+        notify_many([notice for _step, notice, _page in self.notices])
+        for step, notice, _page in self.notices:
+            step.notified += len(notice.created)
+        _update_each([s for s in self.steps if s.notified], ["notified"])
+        TimelineEntry.objects.bulk_create(self.timeline)
+        AuditEvent.objects.bulk_create(self.events)
+        _update_each(
+            list(self.clocks_changed.values()), ["level_reached_at", "response_breached_at"]
+        )
+        _update_each(incidents, ["escalation_level", "next_deadline_at"])
+
+
+def _update_each(objs: list, fields: list[str]) -> None:
+    """Store ``fields`` of each of ``objs`` (one model) in one statement: ``UPDATE … FROM
+    (VALUES …)`` on PostgreSQL (``bulk_update``'s CASE per row costs more to build than to
+    run), ``bulk_update`` elsewhere."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields)
+        return
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    row = "(" + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
+    sql = "UPDATE {table} AS t SET {sets} FROM (VALUES {rows}) AS v({names}) WHERE t.{pk} = v.{pk}"
+    sql = sql.format(
+        table=quote(model._meta.db_table),
+        sets=", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:]),
+        rows=", ".join([row] * len(objs)),
+        names=", ".join(quote(c.column) for c in columns),
+        pk=quote(pk.column),
+    )
+    params = [
+        c.get_db_prep_save(getattr(obj, c.attname), connection) for obj in objs for c in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 # ---------------------------------------------------------------------------- the clock

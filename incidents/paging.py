@@ -30,7 +30,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from itsm.core.models import Team
-from itsm.core.notifications import cancel_pending, notify
+from itsm.core.notifications import Notice, cancel_pending, notify
 from oncall.models import Schedule
 from oncall.selectors import on_call
 
@@ -116,14 +116,18 @@ def ack_link(page: Page) -> str:
     return reverse("incidents:ack_link", args=[token])
 
 
-def _timeline(incident: Incident, text: str, data: dict) -> None:
-    TimelineEntry.objects.create(
+def _timeline(incident: Incident, text: str, data: dict, batch=None) -> None:
+    entry = TimelineEntry(
         incident=incident,
         actor_label="escalation clock",
         kind=TimelineKind.PAGING,
         text=text,
         data=data,
     )
+    if batch is not None:
+        batch.timeline.append(entry)
+    else:
+        entry.save(force_insert=True)
 
 
 def page_level(
@@ -135,12 +139,17 @@ def page_level(
     message: str,
     params: dict,
     actor=None,
+    batch=None,
 ) -> int:
     """Page the people of ``row`` about ``step``; returns the number of people notified.
 
     Runs in the step's transaction: the ``Page`` rows and notification rows commit with it.
+    With a sweep's ``batch`` (``escalation.SweepBatch``) the rows are handed to it and written
+    with the batch's others; it counts the people notified onto the step then (returns 0).
     """
-    found = targets(row, level=step.level, now=now)
+    found = (
+        batch.targets(row, level=step.level) if batch else targets(row, level=step.level, now=now)
+    )
     for schedule in found.gaps:
         _timeline(
             incident,
@@ -151,6 +160,7 @@ def page_level(
                 "team": schedule.team.name,
             },
             {"step": step.key, "gap": schedule.slug, "team": schedule.team.slug},
+            batch,
         )
     for name in found.missing:
         _timeline(
@@ -158,11 +168,12 @@ def page_level(
             _("The on-call schedule %(schedule)s no longer exists: the level's teams were paged.")
             % {"schedule": name},
             {"step": step.key, "missing_schedule": name},
+            batch,
         )
     urgency = urgency_of(incident)
     repeat = (row.repeat_minutes if row else DEFAULT_REPEAT_MINUTES) if urgency == "high" else 0
     actor_pk = getattr(actor, "pk", None)
-    pages = Page.objects.bulk_create(
+    pages = [
         Page(
             incident=incident,
             step=step,
@@ -175,7 +186,7 @@ def page_level(
         )
         for user, target in found.people.values()
         if user.pk != actor_pk
-    )
+    ]
     common = {
         "key": f"{incident.number}:{step.key}",
         "message": message,
@@ -186,8 +197,17 @@ def page_level(
     }
     base = {"number": incident.number, "title": incident.title, **params}
     action = reverse("incidents:acknowledge", args=[incident.number])
+    if batch is not None:
+        batch.page(pages)
+    else:
+        pages = Page.objects.bulk_create(pages)
     notified = 0
     for page in pages:
+        if batch is not None:
+            # The acknowledgement link needs the page's id: the batch adds it once written.
+            notice = Notice.of([page.user], params={**base, "ack_action": action}, **common)
+            batch.notify(step, notice, page=page)
+            continue
         notified += len(
             notify(
                 [page.user],
@@ -195,7 +215,9 @@ def page_level(
                 **common,
             )
         )
-    if found.teams:
+    if found.teams and batch is not None:
+        batch.notify(step, Notice.of([], params=base, teams=found.teams, **common))
+    elif found.teams:
         notify([], params=base, teams=found.teams, **common)
     if pages:
         paged = ", ".join(sorted(str(p.user) for p in pages))
@@ -203,13 +225,17 @@ def page_level(
             incident,
             _("Paged at L%(level)s: %(people)s") % {"level": step.level, "people": paged},
             {"step": step.key, "level": step.level, "paged": [p.user_id for p in pages]},
+            batch,
         )
     return notified
 
 
-def stop_pages(incident: Incident, *, below_level: int | None = None, now=None) -> int:
+def stop_pages(incident: Incident, *, below_level: int | None = None, now=None, batch=None) -> int:
     """Stop repeating the open pages of ``incident`` (those under ``below_level`` when the
-    incident escalates; all when its clock stops) and drop their deliveries not yet sent."""
+    incident escalates; all when its clock stops) and drop their deliveries not yet sent.
+    A sweep's ``batch`` read the incident's pages already and stops them with its writes."""
+    if batch is not None:
+        return batch.stop_pages(incident, below_level=below_level)
     now = now or timezone.now()
     pages = Page.objects.filter(
         incident=incident, acknowledged_at__isnull=True, stopped_at__isnull=True
@@ -218,8 +244,7 @@ def stop_pages(incident: Incident, *, below_level: int | None = None, now=None) 
         pages = pages.filter(level__lt=below_level)
     keys = set(pages.values_list("step__key", flat=True))
     stopped = pages.update(stopped_at=now, next_repeat_at=None)
-    for key in keys:
-        cancel_pending(f"{incident.number}:{key}")
+    cancel_pending(*(f"{incident.number}:{key}" for key in sorted(keys)))
     return stopped
 
 
@@ -234,8 +259,7 @@ def acknowledge_pages(incident: Incident, *, user, via: str, now: datetime) -> l
     Page.objects.filter(pk__in=[p.pk for p in pages]).update(
         acknowledged_at=now, acknowledged_by=user, acknowledged_via=via, next_repeat_at=None
     )
-    for key in {p.step.key for p in pages}:
-        cancel_pending(f"{incident.number}:{key}")
+    cancel_pending(*(f"{incident.number}:{key}" for key in sorted({p.step.key for p in pages})))
     return pages
 
 

@@ -23,9 +23,36 @@ def record_event(
     data: dict | None = None,
 ) -> AuditEvent:
     """Append one audit event about ``obj`` (a transition or an edit that matters)."""
+    event = audit_event(
+        obj,
+        action=action,
+        actor=actor,
+        actor_label=actor_label,
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        data=data,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_event(
+    obj: models.Model,
+    *,
+    action: str,
+    actor=None,
+    actor_label: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    comment: str = "",
+    data: dict | None = None,
+) -> AuditEvent:
+    """``record_event``'s event, not saved yet: for writers that append many at once
+    (``AuditEvent.objects.bulk_create``, the escalation sweep)."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor,
         actor_label=actor_label[:150],
         content_type=ContentType.objects.get_for_model(obj),

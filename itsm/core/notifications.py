@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import import_module
 
@@ -36,7 +37,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext as _
@@ -133,17 +134,70 @@ def notify(
     number) within a short window are merged; without one, in-app and email go at once.
     Returns the in-app notifications created now (empty when everyone was notified already).
     """
-    params = params or {}
-    if not (message or title):
-        raise ValueError("a notification needs a message code or a title")
-    key, title, url, thread = key[:200], title[:200], url[:300], thread[:40]
+    notice = Notice.of(
+        recipients,
+        actor=actor,
+        teams=teams,
+        key=key,
+        message=message,
+        params=params or {},
+        title=title,
+        body=body,
+        url=url,
+        urgency=urgency,
+        thread=thread,
+    )
     now = timezone.now()
-    actor_pk = getattr(actor, "pk", None)
-    people = {u.pk: u for u in recipients if u is not None and u.is_active and u.pk != actor_pk}
+    people = notice.people
     preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people)}
     plans = rules.rules_for(people, urgency) if urgency else {}
+    team_ids = {t.pk for t in notice.teams}
+    hooks = list(TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True))
+    rows = _rows(notice, preferences=preferences, plans=plans, hooks=hooks, now=now)
+    created = _save(rows, merging=bool(urgency), now=now)
+    _enqueue_after_commit(created, now)
+    return [n for n in created if n.channel == NotificationChannel.IN_APP]
+
+
+@dataclass
+class Notice:
+    """One ``notify`` call for ``notify_many``: ``people`` ({pk: user}, already filtered),
+    ``teams`` and the message; ``created`` holds its in-app rows once written."""
+
+    people: dict
+    key: str
+    message: str = ""
+    params: dict = field(default_factory=dict)
+    title: str = ""
+    body: str = ""
+    url: str = ""
+    teams: list = field(default_factory=list)
+    urgency: str = ""
+    thread: str = ""
+    created: list = field(default_factory=list)
+
+    @classmethod
+    def of(cls, recipients: Iterable, *, actor=None, teams: Iterable = (), **fields) -> Notice:
+        """``notify``'s arguments as a notice (the actor is never notified)."""
+        actor_pk = getattr(actor, "pk", None)
+        people = {u.pk: u for u in recipients if u is not None and u.is_active and u.pk != actor_pk}
+        if not (fields.get("message") or fields.get("title")):
+            raise ValueError("a notification needs a message code or a title")
+        return cls(people, teams=[t for t in teams if t is not None], **fields)
+
+
+def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list[Notification]:
+    """The unsaved rows of one notice: in-app + the channels of each person's rules, and the
+    webhook of each of its teams."""
+    key, title, url = notice.key[:200], notice.title[:200], notice.url[:300]
+    message, params, urgency, thread = (
+        notice.message,
+        notice.params,
+        notice.urgency,
+        notice.thread[:40],
+    )
     rows = []
-    for user in people.values():
+    for user in notice.people.values():
         rows.append(Notification(recipient=user, channel=NotificationChannel.IN_APP))
         preference = preferences.get(user.pk)
         for channel, delay in plans.get(user.pk, [(NotificationChannel.EMAIL, 0)]):
@@ -155,24 +209,115 @@ def notify(
                 row.held_until = rules.quiet_until(preference, row.next_attempt_at)
                 row.next_attempt_at = row.held_until or row.next_attempt_at
             rows.append(row)
-    team_ids = {t.pk for t in teams if t is not None}
-    for hook in TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True):
-        rows.append(Notification(team_id=hook.team_id, channel=NotificationChannel.WEBHOOK))
+    team_ids = {t.pk for t in notice.teams}
+    for hook in hooks:
+        if hook.team_id in team_ids:
+            rows.append(Notification(team_id=hook.team_id, channel=NotificationChannel.WEBHOOK))
+    rendered: dict[str, tuple[str, str]] = {}
     for row in rows:
-        row.key, row.title, row.body, row.url = key, title, body, url
+        row.key, row.title, row.body, row.url = key, title, notice.body, url
         row.message, row.params, row.urgency, row.thread = message, params, urgency, thread
         if message:
             # The stored text is only the fallback (admin, search, an unknown code later):
             # written in the addressee's language; display and delivery render anew.
-            with translation.override(language_of(row.recipient if row.recipient_id else None)):
-                row.title, row.body = render_message(message, params)
+            language = language_of(row.recipient if row.recipient_id else None)
+            if language not in rendered:
+                with translation.override(language):
+                    rendered[language] = render_message(message, params)
+            row.title, row.body = rendered[language]
         if row.channel == NotificationChannel.IN_APP:
             row.status, row.sent_at = DeliveryStatus.SENT, now
         elif row.next_attempt_at is None:
             row.next_attempt_at = now
-    created = _save(rows, merging=bool(urgency), now=now)
+    return rows
+
+
+def notify_many(notices: list[Notice]) -> list[Notice]:
+    """``notify`` for many events at once (an escalation sweep's batch): the preferences, rules
+    and webhooks of everyone concerned are read once, and the rows written in one INSERT — one
+    by one only where a burst may merge them or some addressee was notified already. Sets each
+    notice's ``created`` (its in-app rows written now) and returns the notices."""
+    now = timezone.now()
+    everyone = {pk for notice in notices for pk in notice.people}
+    preferences = {
+        p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=everyone)
+    }
+    plans: dict[str, dict] = {}
+    for urgency in {notice.urgency for notice in notices if notice.urgency}:
+        users = {pk for notice in notices if notice.urgency == urgency for pk in notice.people}
+        plans[urgency] = rules.rules_for(users, urgency)
+    team_ids = {t.pk for notice in notices for t in notice.teams}
+    hooks = list(TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True))
+    rows, owner = [], {}
+    for notice in notices:
+        mine = _rows(
+            notice,
+            preferences=preferences,
+            plans=plans.get(notice.urgency, {}),
+            hooks=hooks,
+            now=now,
+        )
+        for row in mine:
+            owner[id(row)] = notice
+        rows += mine
+    created = _save_many(rows, now=now)
     _enqueue_after_commit(created, now)
-    return [n for n in created if n.channel == NotificationChannel.IN_APP]
+    for notice in notices:
+        notice.created = []
+    for row in created:
+        if row.channel == NotificationChannel.IN_APP:
+            owner[id(row)].created.append(row)
+    return notices
+
+
+def _addressee(row: Notification) -> tuple:
+    return (row.key, row.recipient_id, row.team_id, row.address, row.channel)
+
+
+def _save_many(rows: list[Notification], *, now) -> list[Notification]:
+    """Write the rows whose addressee was not notified about their event yet; returns those
+    written now. Rows a burst may merge (urgent, personal, threaded, within the window) are
+    saved one by one, in order, as ``_save`` does; all others in one INSERT."""
+    done = set(
+        Notification.objects.filter(key__in={r.key for r in rows}).values_list(
+            "key", "recipient_id", "team_id", "address", "channel"
+        )
+    )
+    fresh = []
+    for row in rows:
+        if _addressee(row) not in done:
+            done.add(_addressee(row))
+            fresh.append(row)
+    window = rules.burst_window() > timedelta(0)
+    merging = [
+        r
+        for r in fresh
+        if window
+        and r.urgency
+        and r.thread
+        and r.held_until is None
+        and r.channel in rules.PERSONAL_CHANNELS
+    ]
+    one_by_one = {id(r) for r in merging}
+    together = [r for r in fresh if id(r) not in one_by_one]
+    saved = []
+    if together:
+        try:
+            with transaction.atomic():
+                Notification.objects.bulk_create(together)
+            saved += together
+        except IntegrityError:  # written meanwhile by another transaction: one by one
+            merging = together + merging
+    for row in merging:
+        try:
+            with transaction.atomic():
+                if row.urgency and row.channel in rules.PERSONAL_CHANNELS:
+                    rules.merge_into_burst(row, now)
+                row.save()
+        except IntegrityError:
+            continue
+        saved.append(row)
+    return saved
 
 
 def _save(rows: list[Notification], *, merging: bool, now) -> list[Notification]:
@@ -273,26 +418,34 @@ def _reachable(user, preference, channel: str) -> bool:
     return False
 
 
-def cancel_pending(key_prefix: str) -> int:
+def cancel_pending(*key_prefixes: str) -> int:
     """Drop the deliveries not sent yet (delayed, held, merged) of the events whose key starts
-    with ``key_prefix`` (a page acknowledged: its later email and chat are no longer needed).
-    A message carrying merged messages of other events hands them to the next of them."""
+    with one of ``key_prefixes`` (a page acknowledged: its later email and chat are no longer
+    needed). A message carrying merged messages of other events hands them to the next of them.
+    """
+    if not key_prefixes:
+        return 0
+    matches = Q()
+    for prefix in key_prefixes:
+        matches |= Q(key__startswith=prefix)
     with transaction.atomic():
         doomed = list(
             Notification.objects.select_for_update()
-            .filter(
-                key__startswith=key_prefix,
-                status__in=[DeliveryStatus.PENDING, DeliveryStatus.MERGED],
-            )
+            .filter(matches, status__in=[DeliveryStatus.PENDING, DeliveryStatus.MERGED])
             .exclude(channel=NotificationChannel.IN_APP)
         )
         ids = [n.pk for n in doomed]
-        for carrier in (n for n in doomed if n.status == DeliveryStatus.PENDING):
-            riders = list(
-                Notification.objects.filter(merged_into=carrier, status=DeliveryStatus.MERGED)
+        carriers = [n for n in doomed if n.status == DeliveryStatus.PENDING]
+        riders_of: dict[int, list[Notification]] = {}
+        if carriers:
+            for rider in (
+                Notification.objects.filter(merged_into__in=carriers, status=DeliveryStatus.MERGED)
                 .exclude(pk__in=ids)
                 .order_by("created_at", "id")
-            )
+            ):
+                riders_of.setdefault(rider.merged_into_id, []).append(rider)
+        for carrier in carriers:
+            riders = riders_of.get(carrier.pk)
             if riders:
                 heir, rest = riders[0], riders[1:]
                 Notification.objects.filter(pk=heir.pk).update(
