@@ -108,7 +108,7 @@ def test_recovery_is_measured_to_the_next_success_of_the_same_service(db):
     assert data["metrics"]["failed_deployment_recovery_time"]["value"] == 3.5
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("service", [False, True])
 def test_the_window_is_read_from_the_covering_index_alone(service):
     """Both passes are index-only scans of the covering index: a column counted but not in its
