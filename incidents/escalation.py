@@ -577,11 +577,7 @@ def _apply(incident, clock, due: Due, *, now, batch=None) -> EscalationStep | No
             )
     elif due.kind == StepKind.REPORT:
         # §8.3.1 報告: the level is paged (its on-call person) and waits for acknowledgement.
-        title = _("%(number)s: %(level)s informed (%(reason)s)") % {
-            "number": number,
-            "level": level_label(due.level),
-            "reason": EscalationReason(due.reason).label,
-        }
+        title = _informed(number, due)
         _timeline(
             incident,
             actor=None,
@@ -600,11 +596,7 @@ def _apply(incident, clock, due: Due, *, now, batch=None) -> EscalationStep | No
         )
     elif due.kind == StepKind.NOTIFY:
         people, teams = recipients(due.row, level=due.level, now=now, batch=batch)
-        title = _("%(number)s: %(level)s informed (%(reason)s)") % {
-            "number": number,
-            "level": level_label(due.level),
-            "reason": EscalationReason(due.reason).label,
-        }
+        title = _informed(number, due)
         step.notified = _notify_step(
             incident,
             step,
@@ -625,6 +617,14 @@ def _apply(incident, clock, due: Due, *, now, batch=None) -> EscalationStep | No
     if batch is None:
         step.save(update_fields=["notified"])
     return step
+
+
+def _informed(number: str, due: Due) -> str:
+    return _("%(number)s: %(level)s informed (%(reason)s)") % {
+        "number": number,
+        "level": level_label(due.level),
+        "reason": EscalationReason(due.reason).label,
+    }
 
 
 def apply_due_steps(incident: Incident, *, now=None) -> int:

@@ -11,28 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from .models import AuditEvent
 
 
-def record_event(
-    obj: models.Model,
-    *,
-    action: str,
-    actor=None,
-    actor_label: str = "",
-    from_state: str = "",
-    to_state: str = "",
-    comment: str = "",
-    data: dict | None = None,
-) -> AuditEvent:
-    """Append one audit event about ``obj`` (a transition or an edit that matters)."""
-    event = audit_event(
-        obj,
-        action=action,
-        actor=actor,
-        actor_label=actor_label,
-        from_state=from_state,
-        to_state=to_state,
-        comment=comment,
-        data=data,
-    )
+def record_event(obj: models.Model, **fields) -> AuditEvent:
+    """Append one audit event about ``obj`` (a transition or an edit that matters); ``fields``
+    are :func:`audit_event`'s."""
+    event = audit_event(obj, **fields)
     event.save(force_insert=True)
     return event
 

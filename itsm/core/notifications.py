@@ -299,25 +299,7 @@ def _save_many(rows: list[Notification], *, now) -> list[Notification]:
         and r.channel in rules.PERSONAL_CHANNELS
     ]
     one_by_one = {id(r) for r in merging}
-    together = [r for r in fresh if id(r) not in one_by_one]
-    saved = []
-    if together:
-        try:
-            with transaction.atomic():
-                Notification.objects.bulk_create(together)
-            saved += together
-        except IntegrityError:  # written meanwhile by another transaction: one by one
-            merging = together + merging
-    for row in merging:
-        try:
-            with transaction.atomic():
-                if row.urgency and row.channel in rules.PERSONAL_CHANNELS:
-                    rules.merge_into_burst(row, now)
-                row.save()
-        except IntegrityError:
-            continue
-        saved.append(row)
-    return saved
+    return _write([r for r in fresh if id(r) not in one_by_one], merging, now=now)
 
 
 def _save(rows: list[Notification], *, merging: bool, now) -> list[Notification]:
@@ -326,6 +308,13 @@ def _save(rows: list[Notification], *, merging: bool, now) -> list[Notification]
     subscribers of an update), or one by one when some addressee was notified already."""
     merge = [r for r in rows if merging and r.channel in rules.PERSONAL_CHANNELS]
     together = [r for r in rows if not (merging and r.channel in rules.PERSONAL_CHANNELS)]
+    return _write(together, merge, now=now)
+
+
+def _write(together: list, one_by_one: list, *, now) -> list[Notification]:
+    """``together`` in one INSERT (one by one when some row was written meanwhile by another
+    transaction), then ``one_by_one``, urgent personal rows merging into their burst; a row
+    whose addressee was notified about its event already is skipped. Returns those written."""
     saved = []
     if together:
         try:
@@ -333,11 +322,11 @@ def _save(rows: list[Notification], *, merging: bool, now) -> list[Notification]
                 Notification.objects.bulk_create(together)
             saved += together
         except IntegrityError:
-            merge = together + merge
-    for row in merge:
+            one_by_one = together + one_by_one
+    for row in one_by_one:
         try:
             with transaction.atomic():
-                if merging and row.channel in rules.PERSONAL_CHANNELS:
+                if row.urgency and row.channel in rules.PERSONAL_CHANNELS:
                     rules.merge_into_burst(row, now)
                 row.save()
         except IntegrityError:
