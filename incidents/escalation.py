@@ -1,9 +1,10 @@
 """Escalation and SLA timers (seed §8.3.1 報告フロー, §8.4 エスカレーション).
 
 Use cases:
-- ``report_incident``: §8.3.1 — a new incident notifies the ops team (L1).
-- ``start_clock`` (on triage): the policy of the incident's track is copied onto it; P1/P2 also
-  notify L2 at once (優先度に応じてエスカレーション).
+- ``report``: §8.3.1 — a new incident notifies the ops team (L1) (``services.open_incidents``,
+  in its batch).
+- ``new_clock`` / ``start_clock`` (on triage): the policy of the incident's track is copied onto
+  it; P1/P2 also notify L2 at once (優先度に応じてエスカレーション).
 - ``sweep_deadlines``: the beat task's service. Incidents whose ``next_deadline_at`` has passed
   are locked in batches (``select_for_update(skip_locked=True)``) and their due steps applied:
   response warnings (50 %/75 % by default), the response breach (timestamp, notify, one level
@@ -724,23 +725,29 @@ class SweepBatch:
     per batch, so nothing a step writes is read back before the batch is written.
     """
 
-    def __init__(self, incidents: list[Incident], *, now):
+    def __init__(self, incidents: list[Incident], *, now, new_clocks: dict | None = None):
+        """``new_clocks``: the incidents were opened in this transaction (``services.
+        open_incidents``) with these clocks (incident pk → clock): they have no steps or
+        pages yet, so nothing is read."""
         self.now = now
         pks = [incident.pk for incident in incidents]
-        self.clocks = {
-            clock.incident_id: clock
-            for clock in IncidentEscalation.objects.filter(incident_id__in=pks)
-        }
         self.done: dict[int, set[str]] = {pk: set() for pk in pks}
-        for pk, key in EscalationStep.objects.filter(incident_id__in=pks).values_list(
-            "incident_id", "key"
-        ):
-            self.done[pk].add(key)
         self.old_pages: dict[int, list[dict]] = {pk: [] for pk in pks}
-        for page in Page.objects.filter(incident_id__in=pks).values(
-            "id", "incident_id", "level", "acknowledged_at", "stopped_at", "step__key"
-        ):
-            self.old_pages[page["incident_id"]].append(page)
+        if new_clocks is not None:
+            self.clocks = new_clocks
+        else:
+            self.clocks = {
+                clock.incident_id: clock
+                for clock in IncidentEscalation.objects.filter(incident_id__in=pks)
+            }
+            for pk, key in EscalationStep.objects.filter(incident_id__in=pks).values_list(
+                "incident_id", "key"
+            ):
+                self.done[pk].add(key)
+            for page in Page.objects.filter(incident_id__in=pks).values(
+                "id", "incident_id", "level", "acknowledged_at", "stopped_at", "step__key"
+            ):
+                self.old_pages[page["incident_id"]].append(page)
         self.steps, self.pages, self.timeline, self.events = [], [], [], []
         self.notices: list[tuple[EscalationStep, Notice, Page | None]] = []
         self.clocks_changed: dict[int, IncidentEscalation] = {}
@@ -850,32 +857,40 @@ def _update_each(objs: list, fields: list[str]) -> None:
 # ---------------------------------------------------------------------------- the clock
 
 
-def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEscalation | None:
-    """Copy the track's policy onto the incident and start counting (on triage or reopen)."""
-    now = now or timezone.now()
+def new_clock(incident: Incident, *, now, cycle: int = 1) -> IncidentEscalation | None:
+    """The incident's clock, not saved yet: the track's policy copied onto it, counting from
+    ``clock_from`` (the first cycle) or ``now`` (a reopen). None without an active policy."""
     policy = policy_for(incident)
     if policy is None:
         logger.warning("%s: no active escalation policy for its track", incident.number)
         return None
     started = incident.clock_from if cycle == 1 else now
-    fields = {
-        "policy": policy,
-        "snapshot": _snapshot(policy, incident),
-        "cycle": cycle,
-        "started_at": started,
-        "level_reached_at": started,
-        "stopped_at": None,
-    }
+    return IncidentEscalation(
+        incident=incident,
+        policy=policy,
+        snapshot=_snapshot(policy, incident),
+        cycle=cycle,
+        started_at=started,
+        level_reached_at=started,
+        stopped_at=None,
+    )
+
+
+def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEscalation | None:
+    """Copy the track's policy onto the incident and start counting (on triage or reopen)."""
+    now = now or timezone.now()
+    clock = new_clock(incident, now=now, cycle=cycle)
+    if clock is None:
+        return None
     if cycle == 1:
-        # The first cycle: the incident has no clock yet (triage, or a reopen of an incident
-        # that never had one), so a plain INSERT, without update_or_create's lookup and
-        # savepoints.
-        clock = IncidentEscalation.objects.create(incident=incident, **fields)
+        # The first cycle: the incident has no clock yet (a triage, or a reopen of an incident
+        # that never had one), so a plain INSERT, without update_or_create's lookup.
+        clock.save(force_insert=True)
     else:
+        fields = ("policy", "snapshot", "cycle", "started_at", "level_reached_at", "stopped_at")
         clock, _created = IncidentEscalation.objects.update_or_create(
-            incident=incident, defaults=fields
+            incident=incident, defaults={name: getattr(clock, name) for name in fields}
         )
-    incident._started_clock = clock  # report_incident(new=True) reads it without a query
     incident.escalation_level = 1
     if cycle > 1:
         row = clock.policy_snapshot.chain_level(1)
@@ -887,37 +902,26 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
         )
     elif incident.track == Track.URGENT:
         # §8.3.1 報告フロー 3 優先度に応じてエスカレーション: P1/P2 tell L2 at once.
-        row = clock.policy_snapshot.chain_level(2)
-        _apply(
-            incident,
-            clock,
-            Due("report:L2", StepKind.REPORT, now, 2, EscalationReason.REPORTED, row),
-            now=now,
-        )
+        report(incident, clock, level=2, now=now)
     return clock
 
 
-def report_incident(incident: Incident, *, now=None, new: bool = False) -> None:
-    """§8.3.1 報告フロー 2 運用チームに通知: a new incident notifies the ops team (L1).
-
-    ``new``: the incident was opened in this transaction, so its clock is the one its triage
-    started (``start_clock``), or none when it was not triaged: no query to find it."""
-    now = now or timezone.now()
-    clock = getattr(incident, "_started_clock", None) if new else _clock(incident)
+def report(incident: Incident, clock, *, level: int, now, batch=None) -> None:
+    """§8.3.1 報告フロー: page level ``level`` about the incident (``report:L<level>``): the ops
+    team (L1) for every new incident, and L2 as well for P1/P2 (``start_clock``). Without a
+    clock (not triaged yet) the level is the normal track's."""
     if clock is not None:
-        row = clock.policy_snapshot.chain_level(1)
+        row = clock.policy_snapshot.chain_level(level)
     else:
         policy = policy_for(incident)
-        row = policy.snapshot().chain_level(1) if policy is not None else None
+        row = policy.snapshot().chain_level(level) if policy is not None else None
     _apply(
         incident,
         clock,
-        Due("report:L1", StepKind.REPORT, now, 1, EscalationReason.REPORTED, row),
+        Due(f"report:L{level}", StepKind.REPORT, now, level, EscalationReason.REPORTED, row),
         now=now,
+        batch=batch,
     )
-    if incident.escalation_level is None:
-        incident.escalation_level = 1
-        Incident.objects.filter(pk=incident.pk).update(escalation_level=1)
 
 
 # Transitions after which the service is back (or the incident carries on elsewhere).

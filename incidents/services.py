@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -28,9 +29,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from itsm.core import workflow
-from itsm.core.audit import record_event
+from itsm.core.audit import audit_event, record_event
 from itsm.core.business_calendar import current_calendar
-from itsm.core.models import Service, Team
+from itsm.core.models import Sequence, Service, Team
 from itsm.core.roles import ops_rank
 
 from . import escalation, holds
@@ -52,6 +53,7 @@ from .models import (
     ChecklistItem,
     FiveWhy,
     Incident,
+    IncidentEscalation,
     IncidentPolicy,
     IncidentReview,
     IncidentRunbook,
@@ -85,24 +87,28 @@ def _timeline(incident, **fields) -> TimelineEntry:
     return entry
 
 
-def open_incident(
-    *,
-    title: str,
-    description: str = "",
-    source: str,
-    service=None,
-    impact_scope: str | None = None,
-    business_impact: str | None = None,
-    urgency: str | None = None,
-    priority: str | None = None,
-    actor=None,
-    system_label: str = "",
-    detected_at=None,
-    received_at=None,
-) -> Incident:
-    """§8.3.1: create the ticket. With all three triage inputs (or an explicit priority, e.g. a
-    monitoring rule ``severity=critical → P1``) it is triaged at once, so its response target
-    starts counting from ``detected_at``.
+@dataclass(frozen=True)
+class Opening:
+    """What one new incident is opened with (``open_incidents``; ``open_incident``'s
+    arguments)."""
+
+    title: str
+    source: str
+    description: str = ""
+    service: Service | str | None = None
+    impact_scope: str | None = None
+    business_impact: str | None = None
+    urgency: str | None = None
+    priority: str | None = None
+    detected_at: datetime | None = None
+    received_at: datetime | None = None
+    team: Team | None = None
+
+
+def open_incident(*, actor=None, system_label: str = "", **fields) -> Incident:
+    """§8.3.1: create the ticket (``Opening``'s fields). With all three triage inputs (or an
+    explicit priority, e.g. a monitoring rule ``severity=critical → P1``) it is triaged at once,
+    so its response target starts counting from ``detected_at``.
 
     ``service`` is a Service, its slug, or None. ``actor=None`` means an integration acted
     (pass ``system_label``, e.g. "backups: RPO check").
@@ -111,127 +117,227 @@ def open_incident(
     time stays the alert's own start, but the response target and the escalation chain count
     from ``max(detected_at, received_at)``, and the timeline says so when they differ.
     """
-    title = (title or "").strip()
+    return open_incidents([Opening(**fields)], actor=actor, system_label=system_label)[0]
+
+
+def open_incidents(
+    openings: list[Opening], *, actor=None, system_label: str = ""
+) -> list[Incident]:
+    """Open incidents (``open_incident`` for each), written together (issue 20): one INSERT
+    each for the incidents, their clocks, audit events, timeline entries, report steps, pages
+    and notification rows, however many are opened — the intake opens a batch of new alerts so.
+
+    A triaged opening is inserted triaged, with what its triage transition records (audit
+    event, timeline entries, clock); every incident reports to L1 (and a P1/P2 to L2) as the
+    escalation sweep would, in ``escalation.SweepBatch``. All or nothing: everything is
+    validated before the first write.
+    """
+    now = timezone.now()
+    incidents = [_new_incident(opening, actor=actor) for opening in openings]
+    clocks = []
+    for incident in incidents:
+        clock = (
+            escalation.new_clock(incident, now=now)
+            if incident.state == IncidentState.TRIAGED
+            else None
+        )
+        ahead = escalation.plan(incident, clock, set()) if clock is not None else []
+        incident.escalation_level = 1
+        incident.next_deadline_at = ahead[0].due_at if ahead else None
+        clocks.append(clock)
+    first = Sequence.reserve(Incident.NUMBER_PREFIX, len(incidents))
+    for n, incident in enumerate(incidents):
+        incident.number = f"{Incident.NUMBER_PREFIX}-{first + n:06d}"
+    # No savepoint of its own when nested (the caller's transaction, e.g. the intake processor's,
+    # already isolates it); everything is validated above.
+    with transaction.atomic(savepoint=False):
+        Incident.objects.bulk_create(incidents)
+        for incident in incidents:
+            incident._update_initial_state()  # saved as it is (its optimistic lock's state)
+        for incident, clock in zip(incidents, clocks, strict=True):
+            if clock is not None:
+                clock.incident = incident
+        IncidentEscalation.objects.bulk_create([c for c in clocks if c is not None])
+        batch = escalation.SweepBatch(
+            incidents,
+            now=now,
+            new_clocks={c.incident_id: c for c in clocks if c is not None},
+        )
+        for incident, opening in zip(incidents, openings, strict=True):
+            _record_opening(incident, opening, actor=actor, system_label=system_label, batch=batch)
+        batch.write([])
+    return incidents
+
+
+def _new_incident(opening: Opening, *, actor) -> Incident:
+    """The incident ``opening`` describes, validated, not saved; triaged when it can be."""
+    title = (opening.title or "").strip()
     if not title:
         raise ValidationError({"title": _("A title is required.")})
-    check_choice("source", source, Source)
-    if priority:
-        check_choice("priority", priority, Priority)
-    for field, value, choices in (
-        ("impact_scope", impact_scope, ImpactScope),
-        ("business_impact", business_impact, BusinessImpact),
-        ("urgency", urgency, Urgency),
-    ):
-        if value:
-            check_choice(field, value, choices)
+    check_choice("source", opening.source, Source)
+    if opening.priority:
+        check_choice("priority", opening.priority, Priority)
+    for field in ("impact_scope", "business_impact", "urgency"):
+        if getattr(opening, field):
+            check_choice(field, getattr(opening, field), _TRIAGE_CHOICES[field])
+    service = opening.service
     if isinstance(service, str):
         found = Service.objects.filter(slug=service).first()
         if found is None:
             raise ValidationError({"service": _("Unknown service “%(slug)s”.") % {"slug": service}})
         service = found
-    # No savepoint of its own when nested (the caller's transaction, e.g. the intake processor's,
-    # already isolates it): two queries less per incident; everything is validated above.
-    with transaction.atomic(savepoint=False):
-        incident = Incident.objects.create(
-            title=title[:200],
-            description=description or "",
-            source=source,
-            service=service,
-            impact_scope=impact_scope or "",
-            business_impact=business_impact or "",
-            urgency=urgency or "",
-            priority=priority or "",
-            priority_overridden=bool(priority),
-            reported_by=actor if getattr(actor, "is_authenticated", False) else None,
-            detected_at=detected_at or timezone.now(),
-            clock_started_at=(
-                received_at if received_at and detected_at and received_at > detected_at else None
-            ),
-        )
-        record_event(
+    detected_at, received_at = opening.detected_at, opening.received_at
+    incident = Incident(
+        title=title[:200],
+        description=opening.description or "",
+        source=opening.source,
+        service=service,
+        team=opening.team,
+        impact_scope=opening.impact_scope or "",
+        business_impact=opening.business_impact or "",
+        urgency=opening.urgency or "",
+        priority=opening.priority or "",
+        priority_overridden=bool(opening.priority),
+        reported_by=actor if getattr(actor, "is_authenticated", False) else None,
+        detected_at=detected_at or timezone.now(),
+        clock_started_at=(
+            received_at if received_at and detected_at and received_at > detected_at else None
+        ),
+    )
+    if opening.priority or (
+        incident.impact_scope and incident.business_impact and incident.urgency
+    ):
+        if incident.priority_overridden and not (
+            incident.impact_scope and incident.business_impact and incident.urgency
+        ):
+            # An intake rule gave the priority without the matrix inputs: triage on its say.
+            incident.impact_scope = incident.impact_scope or _scope_hint(incident.priority)
+            incident.business_impact = incident.business_impact or BusinessImpact.MINOR
+            incident.urgency = incident.urgency or Urgency.IMMEDIATE
+        workflow.check_permitted(incident, "triage", actor)
+        Incident._meta.get_field("state").set_state(incident, IncidentState.TRIAGED)
+        incident.set_triage_fields()
+    return incident
+
+
+_TRIAGE_CHOICES = {
+    "impact_scope": ImpactScope,
+    "business_impact": BusinessImpact,
+    "urgency": Urgency,
+}
+
+
+def _record_opening(incident: Incident, opening: Opening, *, actor, system_label, batch) -> None:
+    """What opening ``incident`` records, in order, handed to ``batch``: the "open" audit event
+    and the filed entry; for a triaged one the triage transition's audit event and entries (the
+    L2 report of a P1/P2 first, as the triage's clock does); the L1 report; the team."""
+    batch.events.append(
+        audit_event(
             incident,
             action="open",
             actor=actor,
             actor_label=system_label,
-            to_state=incident.state,
-            data={"source": source, "priority": priority or ""},
+            to_state=IncidentState.DETECTED,
+            data={"source": opening.source, "priority": opening.priority or ""},
         )
-        filed = [
+    )
+    filed = {"actor": actor, "actor_label": system_label, "kind": TimelineKind.STATUS_UPDATE}
+    batch.timeline.append(
+        _entry(
+            incident,
+            **filed,
+            text=_("Incident filed (%(source)s).") % {"source": Source(opening.source).label},
+        )
+    )
+    if incident.clock_started_at:
+        batch.timeline.append(
             _entry(
                 incident,
-                actor=actor,
-                actor_label=system_label,
-                kind=TimelineKind.STATUS_UPDATE,
-                text=_("Incident filed (%(source)s).") % {"source": Source(source).label},
-            )
-        ]
-        if incident.clock_started_at:
-            filed.append(
-                _entry(
-                    incident,
-                    actor=actor,
-                    actor_label=system_label,
-                    kind=TimelineKind.STATUS_UPDATE,
-                    text=_(
-                        "The alert started %(started)s; the response clock started when the "
-                        "portal received it at %(received)s."
-                    )
-                    % {
-                        "started": _local(incident.detected_at),
-                        "received": _local(incident.clock_started_at),
-                    },
-                    data={
-                        "detected_at": incident.detected_at.isoformat(),
-                        "clock_started_at": incident.clock_started_at.isoformat(),
-                    },
+                **filed,
+                text=_(
+                    "The alert started %(started)s; the response clock started when the "
+                    "portal received it at %(received)s."
                 )
+                % {
+                    "started": _local(incident.detected_at),
+                    "received": _local(incident.clock_started_at),
+                },
+                data={
+                    "detected_at": incident.detected_at.isoformat(),
+                    "clock_started_at": incident.clock_started_at.isoformat(),
+                },
             )
-        TimelineEntry.objects.bulk_create(filed)  # one INSERT for the opening's entries
-        if priority or (impact_scope and business_impact and urgency):
-            _triage(incident, actor=actor, system_label=system_label or "intake", opening=True)
-        escalation.report_incident(incident, new=True)
-    return incident
+        )
+    clock = batch.clocks.get(incident.pk)
+    if incident.state == IncidentState.TRIAGED:
+        if clock is not None and incident.track == Track.URGENT:
+            # §8.3.1 報告フロー 3 優先度に応じてエスカレーション: P1/P2 tell L2 at once.
+            escalation.report(incident, clock, level=2, now=batch.now, batch=batch)
+        label = system_label or "intake"
+        batch.events.append(
+            audit_event(
+                incident,
+                action="triage",
+                actor=actor,
+                actor_label=label,
+                from_state=IncidentState.DETECTED,
+                to_state=IncidentState.TRIAGED,
+            )
+        )
+        triaged = {"actor": actor, "actor_label": label}
+        batch.timeline += [
+            _entry(
+                incident,
+                **triaged,
+                kind=TimelineKind.TRANSITION,
+                data={"transition": "triage", "from": IncidentState.DETECTED, "to": incident.state},
+            ),
+            _priority_entry(incident, **triaged),
+        ]
+    escalation.report(incident, clock, level=1, now=batch.now, batch=batch)
+    if incident.team_id:
+        batch.events.append(
+            audit_event(
+                incident, action="update", actor=actor, data={"team": ["", str(incident.team)]}
+            )
+        )
+        batch.timeline.append(_assignment_entry(incident, actor=actor))
 
 
 def _local(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def _triage(incident, *, actor, comment="", system_label="", opening=False):
-    def after(inc):
-        _timeline(
-            inc,
-            actor=actor,
-            actor_label=system_label,
-            kind=TimelineKind.PRIORITY_CHANGE,
-            text=_("Priority set to %(priority)s; response due %(due)s.")
-            % {
-                "priority": inc.priority,
-                "due": timezone.localtime(inc.response_due_at).strftime("%Y-%m-%d %H:%M"),
-            },
-            data={"priority": inc.priority, "response_due_at": inc.response_due_at.isoformat()},
-        )
+def _priority_entry(incident: Incident, *, actor, actor_label) -> TimelineEntry:
+    return _entry(
+        incident,
+        actor=actor,
+        actor_label=actor_label,
+        kind=TimelineKind.PRIORITY_CHANGE,
+        text=_("Priority set to %(priority)s; response due %(due)s.")
+        % {"priority": incident.priority, "due": _local(incident.response_due_at)},
+        data={
+            "priority": incident.priority,
+            "response_due_at": incident.response_due_at.isoformat(),
+        },
+    )
 
-    if incident.priority_overridden and not (
-        incident.impact_scope and incident.business_impact and incident.urgency
-    ):
-        # An intake rule gave the priority without the matrix inputs: triage on the clock's say.
-        incident.impact_scope = incident.impact_scope or _scope_hint(incident.priority)
-        incident.business_impact = incident.business_impact or BusinessImpact.MINOR
-        incident.urgency = incident.urgency or Urgency.IMMEDIATE
+
+def _triage(incident, *, actor, comment=""):
+    def after(inc):
+        _priority_entry(inc, actor=actor, actor_label="").save(force_insert=True)
+
     return transition(
         incident,
         "triage",
-        actor=None if system_label and actor is None else actor,
+        actor=actor,
         comment=comment,
         data={
             "impact_scope": incident.impact_scope,
             "business_impact": incident.business_impact,
             "urgency": incident.urgency,
         },
-        system_label=system_label,
         after=after,
-        opening=opening,
     )
 
 
@@ -411,14 +517,18 @@ def update_incident(incident: Incident, *, actor, **changes) -> Incident:
         )
         record_event(incident, action="update", actor=actor, data=diff)
         if "assignee" in diff or "team" in diff:
-            _timeline(
-                incident,
-                actor=actor,
-                kind=TimelineKind.ASSIGNMENT,
-                text=_("Assigned to %(who)s")
-                % {"who": ", ".join(str(x) for x in (incident.assignee, incident.team) if x)},
-            )
+            _assignment_entry(incident, actor=actor).save(force_insert=True)
     return incident
+
+
+def _assignment_entry(incident: Incident, *, actor) -> TimelineEntry:
+    return _entry(
+        incident,
+        actor=actor,
+        kind=TimelineKind.ASSIGNMENT,
+        text=_("Assigned to %(who)s")
+        % {"who": ", ".join(str(x) for x in (incident.assignee, incident.team) if x)},
+    )
 
 
 def assign_incident(incident: Incident, *, actor, assignee=None, team=None) -> Incident:
@@ -434,7 +544,6 @@ def transition(
     data: dict | None = None,
     system_label: str = "",
     after=None,
-    opening: bool = False,
 ) -> Incident:
     """Apply an incident transition for a person, an API client or the system (``actor=None``
     with the ``system_label`` of the integration or clock acting) — the one way an incident
@@ -446,9 +555,6 @@ def transition(
     - the state change lands on the incident's timeline (labels at display time);
     - a running hold ends: the resolution clock resumes (``holds.end_hold_on_transition``);
     - then ``after(incident)``: what the use case adds (the postmortem of a close …).
-
-    ``opening``: the triage of an incident opened in this transaction (``open_incident``),
-    which has no hold to end.
 
     The audit event is written for every transition by ``itsm.core.signals``.
     """
@@ -463,8 +569,7 @@ def transition(
             text=comment or "",
             data={"transition": name, "from": source, "to": inc.state},
         )
-        if not opening:
-            holds.end_hold_on_transition(inc, actor=actor, system_label=system_label, name=name)
+        holds.end_hold_on_transition(inc, actor=actor, system_label=system_label, name=name)
         if after is not None:
             after(inc)
 

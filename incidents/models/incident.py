@@ -539,6 +539,11 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         },
     )
     def triage(self, **audit):
+        self.set_triage_fields()
+
+    def set_triage_fields(self) -> None:
+        """What triage derives: the priority (unless overridden) and the targets. Also for an
+        incident opened triaged (``services.open_incidents`` inserts it in that state)."""
         if not self.priority_overridden:
             self.priority = priority_for(self.impact_scope, self.business_impact, self.urgency)
         self.triaged_at = timezone.now()

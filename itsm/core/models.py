@@ -107,16 +107,22 @@ class Sequence(models.Model):
 
     @classmethod
     def next_value(cls, name: str) -> int:
+        return cls.reserve(name, 1)
+
+    @classmethod
+    def reserve(cls, name: str, count: int) -> int:
+        """Take ``count`` consecutive numbers of the series; returns the first of them."""
         table = connection.ops.quote_name(cls._meta.db_table)
-        increment = f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value"  # noqa: S608
+        increment = f"UPDATE {table} SET value = value + %s WHERE name = %s RETURNING value"  # noqa: S608
         with connection.cursor() as cursor:
-            cursor.execute(increment, [name])  # one statement, row-locked: no gaps, no doubles
+            # One statement, row-locked: no gaps, no doubles.
+            cursor.execute(increment, [count, name])
             row = cursor.fetchone()
             if row is None:  # the series' first number
                 cls.objects.get_or_create(name=name)
-                cursor.execute(increment, [name])
+                cursor.execute(increment, [count, name])
                 row = cursor.fetchone()
-        return row[0]
+        return row[0] - count + 1
 
 
 class NumberedModel(models.Model):

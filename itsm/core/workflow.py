@@ -267,6 +267,25 @@ def _keep_current_values(form_class, instance, data):
     return merged
 
 
+def check_permitted(instance, name: str, actor) -> Transition:
+    """The transition ``name`` of ``instance`` if it exists from its state (else 409) and
+    ``actor`` may take it (else 403; anyone when ``actor`` is None: the clock or a service)."""
+    t = _current(instance, name)
+    if t is None or name.startswith("_"):
+        raise TransitionNotAllowed(
+            _("“%(name)s” is not possible from state “%(state)s”.")
+            % {"name": name, "state": state_field(instance).get_state(instance)},
+            transition=name,
+        )
+    if actor is not None and not t.has_perm(instance, actor):
+        raise TransitionForbidden(
+            _("You are not allowed to “%(label)s” this record.")
+            % {"label": t.custom.get("label", name)},
+            transition=name,
+        )
+    return t
+
+
 def apply_transition(
     instance,
     name: str,
@@ -292,19 +311,7 @@ def apply_transition(
     This is the mechanism, not the way in: callers go through their app's services, which say
     what a transition causes (``perform`` for the generic endpoint and view).
     """
-    t = _current(instance, name)
-    if t is None or name.startswith("_"):
-        raise TransitionNotAllowed(
-            _("“%(name)s” is not possible from state “%(state)s”.")
-            % {"name": name, "state": state_field(instance).get_state(instance)},
-            transition=name,
-        )
-    if actor is not None and not t.has_perm(instance, actor):
-        raise TransitionForbidden(
-            _("You are not allowed to “%(label)s” this record.")
-            % {"label": t.custom.get("label", name)},
-            transition=name,
-        )
+    t = check_permitted(instance, name, actor)
     form = transition_form(instance, name, data or {})
     if form is not None and not form.is_valid():
         raise TransitionInvalid(
