@@ -28,13 +28,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from itsm.core import workflow
 from itsm.core.audit import audit_event, record_event
+from itsm.core.bulk import update_each
 from itsm.core.models import AuditEvent
 from itsm.core.notifications import Notice, cancel_pending, notify, notify_many
 from itsm.core.roles import ops_rank
@@ -816,42 +817,13 @@ class SweepBatch:
         notify_many([notice for _step, notice, _page in self.notices])
         for step, notice, _page in self.notices:
             step.notified += len(notice.created)
-        _update_each([s for s in self.steps if s.notified], ["notified"])
+        update_each([s for s in self.steps if s.notified], ["notified"])
         TimelineEntry.objects.bulk_create(self.timeline)
         AuditEvent.objects.bulk_create(self.events)
-        _update_each(
+        update_each(
             list(self.clocks_changed.values()), ["level_reached_at", "response_breached_at"]
         )
-        _update_each(incidents, ["escalation_level", "next_deadline_at"])
-
-
-def _update_each(objs: list, fields: list[str]) -> None:
-    """Store ``fields`` of each of ``objs`` (one model) in one statement: ``UPDATE … FROM
-    (VALUES …)`` on PostgreSQL (``bulk_update``'s CASE per row costs more to build than to
-    run), ``bulk_update`` elsewhere."""
-    if not objs:
-        return
-    model = type(objs[0])
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields)
-        return
-    quote = connection.ops.quote_name
-    pk = model._meta.pk
-    columns = [pk, *(model._meta.get_field(name) for name in fields)]
-    row = "(" + ", ".join(f"%s::{c.db_type(connection)}" for c in columns) + ")"
-    sql = "UPDATE {table} AS t SET {sets} FROM (VALUES {rows}) AS v({names}) WHERE t.{pk} = v.{pk}"
-    sql = sql.format(
-        table=quote(model._meta.db_table),
-        sets=", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:]),
-        rows=", ".join([row] * len(objs)),
-        names=", ".join(quote(c.column) for c in columns),
-        pk=quote(pk.column),
-    )
-    params = [
-        c.get_db_prep_save(getattr(obj, c.attname), connection) for obj in objs for c in columns
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        update_each(incidents, ["escalation_level", "next_deadline_at"])
 
 
 # ---------------------------------------------------------------------------- the clock

@@ -103,6 +103,9 @@ class Opening:
     detected_at: datetime | None = None
     received_at: datetime | None = None
     team: Team | None = None
+    # Status updates written after the opening's own entries, by the opener: (text, data) each
+    # (the intake's "1 alert(s) firing: …").
+    notes: tuple[tuple[str, dict], ...] = ()
 
 
 def open_incident(*, actor=None, system_label: str = "", **fields) -> Incident:
@@ -230,7 +233,8 @@ _TRIAGE_CHOICES = {
 def _record_opening(incident: Incident, opening: Opening, *, actor, system_label, batch) -> None:
     """What opening ``incident`` records, in order, handed to ``batch``: the "open" audit event
     and the filed entry; for a triaged one the triage transition's audit event and entries (the
-    L2 report of a P1/P2 first, as the triage's clock does); the L1 report; the team."""
+    L2 report of a P1/P2 first, as the triage's clock does); the L1 report; the team; the
+    opener's notes."""
     batch.events.append(
         audit_event(
             incident,
@@ -302,6 +306,17 @@ def _record_opening(incident: Incident, opening: Opening, *, actor, system_label
             )
         )
         batch.timeline.append(_assignment_entry(incident, actor=actor))
+    batch.timeline += [
+        _entry(
+            incident,
+            actor=actor,
+            actor_label=system_label,
+            kind=TimelineKind.STATUS_UPDATE,
+            text=text,
+            data=data,
+        )
+        for text, data in opening.notes
+    ]
 
 
 def _local(moment) -> str:

@@ -134,15 +134,19 @@ def _names(alerts, limit: int = 5) -> str:
     return text + (_(" and %(n)d more") % {"n": more} if more > 0 else "")
 
 
+def firing_note(firing) -> tuple[str, dict]:
+    """The timeline's text and data for alerts that started firing."""
+    return (
+        _("%(n)d alert(s) firing: %(names)s") % {"n": len(firing), "names": _names(firing)},
+        {"alerts": "firing", "fingerprints": [a.fingerprint for a in firing[:50]]},
+    )
+
+
 def timeline_alerts(incident, integration, *, firing, resolved) -> None:
     if firing:
+        text, data = firing_note(firing)
         incident_services.add_timeline_entry(
-            incident,
-            actor=None,
-            system_label=integration.name,
-            text=_("%(n)d alert(s) firing: %(names)s")
-            % {"n": len(firing), "names": _names(firing)},
-            data={"alerts": "firing", "fingerprints": [a.fingerprint for a in firing[:50]]},
+            incident, actor=None, system_label=integration.name, text=text, data=data
         )
     if resolved:
         incident_services.add_timeline_entry(

@@ -9,12 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
-from incidents.choices import IncidentState
+from incidents.choices import IncidentState, Source
 from incidents.models import Incident
 
-from .alerts import open_group, recover, timeline_alerts
+from . import storms
+from .alerts import firing_note, open_group, recover, timeline_alerts
 from .groups import Context, close_group, mapping, triage_inputs
-from .models import Alert, AlertStatus, Integration
+from .models import Alert, AlertGroup, AlertStatus, Integration
 from .parsing import EventIn
 
 
@@ -22,23 +23,7 @@ def apply_event(integration: Integration, event: EventIn, context: Context) -> l
     """One Events v2 event: trigger opens or repeats, acknowledge = start response, resolve =
     recovered (the dedup key's episode ends, so a later trigger opens a new incident)."""
     now = timezone.now()
-    if event.action == "trigger":
-        rules = context.rules
-        labels = event.labels
-        description = [event.summary, "", f"source={event.source}"]
-        description += [f"{k}={v}" for k, v in sorted(labels.items()) if k != "source"]
-        if event.custom_details is not None:
-            description += ["", json.dumps(event.custom_details, ensure_ascii=False, indent=2)]
-        description += [link["href"] for link in event.links]
-        opener = {
-            "title": event.summary[:200],
-            "description": "\n".join(description),
-            "labels": labels,
-            "detected_at": min(event.timestamp or now, now),
-            **triage_inputs(integration, [mapping(integration, labels, rules)]),
-        }
-    else:
-        opener = None
+    opener = _opener(integration, event, context, now) if event.action == "trigger" else None
     group = open_group(integration, event.dedup_key, opener=opener, context=context)
     if group is None:
         return []  # acknowledge/resolve with nothing open: accepted and dropped, like PagerDuty
@@ -49,23 +34,9 @@ def apply_event(integration: Integration, event: EventIn, context: Context) -> l
         else Alert.objects.filter(group=group, fingerprint=event.dedup_key).first()
     )
     if event.action == "trigger":
-        href = event.client_url or (event.links[0]["href"] if event.links else "")
         if alert is None:
-            alert = Alert.objects.create(
-                group=group,
-                incident=incident,
-                fingerprint=event.dedup_key,
-                name=event.summary[:255],
-                summary=event.summary,
-                labels=labels,
-                annotations={"custom_details": event.custom_details}
-                if event.custom_details
-                else {},
-                starts_at=event.timestamp or now,
-                generator_url=href,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
+            alert = _alert(group, event, now)
+            alert.save(force_insert=True)
             timeline_alerts(incident, integration, firing=[alert], resolved=[])
         else:
             Alert.objects.filter(pk=alert.pk).update(
@@ -100,3 +71,97 @@ def apply_event(integration: Integration, event: EventIn, context: Context) -> l
     if not incident.alerts.filter(status=AlertStatus.FIRING).exists():
         recover(incident, integration, _("Resolved by the monitoring tool."))
     return [incident]
+
+
+def open_new_keys(integration: Integration, events: list[EventIn], context: Context) -> dict:
+    """Open the incidents of triggers whose dedup keys the integration has never seen, all
+    together (issue 20: a monitoring outage sends hundreds at once): the incidents
+    (``incidents.services.open_incidents``), their groups and their alerts, one INSERT each.
+    ``events``: triggers of distinct keys, none of them acted on earlier in the batch. Keys
+    seen before (a repeat, a new episode linked to the last) and those past the room the storm
+    rule leaves (``storms.room``) are left to ``apply_event``. Returns {dedup key: incident}.
+    """
+    known = set(
+        AlertGroup.objects.filter(
+            integration=integration, key__in=[e.dedup_key for e in events]
+        ).values_list("key", flat=True)
+    )
+    fresh = [e for e in events if e.dedup_key not in known][: storms.room(integration, context)]
+    if not fresh:
+        return {}
+    now = timezone.now()
+    openers = [_opener(integration, event, context, now) for event in fresh]
+    alerts = [_alert(None, event, now) for event in fresh]
+    incidents = incident_services.open_incidents(
+        [
+            incident_services.Opening(
+                title=opener["title"],
+                description=opener["description"],
+                source=Source.MONITORING,
+                service=opener["service"],
+                impact_scope=opener.get("impact_scope"),
+                business_impact=opener.get("business_impact"),
+                urgency=opener.get("urgency"),
+                priority=opener.get("priority"),
+                detected_at=opener["detected_at"],
+                received_at=now,  # the clock counts from here (``open_group``)
+                team=integration.team,
+                notes=(firing_note([alert]),),
+            )
+            for opener, alert in zip(openers, alerts, strict=True)
+        ],
+        actor=None,
+        system_label=integration.name,
+    )
+    groups = AlertGroup.objects.bulk_create(
+        AlertGroup(
+            integration=integration,
+            key=event.dedup_key,
+            labels=opener["labels"],
+            service=opener["service"],
+            priority=incident.priority,
+            incident=incident,
+            opened_incident=True,
+            opened_at=now,
+        )
+        for event, opener, incident in zip(fresh, openers, incidents, strict=True)
+    )
+    storms.opened(context, groups)
+    for alert, group in zip(alerts, groups, strict=True):
+        alert.group, alert.incident = group, group.incident
+    Alert.objects.bulk_create(alerts)
+    return {event.dedup_key: incident for event, incident in zip(fresh, incidents, strict=True)}
+
+
+def _opener(integration: Integration, event: EventIn, context: Context, now) -> dict:
+    """What a trigger opens its incident with (``open_group``'s ``opener``)."""
+    labels = event.labels
+    description = [event.summary, "", f"source={event.source}"]
+    description += [f"{k}={v}" for k, v in sorted(labels.items()) if k != "source"]
+    if event.custom_details is not None:
+        description += ["", json.dumps(event.custom_details, ensure_ascii=False, indent=2)]
+    description += [link["href"] for link in event.links]
+    return {
+        "title": event.summary[:200],
+        "description": "\n".join(description),
+        "labels": labels,
+        "detected_at": min(event.timestamp or now, now),
+        **triage_inputs(integration, [mapping(integration, labels, context.rules)]),
+    }
+
+
+def _alert(group: AlertGroup | None, event: EventIn, now) -> Alert:
+    """The trigger's alert, not saved yet."""
+    return Alert(
+        group=group,
+        incident=group.incident if group is not None else None,
+        fingerprint=event.dedup_key,
+        name=event.summary[:255],
+        summary=event.summary,
+        labels=event.labels,
+        annotations={"custom_details": event.custom_details} if event.custom_details else {},
+        starts_at=event.timestamp or now,
+        generator_url=event.client_url or (event.links[0]["href"] if event.links else ""),
+        first_seen_at=now,
+        last_seen_at=now,
+    )

@@ -17,12 +17,14 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from itsm.core.bulk import update_each
+
 from . import acceptance
 from .alerts import apply_group
-from .events import apply_event
+from .events import apply_event, open_new_keys
 from .groups import Context
 from .models import Delivery, DeliveryResult, Integration
-from .parsing import GroupIn, IntakeInvalid, parse_stored
+from .parsing import EventIn, GroupIn, IntakeInvalid, parse_stored
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +101,19 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, str]:
         if not batch:
             return 0, _IDLE
         context = Context(integration)
-        processed = []
+        messages = {delivery.pk: _parse(delivery) for delivery in batch}
+        opened = _open_new_keys(integration, batch, messages, context)
+        processed = [delivery for delivery in batch if delivery.pk in opened]
+        ok = True
         for delivery in batch:
+            if delivery.pk in opened:
+                continue
             delivery.integration = integration
-            ok = _process(delivery, integration, context=context)
+            ok = _process(delivery, messages[delivery.pk], integration, context=context)
             processed.append(delivery)
             if not ok:
                 break
-        Delivery.objects.bulk_update(
-            processed, ["result", "incidents", "processed_at", "attempts", "error"]
-        )
+        update_each(processed, ["result", "incidents", "processed_at", "attempts", "error"])
         last = max(d.received_at for d in processed)
         if integration.last_delivery_at is None or integration.last_delivery_at < last:
             Integration.objects.filter(pk=integration.pk).update(last_delivery_at=last)
@@ -118,15 +123,58 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, str]:
     return len(processed), _MORE if pending.exists() else _IDLE
 
 
-def _process(delivery: Delivery, integration: Integration, *, context: Context) -> bool:
-    """Apply one delivery in a savepoint; the outcome is set on ``delivery`` (saved by the
-    caller). False when it failed and stays pending (or gave up after ``MAX_ATTEMPTS``)."""
-    delivery.attempts += 1
+def _parse(delivery: Delivery):
+    """The stored delivery's message, or the ``IntakeInvalid`` it raises."""
     try:
-        message = parse_stored(delivery)
+        return parse_stored(delivery)
     except IntakeInvalid as exc:
+        return exc
+
+
+def _open_new_keys(integration: Integration, batch: list, messages: dict, context) -> set[int]:
+    """The batch's first trigger of each dedup key, opened together when their keys are new
+    (``events.open_new_keys``) in a savepoint; the ids of the deliveries so processed. A later
+    delivery of the same key is applied after them one by one, as it would have been. When the
+    savepoint fails, nothing: each goes the one-by-one way (and fails or not on its own)."""
+    firsts: dict[str, Delivery] = {}
+    seen = set()
+    for delivery in batch:
+        message = messages[delivery.pk]
+        if not isinstance(message, EventIn) or message.dedup_key in seen:
+            continue
+        seen.add(message.dedup_key)
+        if message.action == "trigger":
+            firsts[message.dedup_key] = delivery
+    if len(firsts) < 2:
+        return set()  # one new key: the one-by-one way costs the same
+    try:
+        with transaction.atomic():
+            incidents = open_new_keys(
+                integration, [messages[d.pk] for d in firsts.values()], context
+            )
+    except Exception:  # noqa: BLE001 - the deliveries are applied one by one instead
+        context.forget_failed()
+        log.exception("intake: opening %d new keys together failed", len(firsts))
+        return set()
+    now = timezone.now()
+    for key, incident in incidents.items():
+        delivery = firsts[key]
+        delivery.attempts += 1
+        delivery.result = DeliveryResult.PROCESSED
+        delivery.incidents = [incident.number]
+        delivery.processed_at = now
+        delivery.error = ""
+    return {firsts[key].pk for key in incidents}
+
+
+def _process(delivery: Delivery, message, integration: Integration, *, context: Context) -> bool:
+    """Apply one delivery (``message``: parsed, or the ``IntakeInvalid`` it raised) in a
+    savepoint; the outcome is set on ``delivery`` (saved by the caller). False when it failed
+    and stays pending (or gave up after ``MAX_ATTEMPTS``)."""
+    delivery.attempts += 1
+    if isinstance(message, IntakeInvalid):
         delivery.result = DeliveryResult.REJECTED
-        delivery.error = "\n".join(exc.errors)
+        delivery.error = "\n".join(message.errors)
         delivery.processed_at = timezone.now()
         return True
     try:

@@ -29,22 +29,41 @@ def storming(integration: Integration, group: AlertGroup, context: Context | Non
     the threshold's number (an index range scan). Fewer than that is all of them, and the batch
     (which holds the integration's lock: nobody else adds its groups meanwhile) keeps the list,
     adding its own new groups and dropping those the window leaves behind."""
-    since = timezone.now() - timedelta(minutes=integration.storm_window_minutes)
-    threshold = integration.storm_threshold
-    recent = context.recent_groups if context is not None else None
-    if recent is None:
-        recent = list(
-            AlertGroup.objects.filter(integration=integration, is_storm=False, opened_at__gte=since)
-            .exclude(pk=group.pk)
-            .order_by("-opened_at")
-            .values_list("opened_at", flat=True)[:threshold]
-        )
-    else:
-        recent = [at for at in recent if at >= since]
-    found = len(recent) >= threshold
+    recent = _recent(integration, context, exclude=group)
     if context is not None:
         context.recent_groups = [*recent, group.opened_at]
-    return found
+    return len(recent) >= integration.storm_threshold
+
+
+def room(integration: Integration, context: Context) -> int:
+    """How many new groups may still open incidents of their own before the storm rule
+    (``storming``) fires; 0 during a known storm. The batch adds the groups it opens with
+    ``opened``."""
+    if context.storm is not None:
+        return 0
+    context.recent_groups = _recent(integration, context)
+    return max(0, integration.storm_threshold - len(context.recent_groups))
+
+
+def opened(context: Context, groups: list[AlertGroup]) -> None:
+    context.recent_groups = [*(context.recent_groups or []), *(g.opened_at for g in groups)]
+
+
+def _recent(integration: Integration, context: Context | None, exclude=None) -> list:
+    """The opening times of the integration's groups in the storm window, at most the
+    threshold's number (the batch's list, or one query)."""
+    since = timezone.now() - timedelta(minutes=integration.storm_window_minutes)
+    recent = context.recent_groups if context is not None else None
+    if recent is not None:
+        return [at for at in recent if at >= since]
+    rows = AlertGroup.objects.filter(integration=integration, is_storm=False, opened_at__gte=since)
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude.pk)
+    return list(
+        rows.order_by("-opened_at").values_list("opened_at", flat=True)[
+            : integration.storm_threshold
+        ]
+    )
 
 
 def join_storm(incident: Incident, group: AlertGroup, integration: Integration) -> None:
