@@ -15,6 +15,7 @@ sees the change) and forgets them if that transaction ends without committing.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import cached_property
 
 from django.apps import apps
@@ -85,14 +86,32 @@ def current() -> IncidentConfig:
         not connection.atomic_blocks or connection.atomic_blocks[0] is not editing
     ):
         _loaded.clear()  # the transaction that edited it ended without committing: rolled back
+    if _loaded.get("pinned") and "config" in _loaded:
+        return _loaded["config"]
     version = shared_version(VERSION_KEY)
     if _loaded.get("version") != version or "config" not in _loaded:
         _loaded.update(version=version, config=IncidentConfig())
     return _loaded["config"]
 
 
+@contextmanager
+def pinned():
+    """One look at the version for a batch of work (``services.open_incidents``: four reads
+    per incident otherwise, each a cache round trip): inside, ``current()`` is the version
+    found on entry, or what this process's own edits load."""
+    outer = _loaded.get("pinned", False)
+    current()
+    _loaded["pinned"] = True
+    try:
+        yield
+    finally:
+        _loaded["pinned"] = outer
+
+
 def _bump() -> None:
+    pinned = _loaded.get("pinned", False)
     _loaded.clear()
+    _loaded["pinned"] = pinned
     bump_version(VERSION_KEY)
 
 

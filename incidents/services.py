@@ -34,7 +34,7 @@ from itsm.core.business_calendar import current_calendar
 from itsm.core.models import Sequence, Service, Team
 from itsm.core.roles import ops_rank
 
-from . import escalation, holds
+from . import config_cache, escalation, holds
 from .choices import (
     BusinessImpact,
     FixStatus,
@@ -135,19 +135,21 @@ def open_incidents(
     escalation sweep would, in ``escalation.SweepBatch``. All or nothing: everything is
     validated before the first write.
     """
+    with config_cache.pinned():  # one look at the configuration's version
+        return _open(openings, actor=actor, system_label=system_label)
+
+
+def _open(openings: list[Opening], *, actor, system_label: str) -> list[Incident]:
     now = timezone.now()
     incidents = [_new_incident(opening, actor=actor) for opening in openings]
-    clocks = []
-    for incident in incidents:
-        clock = (
-            escalation.new_clock(incident, now=now)
-            if incident.state == IncidentState.TRIAGED
-            else None
-        )
+    clocks = [
+        escalation.new_clock(incident, now=now) if incident.state == IncidentState.TRIAGED else None
+        for incident in incidents
+    ]
+    for incident, clock in zip(incidents, clocks, strict=True):
         ahead = escalation.plan(incident, clock, set()) if clock is not None else []
         incident.escalation_level = 1
         incident.next_deadline_at = ahead[0].due_at if ahead else None
-        clocks.append(clock)
     first = Sequence.reserve(Incident.NUMBER_PREFIX, len(incidents))
     for n, incident in enumerate(incidents):
         incident.number = f"{Incident.NUMBER_PREFIX}-{first + n:06d}"

@@ -29,7 +29,7 @@ from .parsing import EventIn, GroupIn, IntakeInvalid, parse_stored
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
-BATCH_DELIVERIES = 50  # deliveries applied per transaction by the processor
+BATCH_DELIVERIES = 100  # deliveries applied per transaction by the processor
 BATCH_ALERTS = 5000  # … and at most this many alerts (one delivery may carry more)
 BELL_POLL = 0.05
 

@@ -61,3 +61,22 @@ def test_a_committed_edit_bumps_the_shared_version(django_capture_on_commit_call
     assert config_cache._loaded["version"] != before
     snapshot = policy_for(Incident(priority="P1")).snapshot()
     assert snapshot.chain_level(level.level).name == "First line"
+
+
+def test_a_batch_looks_at_the_version_once_and_sees_other_processes_edits_after(monkeypatch):
+    """``pinned`` (``open_incidents``): one look at the shared version for the whole batch; an
+    edit another process commits meanwhile is read by the next batch."""
+    from itsm.core.cache import bump_version
+
+    looks = []
+    real = config_cache.shared_version
+    monkeypatch.setattr(config_cache, "shared_version", lambda key: looks.append(key) or real(key))
+    start = timezone.now()
+    with config_cache.pinned():
+        for _ in range(5):
+            response_due_for("P1", start)
+        ResponseTarget.objects.filter(priority="P1").update(minutes=5)  # another process …
+        bump_version(config_cache.VERSION_KEY)  # … which commits and bumps the version
+        assert response_due_for("P1", start) == start + timedelta(minutes=15)
+    assert len(looks) == 1
+    assert response_due_for("P1", start) == start + timedelta(minutes=5)
