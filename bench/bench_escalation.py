@@ -116,6 +116,10 @@ def _worker(db_name: str, commands, results) -> None:
 
     worker_connections["default"].settings_dict["NAME"] = db_name
     settings.DEBUG = False  # as in a production worker: no query log kept in memory
+    from itsm.core.notification_rules import DEFAULT_BURST_SECONDS
+
+    # Bursts merge as in production (tests.settings turns them off for the suite's sake).
+    settings.NOTIFICATION_BURST_SECONDS = DEFAULT_BURST_SECONDS
     from incidents import escalation
 
     while (command := commands.get()) is not None:

@@ -94,4 +94,35 @@ def merge_into_burst(row: Notification, now: datetime) -> None:
         row.next_attempt_at = max(row.next_attempt_at, first.created_at + window)
 
 
+def burst_openers(rows: list[Notification], now: datetime) -> set[int]:
+    """Of ``rows`` (in order, each one ``merge_into_burst`` would look at), those that open a
+    burst, as ``id()``s: no message of their person, channel and thread inside the window, and
+    none before them in ``rows``. ``merge_into_burst`` would leave them as they are, so they
+    can be inserted together; one query for all (a sweep's batch pages many people about many
+    incidents, each its own thread)."""
+    window = burst_window()
+    wanted = [r for r in rows if r.thread and not r.held_until]
+    if window <= timedelta(0) or not wanted:
+        return set()
+    busy = set(
+        Notification.objects.filter(
+            recipient_id__in={r.recipient_id for r in wanted},
+            channel__in={r.channel for r in wanted},
+            thread__in={r.thread for r in wanted},
+            created_at__gt=now - window,
+            held_until__isnull=True,
+        )
+        .exclude(status=DeliveryStatus.CANCELLED)
+        .values_list("recipient_id", "channel", "thread")
+        .distinct()
+    )
+    openers = set()
+    for row in wanted:
+        burst = (row.recipient_id, row.channel, row.thread)
+        if burst not in busy:
+            busy.add(burst)
+            openers.add(id(row))
+    return openers
+
+
 PERSONAL_CHANNELS = (NotificationChannel.EMAIL, NotificationChannel.CHAT)

@@ -277,7 +277,8 @@ def _addressee(row: Notification) -> tuple:
 def _save_many(rows: list[Notification], *, now) -> list[Notification]:
     """Write the rows whose addressee was not notified about their event yet; returns those
     written now. Rows a burst may merge (urgent, personal, threaded, within the window) are
-    saved one by one, in order, as ``_save`` does; all others in one INSERT."""
+    saved one by one, in order, as ``_save`` does, except those that open their burst
+    (``rules.burst_openers``); all others in one INSERT."""
     done = set(
         Notification.objects.filter(key__in={r.key for r in rows}).values_list(
             "key", "recipient_id", "team_id", "address", "channel"
@@ -298,6 +299,8 @@ def _save_many(rows: list[Notification], *, now) -> list[Notification]:
         and r.held_until is None
         and r.channel in rules.PERSONAL_CHANNELS
     ]
+    openers = rules.burst_openers(merging, now)
+    merging = [r for r in merging if id(r) not in openers]
     one_by_one = {id(r) for r in merging}
     return _write([r for r in fresh if id(r) not in one_by_one], merging, now=now)
 

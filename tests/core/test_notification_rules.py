@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from itsm.core import notifications
 from itsm.core.models import Notification, NotificationPreference, NotificationRule
@@ -112,6 +114,49 @@ def test_a_burst_about_one_incident_becomes_one_message(operator, settings):
     assert (
         Notification.objects.filter(recipient=operator, channel="email").count() == 3
     )  # none lost
+
+
+def test_a_batch_merges_bursts_as_one_by_one_and_inserts_the_bursts_openers_together(
+    operator, ops_leader, settings
+):
+    """``notify_many`` (an escalation sweep's batch): a message opening its burst (nothing in
+    its person's thread inside the window, nothing before it in the batch) is inserted with
+    the others at once; the next one of the same thread rides on it; a thread busy from before
+    the batch waits for its window's end — what ``notify`` one by one gives."""
+    settings.NOTIFICATION_BURST_SECONDS = 60
+    with time_machine.travel(T0, tick=False):
+        notifications.notify(
+            [operator], key="INC-9:a", title="earlier", urgency="high", thread="INC-9"
+        )
+        notifications.deliver_pending()
+    notices = [
+        notifications.Notice.of(
+            [operator, ops_leader],
+            key=f"{thread}:{step}",
+            title=f"{thread} {step}",
+            urgency="high",
+            thread=thread,
+        )
+        for thread, step in (("INC-10", "L1"), ("INC-11", "L1"), ("INC-10", "L2"), ("INC-9", "L2"))
+    ]
+    with (
+        time_machine.travel(T0 + timedelta(seconds=10), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        notifications.notify_many(notices)
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "core_notification"')]
+    # The openers together, then one by one: INC-10:L2 of both and INC-9:L2 of the operator
+    # (the leader had nothing in INC-9: that one opens its burst).
+    assert len(inserts) == 1 + 3
+    for person in (operator, ops_leader):
+        emails = {r.key: r for r in rows(person, "email")}
+        assert emails["INC-10:L1"].status == "pending" and emails["INC-10:L1"].merged_into is None
+        assert emails["INC-11:L1"].status == "pending"
+        assert emails["INC-10:L1"].next_attempt_at == T0 + timedelta(seconds=10)
+        assert emails["INC-10:L2"].status == "merged"
+        assert emails["INC-10:L2"].merged_into == emails["INC-10:L1"]
+    late = {r.key: r for r in rows(operator, "email")}["INC-9:L2"]
+    assert late.status == "pending" and late.next_attempt_at == T0 + timedelta(seconds=60)
 
 
 def test_cancel_pending_drops_what_was_not_sent_and_keeps_the_rest(operator, settings):
