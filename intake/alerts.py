@@ -29,7 +29,7 @@ from .groups import (
 )
 from .models import Alert, AlertGroup, AlertStatus, Integration
 from .parsing import AlertIn, GroupIn
-from .storms import join_storm, storm_incident, storming
+from .storms import join_storm, opened, room, storm_incident, storming
 
 
 def open_group(integration, key, *, opener, context: Context) -> AlertGroup | None:
@@ -79,24 +79,11 @@ def open_group(integration, key, *, opener, context: Context) -> AlertGroup | No
         )
         join_storm(group.incident, group, integration)
         return group
-    incident = incident_services.open_incident(
-        title=opener["title"],
-        description=opener["description"],
-        source=Source.MONITORING,
-        service=opener["service"],
-        impact_scope=opener.get("impact_scope"),
-        business_impact=opener.get("business_impact"),
-        urgency=opener.get("urgency"),
-        priority=opener.get("priority"),
+    [incident] = incident_services.open_incidents(
+        [opening(integration, opener, timezone.now(), notes=())],
         actor=None,
         system_label=integration.name,
-        detected_at=opener["detected_at"],
-        # An alert firing long before it reached the portal keeps its start as the detection
-        # time; its response clock and escalation count from now (issue 14).
-        received_at=timezone.now(),
     )
-    if integration.team_id:
-        incident_services.update_incident(incident, actor=None, team=integration.team)
     group.incident = incident
     group.opened_incident = True
     group.priority = incident.priority
@@ -134,28 +121,31 @@ def _names(alerts, limit: int = 5) -> str:
     return text + (_(" and %(n)d more") % {"n": more} if more > 0 else "")
 
 
-def firing_note(firing) -> tuple[str, dict]:
-    """The timeline's text and data for alerts that started firing."""
-    return (
-        _("%(n)d alert(s) firing: %(names)s") % {"n": len(firing), "names": _names(firing)},
-        {"alerts": "firing", "fingerprints": [a.fingerprint for a in firing[:50]]},
-    )
+def alert_notes(*, firing, resolved) -> list[tuple[str, dict]]:
+    """The timeline's texts and data for alerts that started firing and that resolved."""
+    notes = []
+    if firing:
+        notes.append(
+            (
+                _("%(n)d alert(s) firing: %(names)s") % {"n": len(firing), "names": _names(firing)},
+                {"alerts": "firing", "fingerprints": [a.fingerprint for a in firing[:50]]},
+            )
+        )
+    if resolved:
+        notes.append(
+            (
+                _("%(n)d alert(s) resolved: %(names)s")
+                % {"n": len(resolved), "names": _names(resolved)},
+                {"alerts": "resolved", "fingerprints": [a.fingerprint for a in resolved[:50]]},
+            )
+        )
+    return notes
 
 
 def timeline_alerts(incident, integration, *, firing, resolved) -> None:
-    if firing:
-        text, data = firing_note(firing)
+    for text, data in alert_notes(firing=firing, resolved=resolved):
         incident_services.add_timeline_entry(
             incident, actor=None, system_label=integration.name, text=text, data=data
-        )
-    if resolved:
-        incident_services.add_timeline_entry(
-            incident,
-            actor=None,
-            system_label=integration.name,
-            text=_("%(n)d alert(s) resolved: %(names)s")
-            % {"n": len(resolved), "names": _names(resolved)},
-            data={"alerts": "resolved", "fingerprints": [a.fingerprint for a in resolved[:50]]},
         )
 
 
@@ -227,21 +217,7 @@ def apply_group(integration: Integration, message: GroupIn, context: Context) ->
     for the plain repeats); firing opens or joins, resolved is recorded once per delivery on the
     timeline (repeats add nothing there); all resolved → recovered."""
     now = timezone.now()
-    rules = context.rules
-    firing = [a for a in message.alerts if a.status == AlertStatus.FIRING]
-    opener = None
-    if firing:
-        mappings = [
-            mapping(integration, {**message.common_labels, **a.labels}, rules) for a in firing
-        ]
-        starts = [a.starts_at for a in firing if a.starts_at]
-        opener = {
-            "title": _alert_title(message, firing),
-            "description": _alert_description(message, firing),
-            "labels": message.common_labels,
-            "detected_at": min([*starts, now]),
-            **triage_inputs(integration, mappings),
-        }
+    opener = _group_opener(integration, message, context, now)
     group = open_group(integration, message.key, opener=opener, context=context)
     if group is None:
         # Resolutions for an episode that was closed by a person: record them on its alerts.
@@ -326,6 +302,116 @@ def apply_group(integration: Integration, message: GroupIn, context: Context) ->
     if newly_resolved and not incident.alerts.filter(status=AlertStatus.FIRING).exists():
         recover(incident, integration, _("All alerts resolved."))
     return [incident]
+
+
+def _group_opener(integration: Integration, message: GroupIn, context: Context, now):
+    """What a notification with firing alerts opens its incident with (``open_group``'s
+    ``opener``); None when none fires."""
+    firing = [a for a in message.alerts if a.status == AlertStatus.FIRING]
+    if not firing:
+        return None
+    mappings = [
+        mapping(integration, {**message.common_labels, **a.labels}, context.rules) for a in firing
+    ]
+    starts = [a.starts_at for a in firing if a.starts_at]
+    return {
+        "title": _alert_title(message, firing),
+        "description": _alert_description(message, firing),
+        "labels": message.common_labels,
+        "detected_at": min([*starts, now]),
+        **triage_inputs(integration, mappings),
+    }
+
+
+def open_new_groups(integration: Integration, messages: list[GroupIn], context: Context) -> dict:
+    """``events.open_new_keys`` for Alertmanager: the notifications of group keys the
+    integration has never seen (each with a firing alert, none acted on earlier in the batch)
+    open their incidents together, with their groups and all their alerts, one INSERT each.
+    Returns {group key: incident}."""
+    now = timezone.now()
+    fresh = new_keys(integration, messages, key=lambda m: m.key, context=context)
+    if not fresh:
+        return {}
+    openers = [_group_opener(integration, message, context, now) for message in fresh]
+    incidents = incident_services.open_incidents(
+        [
+            opening(
+                integration,
+                opener,
+                now,
+                notes=alert_notes(
+                    firing=[a for a in message.alerts if a.status == AlertStatus.FIRING],
+                    resolved=[a for a in message.alerts if a.status == AlertStatus.RESOLVED],
+                ),
+            )
+            for message, opener in zip(fresh, openers, strict=True)
+        ],
+        actor=None,
+        system_label=integration.name,
+    )
+    groups = new_groups(integration, [m.key for m in fresh], openers, incidents, now, context)
+    _insert_alerts(
+        [
+            _new_alert(item, group=group, incident=group.incident, now=now)
+            for message, group in zip(fresh, groups, strict=True)
+            for item in message.alerts
+        ]
+    )
+    return {m.key: incident for m, incident in zip(fresh, incidents, strict=True)}
+
+
+def new_keys(integration: Integration, messages: list, *, key, context: Context) -> list:
+    """Of ``messages`` (distinct keys), those whose key the integration has never seen, up to
+    the room the storm rule leaves (``storms.room``); the others go the one-by-one way (a
+    repeat, or a new episode linked to the last)."""
+    if not messages:
+        return []
+    known = set(
+        AlertGroup.objects.filter(
+            integration=integration, key__in=[key(m) for m in messages]
+        ).values_list("key", flat=True)
+    )
+    fresh = [m for m in messages if key(m) not in known]
+    return fresh[: room(integration, context)] if fresh else []
+
+
+def opening(integration: Integration, opener: dict, now, *, notes) -> incident_services.Opening:
+    """The incident an opener describes (what ``open_group`` passes ``open_incident``)."""
+    return incident_services.Opening(
+        title=opener["title"],
+        description=opener["description"],
+        source=Source.MONITORING,
+        service=opener["service"],
+        impact_scope=opener.get("impact_scope"),
+        business_impact=opener.get("business_impact"),
+        urgency=opener.get("urgency"),
+        priority=opener.get("priority"),
+        detected_at=opener["detected_at"],
+        # An alert firing long before it reached the portal keeps its start as the detection
+        # time; its response clock and escalation count from now (issue 14).
+        received_at=now,
+        team=integration.team,
+        notes=tuple(notes),
+    )
+
+
+def new_groups(integration, keys, openers, incidents, now, context: Context) -> list[AlertGroup]:
+    """The groups of incidents opened together, one INSERT; counted for the storm rule."""
+    groups = AlertGroup.objects.bulk_create(
+        AlertGroup(
+            integration=integration,
+            key=key,
+            labels=opener["labels"],
+            service=opener["service"],
+            priority=incident.priority,
+            incident=incident,
+            opened_incident=True,
+            opened_at=now,
+        )
+        for key, opener, incident in zip(keys, openers, incidents, strict=True)
+    )
+    opened(context, groups)
+    return groups
 
 
 def _new_alert(item: AlertIn, *, group: AlertGroup, incident: Incident | None, now) -> dict:

@@ -9,11 +9,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
-from incidents.choices import IncidentState, Source
+from incidents.choices import IncidentState
 from incidents.models import Incident
 
-from . import storms
-from .alerts import firing_note, open_group, recover, timeline_alerts
+from .alerts import alert_notes, new_groups, new_keys, open_group, opening, recover, timeline_alerts
 from .groups import Context, close_group, mapping, triage_inputs
 from .models import Alert, AlertGroup, AlertStatus, Integration
 from .parsing import EventIn
@@ -77,16 +76,10 @@ def open_new_keys(integration: Integration, events: list[EventIn], context: Cont
     """Open the incidents of triggers whose dedup keys the integration has never seen, all
     together (issue 20: a monitoring outage sends hundreds at once): the incidents
     (``incidents.services.open_incidents``), their groups and their alerts, one INSERT each.
-    ``events``: triggers of distinct keys, none of them acted on earlier in the batch. Keys
-    seen before (a repeat, a new episode linked to the last) and those past the room the storm
-    rule leaves (``storms.room``) are left to ``apply_event``. Returns {dedup key: incident}.
-    """
-    known = set(
-        AlertGroup.objects.filter(
-            integration=integration, key__in=[e.dedup_key for e in events]
-        ).values_list("key", flat=True)
-    )
-    fresh = [e for e in events if e.dedup_key not in known][: storms.room(integration, context)]
+    ``events``: triggers of distinct keys, none of them acted on earlier in the batch; the keys
+    ``alerts.new_keys`` leaves out go the one-by-one way (``apply_event``). Returns {dedup key:
+    incident}."""
+    fresh = new_keys(integration, events, key=lambda e: e.dedup_key, context=context)
     if not fresh:
         return {}
     now = timezone.now()
@@ -94,39 +87,13 @@ def open_new_keys(integration: Integration, events: list[EventIn], context: Cont
     alerts = [_alert(None, event, now) for event in fresh]
     incidents = incident_services.open_incidents(
         [
-            incident_services.Opening(
-                title=opener["title"],
-                description=opener["description"],
-                source=Source.MONITORING,
-                service=opener["service"],
-                impact_scope=opener.get("impact_scope"),
-                business_impact=opener.get("business_impact"),
-                urgency=opener.get("urgency"),
-                priority=opener.get("priority"),
-                detected_at=opener["detected_at"],
-                received_at=now,  # the clock counts from here (``open_group``)
-                team=integration.team,
-                notes=(firing_note([alert]),),
-            )
+            opening(integration, opener, now, notes=alert_notes(firing=[alert], resolved=[]))
             for opener, alert in zip(openers, alerts, strict=True)
         ],
         actor=None,
         system_label=integration.name,
     )
-    groups = AlertGroup.objects.bulk_create(
-        AlertGroup(
-            integration=integration,
-            key=event.dedup_key,
-            labels=opener["labels"],
-            service=opener["service"],
-            priority=incident.priority,
-            incident=incident,
-            opened_incident=True,
-            opened_at=now,
-        )
-        for event, opener, incident in zip(fresh, openers, incidents, strict=True)
-    )
-    storms.opened(context, groups)
+    groups = new_groups(integration, [e.dedup_key for e in fresh], openers, incidents, now, context)
     for alert, group in zip(alerts, groups, strict=True):
         alert.group, alert.incident = group, group.incident
     Alert.objects.bulk_create(alerts)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from itsm.core.bulk import update_each
 
 from . import acceptance
-from .alerts import apply_group
+from .alerts import apply_group, open_new_groups
 from .events import apply_event, open_new_keys
 from .groups import Context
 from .models import Delivery, DeliveryResult, Integration
@@ -132,39 +132,57 @@ def _parse(delivery: Delivery):
 
 
 def _open_new_keys(integration: Integration, batch: list, messages: dict, context) -> set[int]:
-    """The batch's first trigger of each dedup key, opened together when their keys are new
-    (``events.open_new_keys``) in a savepoint; the ids of the deliveries so processed. A later
-    delivery of the same key is applied after them one by one, as it would have been. When the
-    savepoint fails, nothing: each goes the one-by-one way (and fails or not on its own)."""
-    firsts: dict[str, Delivery] = {}
+    """The batch's first delivery of each key (dedup key, Alertmanager group key) that fires,
+    opened together when the key is new (``events.open_new_keys``, ``alerts.open_new_groups``)
+    in a savepoint; the ids of the deliveries so processed. A later delivery of the same key is
+    applied after them one by one, as it would have been. When the savepoint fails, nothing:
+    each goes the one-by-one way (and fails or not on its own)."""
+    firsts: dict[tuple, Delivery] = {}
     seen = set()
     for delivery in batch:
         message = messages[delivery.pk]
-        if not isinstance(message, EventIn) or message.dedup_key in seen:
+        if isinstance(message, EventIn):
+            key, fires = ("event", message.dedup_key), message.action == "trigger"
+        elif isinstance(message, GroupIn):
+            key, fires = ("group", message.key), any(a.status == "firing" for a in message.alerts)
+        else:
             continue
-        seen.add(message.dedup_key)
-        if message.action == "trigger":
-            firsts[message.dedup_key] = delivery
+        if key not in seen and fires:
+            firsts[key] = delivery
+        seen.add(key)
     if len(firsts) < 2:
         return set()  # one new key: the one-by-one way costs the same
     try:
         with transaction.atomic():
-            incidents = open_new_keys(
-                integration, [messages[d.pk] for d in firsts.values()], context
-            )
+            opened = {
+                ("event", k): incident
+                for k, incident in open_new_keys(
+                    integration,
+                    [messages[d.pk] for (kind, _k), d in firsts.items() if kind == "event"],
+                    context,
+                ).items()
+            }
+            opened |= {
+                ("group", k): incident
+                for k, incident in open_new_groups(
+                    integration,
+                    [messages[d.pk] for (kind, _k), d in firsts.items() if kind == "group"],
+                    context,
+                ).items()
+            }
     except Exception:  # noqa: BLE001 - the deliveries are applied one by one instead
         context.forget_failed()
         log.exception("intake: opening %d new keys together failed", len(firsts))
         return set()
     now = timezone.now()
-    for key, incident in incidents.items():
+    for key, incident in opened.items():
         delivery = firsts[key]
         delivery.attempts += 1
         delivery.result = DeliveryResult.PROCESSED
         delivery.incidents = [incident.number]
         delivery.processed_at = now
         delivery.error = ""
-    return {firsts[key].pk for key in incidents}
+    return {firsts[key].pk for key in opened}
 
 
 def _process(delivery: Delivery, message, integration: Integration, *, context: Context) -> bool:

@@ -1,7 +1,8 @@
-"""Issue 20, budget 1: a batch of Events v2 triggers with new dedup keys opens its incidents
-together (``intake.events.open_new_keys`` → ``incidents.services.open_incidents``), and what
-each incident holds is what the one-by-one way gives it: fields, timeline, audit trail, report
-steps, pages, notifications, alert group and alert. Order per key, the storm rule and the
+"""Issue 20, budget 1: a batch of Events v2 triggers with new dedup keys, or of Alertmanager
+notifications of new groups, opens its incidents together (``intake.events.open_new_keys``,
+``intake.alerts.open_new_groups`` → ``incidents.services.open_incidents``), and what each
+incident holds is what the one-by-one way gives it: fields, timeline, audit trail, report
+steps, pages, notifications, alert group and alerts. Order per key, the storm rule and the
 fallback when the batch fails are kept; the queries of a batch do not grow with its size."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from itsm.core.audit import events_for
 from itsm.core.models import Notification, Team
 from tests.factories import UserFactory
 
-from .helpers import event
+from .helpers import am_alert, am_body, event
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +50,8 @@ def _responders(db):
             team.members.add(UserFactory())
 
 
-def _integration(name: str, **fields):
-    integration, key = intake_services.create_integration(name=name, kind="events_v2", **fields)
+def _integration(name: str, kind: str = "events_v2", **fields):
+    integration, key = intake_services.create_integration(name=name, kind=kind, **fields)
     integration.rate_limit_per_minute = 0
     integration.save()
     cache.delete(acceptance.bell_key(integration.pk))
@@ -63,6 +64,20 @@ def _accept(integration, body: dict) -> None:
     acceptance.accept_delivery(
         integration, fmt="events_v2", body=raw, message=parsing.parse_event(json.loads(raw))
     )
+
+
+def _accept_am(integration, body: dict) -> None:
+    raw = json.dumps(body).encode()
+    message = parsing.parse_alertmanager(json.loads(raw))
+    acceptance.accept_delivery(integration, fmt="alertmanager", body=raw, message=message)
+
+
+def _notification(n: int) -> dict:
+    """A new group's notification: two alerts firing, and for the third group one resolved."""
+    alerts = [am_alert(f"Disk{n}", instance=f"db-{n}"), am_alert(f"Disk{n}", instance=f"db-{n}b")]
+    if n == 2:
+        alerts.append(am_alert(f"Disk{n}", instance=f"db-{n}c", status="resolved"))
+    return am_body(*alerts, group_key=f'{{}}:{{alertname="Disk{n}"}}')
 
 
 def _trigger(key: str, dedup_key: str, n: int, **extra) -> dict:
@@ -113,7 +128,7 @@ def _seen(incident: Incident) -> dict:
         "group": (group.key, group.priority, group.opened_incident, group.is_open),
         "alerts": [
             (a.fingerprint, a.name, a.status, a.repeat_count)
-            for a in Alert.objects.filter(incident=incident)
+            for a in Alert.objects.filter(incident=incident).order_by("fingerprint")
         ],
     }
     text = json.dumps(seen, default=str)
@@ -151,6 +166,30 @@ def test_a_batch_of_new_keys_opens_the_same_incidents_as_one_by_one():
     assert (
         Delivery.objects.filter(integration=together, result=DeliveryResult.PROCESSED).count() == 3
     )
+
+
+@time_machine.travel(THURSDAY, tick=False)
+def test_alertmanager_notifications_of_new_groups_open_the_same_incidents_together():
+    together, _ = _integration("together", kind="alertmanager")
+    for n in range(3):
+        _accept_am(together, _notification(n))
+    with CaptureQueriesContext(connection) as batch:
+        processing.process_deliveries(together.pk)
+    alone, _ = _integration("alone", kind="alertmanager")
+    for n in range(3):
+        _accept_am(alone, _notification(n))
+        processing.process_deliveries(alone.pk)
+
+    def opened(integration):
+        return [
+            AlertGroup.objects.get(integration=integration, key__contains=f"Disk{n}").incident
+            for n in range(3)
+        ]
+
+    for got, want in zip(opened(together), opened(alone), strict=True):
+        assert _seen(got) == _seen(want)
+    assert len(_seen(opened(together)[2])["alerts"]) == 3
+    assert sum('INSERT INTO "incidents_incident"' in q["sql"] for q in batch) == 1
 
 
 @time_machine.travel(THURSDAY, tick=False)
