@@ -350,13 +350,15 @@ def open_new_groups(integration: Integration, messages: list[GroupIn], context: 
         system_label=integration.name,
     )
     groups = new_groups(integration, [m.key for m in fresh], openers, incidents, now, context)
-    _insert_alerts(
-        [
-            _new_alert(item, group=group, incident=group.incident, now=now)
-            for message, group in zip(fresh, groups, strict=True)
-            for item in message.alerts
-        ]
-    )
+    for message, group in zip(fresh, groups, strict=True):
+        # One INSERT per group, as ``apply_group``: all the batch's alerts in one JSON
+        # parameter would raise the worker's peak memory by their size.
+        _insert_alerts(
+            [
+                _new_alert(item, group=group, incident=group.incident, now=now)
+                for item in message.alerts
+            ]
+        )
     return {m.key: incident for m, incident in zip(fresh, incidents, strict=True)}
 
 

@@ -109,7 +109,8 @@ def _process_batch(integration_id: int, batch_size: int) -> tuple[int, str]:
             if delivery.pk in opened:
                 continue
             delivery.integration = integration
-            ok = _process(delivery, messages[delivery.pk], integration, context=context)
+            # Popped: a parsed storm delivery holds thousands of alerts, one at a time is enough.
+            ok = _process(delivery, messages.pop(delivery.pk), integration, context=context)
             processed.append(delivery)
             if not ok:
                 break
