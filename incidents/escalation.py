@@ -35,8 +35,7 @@ from django.utils.translation import gettext as _
 
 from itsm.core import workflow
 from itsm.core.audit import audit_event, record_event
-from itsm.core.bulk import update_each
-from itsm.core.models import AuditEvent
+from itsm.core.bulk import insert_rows, update_each
 from itsm.core.notifications import Notice, cancel_pending, notify, notify_many
 from itsm.core.roles import ops_rank
 
@@ -804,13 +803,13 @@ class SweepBatch:
         return stopped
 
     def write(self, incidents: list[Incident]) -> None:
-        EscalationStep.objects.bulk_create(self.steps)
+        insert_rows(self.steps)
         if self.stopped:
             Page.objects.filter(pk__in=self.stopped).update(
                 stopped_at=self.now, next_repeat_at=None
             )
         cancel_pending(*sorted(self.cancelled))
-        Page.objects.bulk_create(self.pages)
+        insert_rows(self.pages)
         for _step, notice, page in self.notices:
             if page is not None:
                 notice.params = {**notice.params, "ack_url": paging.ack_link(page)}
@@ -818,8 +817,8 @@ class SweepBatch:
         for step, notice, _page in self.notices:
             step.notified += len(notice.created)
         update_each([s for s in self.steps if s.notified], ["notified"])
-        TimelineEntry.objects.bulk_create(self.timeline)
-        AuditEvent.objects.bulk_create(self.events)
+        insert_rows(self.timeline)
+        insert_rows(self.events)
         update_each(
             list(self.clocks_changed.values()), ["level_reached_at", "response_breached_at"]
         )

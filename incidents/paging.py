@@ -16,6 +16,7 @@ acknowledgement and the signed one-time links in notifications.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -113,7 +114,16 @@ def targets(row: LevelSnapshot | None, *, level: int | None = None, now: datetim
 def ack_link(page: Page) -> str:
     """The relative URL of the page's signed one-time acknowledgement link."""
     token = signing.dumps({"p": page.pk, "u": page.user_id}, salt=ACK_LINK_SALT, compress=True)
-    return reverse("incidents:ack_link", args=[token])
+    return _ack_path(get_script_prefix()).replace(_SLOT, token)
+
+
+_SLOT = "signed-token"  # a signed token is URL-safe: the path is reversed once, the token put in
+
+
+@functools.cache
+def _ack_path(script_prefix: str) -> str:
+    """The link's path with ``_SLOT`` for the token (a sweep signs thousands of links)."""
+    return reverse("incidents:ack_link", args=[_SLOT])
 
 
 def _timeline(incident: Incident, text: str, data: dict, batch=None) -> None:

@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 
 from . import chat
 from . import notification_rules as rules
+from .bulk import insert_rows
 from .models import (
     DeliveryStatus,
     Notification,
@@ -322,7 +323,7 @@ def _write(together: list, one_by_one: list, *, now) -> list[Notification]:
     if together:
         try:
             with transaction.atomic():
-                Notification.objects.bulk_create(together)
+                insert_rows(together)
             saved += together
         except IntegrityError:
             one_by_one = together + one_by_one

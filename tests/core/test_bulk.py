@@ -1,0 +1,88 @@
+"""Writing many rows at once (itsm.core.bulk): what the escalation sweep and the notification
+writer insert and update in one statement reads back exactly as written."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from incidents import services
+from incidents.choices import Source, TimelineKind
+from incidents.models import EscalationStep, Page, StepKind, TimelineEntry
+from itsm.core.bulk import insert_rows, update_each
+from itsm.core.models import Notification
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 31, 23, 59, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+@time_machine.travel(NOW, tick=False)
+def test_inserted_rows_get_their_ids_in_order_and_read_back_as_written():
+    incident = services.open_incident(title="Disk full", source=Source.USER_REPORT)
+    person = UserFactory()
+    entries = [
+        TimelineEntry(
+            incident=incident,
+            actor=person if n == 1 else None,
+            actor_label="" if n == 1 else "監視",
+            kind=TimelineKind.STATUS_UPDATE,
+            text=f'更新 {n}: "quoted" \\ and ✓',
+            data={"n": n, "nested": {"list": [1, "二", None]}, "at": NOW.isoformat()},
+        )
+        for n in range(3)
+    ]
+    insert_rows(entries)
+
+    assert all(entry.pk for entry in entries)
+    for entry in entries:
+        stored = TimelineEntry.objects.get(pk=entry.pk)
+        assert (stored.text, stored.data, stored.actor_id, stored.actor_label, stored.at) == (
+            entry.text,
+            entry.data,
+            entry.actor_id,
+            entry.actor_label,
+            NOW,
+        )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_row_assigned_before_its_related_row_was_saved_points_at_it():
+    """A sweep builds a step and its pages, then inserts the steps first: each page takes its
+    step's new id; ``auto_now_add`` fields are set."""
+    incident = services.open_incident(title="Disk full", source=Source.USER_REPORT)
+    person = UserFactory()
+    step = EscalationStep(
+        incident=incident,
+        key="c1:L2",
+        kind=StepKind.AUTOMATIC,
+        level=2,
+        reason="not_recovered",
+        due_at=NOW,
+        applied_at=NOW,
+    )
+    page = Page(incident=incident, step=step, level=2, user=person, target="team", created_at=NOW)
+    insert_rows([step])
+    insert_rows([page])
+
+    assert Page.objects.get(pk=page.pk).step_id == step.pk
+    notification = Notification(recipient=person, channel="in_app", key="k", title="t")
+    insert_rows([notification])
+    assert Notification.objects.get(pk=notification.pk).created_at == NOW
+
+
+def test_update_each_stores_each_rows_own_values():
+    incident = services.open_incident(title="Disk full", source=Source.USER_REPORT)
+    entries = insert_rows(
+        [TimelineEntry(incident=incident, kind=TimelineKind.COMMENT, text=str(n)) for n in range(3)]
+    )
+    for entry in entries:
+        entry.text = f"edited {entry.pk}"
+        entry.data = {"pk": entry.pk}
+    update_each(entries, ["text", "data"])
+
+    for entry in entries:
+        stored = TimelineEntry.objects.get(pk=entry.pk)
+        assert (stored.text, stored.data) == (f"edited {entry.pk}", {"pk": entry.pk})
