@@ -155,22 +155,13 @@ def _open_new_keys(integration: Integration, batch: list, messages: dict, contex
         return set()  # one new key: the one-by-one way costs the same
     try:
         with transaction.atomic():
-            opened = {
-                ("event", k): incident
-                for k, incident in open_new_keys(
-                    integration,
-                    [messages[d.pk] for (kind, _k), d in firsts.items() if kind == "event"],
-                    context,
-                ).items()
-            }
-            opened |= {
-                ("group", k): incident
-                for k, incident in open_new_groups(
-                    integration,
-                    [messages[d.pk] for (kind, _k), d in firsts.items() if kind == "group"],
-                    context,
-                ).items()
-            }
+            opened = {}
+            for kind, open_new in (("event", open_new_keys), ("group", open_new_groups)):
+                chosen = [messages[d.pk] for (of, _key), d in firsts.items() if of == kind]
+                opened |= {
+                    (kind, key): incident
+                    for key, incident in open_new(integration, chosen, context).items()
+                }
     except Exception:  # noqa: BLE001 - the deliveries are applied one by one instead
         context.forget_failed()
         log.exception("intake: opening %d new keys together failed", len(firsts))
