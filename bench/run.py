@@ -105,16 +105,11 @@ def context() -> dict:
         version = connection.Database.sqlite_version
     else:
         version = ""
-    try:
-        commit = subprocess.run(  # noqa: S603
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench/results"
+    ):
+        commit += " with uncommitted changes"  # the code measured is not that commit's
     return {
         "db_engine": f"{connection.vendor} {version}".strip(),
         "cache": "redis" if settings.REDIS_URL else "local",
@@ -124,6 +119,20 @@ def context() -> dict:
         "commit": commit,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def _git(*args: str) -> str:
+    """What ``git`` prints at the project's root ("" without git)."""
+    try:
+        return subprocess.run(  # noqa: S603
+            ["git", *args],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return ""
 
 
 def with_verdict(result: dict) -> dict:
