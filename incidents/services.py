@@ -135,6 +135,8 @@ def open_incidents(
     escalation sweep would, in ``escalation.SweepBatch``. All or nothing: everything is
     validated before the first write.
     """
+    if not openings:
+        return []
     with config_cache.pinned():  # one look at the configuration's version
         return _open(openings, actor=actor, system_label=system_label)
 
