@@ -377,8 +377,11 @@ def new_keys(integration: Integration, messages: list, *, key, context: Context)
     return fresh[: room(integration, context)] if fresh else []
 
 
-def opening(integration: Integration, opener: dict, now, *, notes) -> incident_services.Opening:
-    """The incident an opener describes (what ``open_group`` passes ``open_incident``)."""
+def opening(
+    integration: Integration, opener: dict, received_at, *, notes
+) -> incident_services.Opening:
+    """The incident an opener describes, opened by the integration (with its team) for alerts
+    the portal received at ``received_at`` (``open_group``, the batch openers, a split)."""
     return incident_services.Opening(
         title=opener["title"],
         description=opener["description"],
@@ -390,8 +393,8 @@ def opening(integration: Integration, opener: dict, now, *, notes) -> incident_s
         priority=opener.get("priority"),
         detected_at=opener["detected_at"],
         # An alert firing long before it reached the portal keeps its start as the detection
-        # time; its response clock and escalation count from now (issue 14).
-        received_at=now,
+        # time; its response clock and escalation count from its arrival (issue 14).
+        received_at=received_at,
         team=integration.team,
         notes=tuple(notes),
     )

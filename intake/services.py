@@ -15,12 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
-from incidents.choices import Priority, Source, TimelineKind
+from incidents.choices import Priority, TimelineKind
 from incidents.models import Incident
 from itsm.core import workflow
 from itsm.core.audit import record_event
 from itsm.core.roles import ops_rank
 
+from .alerts import opening
 from .groups import incident_title, mapping, triage_inputs
 from .models import Alert, AlertGroup, AlertStatus, Integration, IntegrationKind, MappingRule
 
@@ -168,22 +169,17 @@ def split_group(group_id: int, *, actor) -> Incident:
             *(f"{k}={v}" for k, v in sorted(group.labels.items())),
         ]
         starts = [a.starts_at or a.first_seen_at for a in alerts]
-        incident = incident_services.open_incident(
-            title=title,
-            description="\n".join(lines),
-            source=Source.MONITORING,
-            service=inputs["service"],
-            impact_scope=inputs.get("impact_scope"),
-            business_impact=inputs.get("business_impact"),
-            urgency=inputs.get("urgency"),
-            priority=inputs.get("priority"),
+        opener = {
+            "title": title,
+            "description": "\n".join(lines),
+            "detected_at": min([*starts, group.opened_at]),
+            **inputs,
+        }
+        [incident] = incident_services.open_incidents(
+            [opening(integration, opener, group.opened_at, notes=())],
             actor=actor,
             system_label=integration.name,
-            detected_at=min([*starts, group.opened_at]),
-            received_at=group.opened_at,
         )
-        if integration.team_id:
-            incident_services.update_incident(incident, actor=actor, team=integration.team)
         moved = Alert.objects.filter(group=group).update(incident=incident)
         AlertGroup.objects.filter(pk=group.pk).update(
             incident=incident,
