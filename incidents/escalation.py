@@ -730,10 +730,11 @@ class SweepBatch:
         open_incidents``) with these clocks (incident pk → clock): they have no steps or
         pages yet, so nothing is read."""
         self.now = now
+        self.fresh = new_clocks is not None
         pks = [incident.pk for incident in incidents]
         self.done: dict[int, set[str]] = {pk: set() for pk in pks}
         self.old_pages: dict[int, list[dict]] = {pk: [] for pk in pks}
-        if new_clocks is not None:
+        if self.fresh:
             self.clocks = new_clocks
         else:
             self.clocks = {
@@ -761,8 +762,14 @@ class SweepBatch:
     def targets(self, row: LevelSnapshot | None, *, level: int | None) -> paging.Targets:
         key = (row, level)
         if key not in self._targets:
-            self._targets[key] = paging.targets(row, level=level, now=self.now)
+            self.read_targets([key])
         return self._targets[key]
+
+    def read_targets(self, levels) -> None:
+        """Read the targets of the (row, level)s ``levels`` the steps will page, together."""
+        wanted = [key for key in dict.fromkeys(levels) if key not in self._targets]
+        if wanted:
+            self._targets.update(paging.targets_of(wanted, now=self.now))
 
     def members(self, team) -> list:
         if team.pk not in self._members:
@@ -788,6 +795,10 @@ class SweepBatch:
 
     def notify(self, step: EscalationStep, notice: Notice, *, page: Page | None = None) -> None:
         self.notices.append((step, notice, page))
+        if self.fresh:
+            # Nobody can have been notified about a new incident's step: each person's in-app
+            # row will be written, and the step is inserted with their number.
+            step.notified += len(notice.people)
 
     def stop_pages(self, incident: Incident, *, below_level: int | None) -> int:
         stopped = 0
@@ -803,26 +814,39 @@ class SweepBatch:
         return stopped
 
     def write(self, incidents: list[Incident]) -> None:
-        insert_rows(self.steps)
+        if self.fresh:
+            self._write_fresh()
+            return
+        insert_rows(self.steps, self.timeline, self.events)
         if self.stopped:
             Page.objects.filter(pk__in=self.stopped).update(
                 stopped_at=self.now, next_repeat_at=None
             )
         cancel_pending(*sorted(self.cancelled))
         insert_rows(self.pages)
-        for _step, notice, page in self.notices:
-            if page is not None:
-                notice.params = {**notice.params, "ack_url": paging.ack_link(page)}
+        self._link_pages()
         notify_many([notice for _step, notice, _page in self.notices])
         for step, notice, _page in self.notices:
             step.notified += len(notice.created)
         update_each([s for s in self.steps if s.notified], ["notified"])
-        insert_rows(self.timeline)
-        insert_rows(self.events)
         update_each(
             list(self.clocks_changed.values()), ["level_reached_at", "response_breached_at"]
         )
         update_each(incidents, ["escalation_level", "next_deadline_at"])
+
+    def _write_fresh(self) -> None:
+        """New incidents (``services.open_incidents``): their clocks, steps, timeline entries
+        and audit events in one statement, their pages in a second (they name the steps), the
+        notification rows in a third (they carry the pages' links), with nothing read back."""
+        insert_rows(list(self.clocks.values()), self.steps, self.timeline, self.events)
+        insert_rows(self.pages)
+        self._link_pages()
+        notify_many([notice for _step, notice, _page in self.notices], fresh=True)
+
+    def _link_pages(self) -> None:
+        for _step, notice, page in self.notices:
+            if page is not None:
+                notice.params = {**notice.params, "ack_url": paging.ack_link(page)}
 
 
 # ---------------------------------------------------------------------------- the clock
@@ -879,13 +903,8 @@ def start_clock(incident: Incident, *, now=None, cycle: int = 1) -> IncidentEsca
 
 def report(incident: Incident, clock, *, level: int, now, batch=None) -> None:
     """§8.3.1 報告フロー: page level ``level`` about the incident (``report:L<level>``): the ops
-    team (L1) for every new incident, and L2 as well for P1/P2 (``start_clock``). Without a
-    clock (not triaged yet) the level is the normal track's."""
-    if clock is not None:
-        row = clock.policy_snapshot.chain_level(level)
-    else:
-        policy = policy_for(incident)
-        row = policy.snapshot().chain_level(level) if policy is not None else None
+    team (L1) for every new incident, and L2 as well for P1/P2 (``start_clock``)."""
+    row = report_row(incident, clock, level)
     _apply(
         incident,
         clock,
@@ -893,6 +912,14 @@ def report(incident: Incident, clock, *, level: int, now, batch=None) -> None:
         now=now,
         batch=batch,
     )
+
+
+def report_row(incident: Incident, clock, level: int) -> LevelSnapshot | None:
+    """The level ``report`` pages; without a clock (not triaged yet) the normal track's."""
+    if clock is not None:
+        return clock.policy_snapshot.chain_level(level)
+    policy = policy_for(incident)
+    return policy.snapshot().chain_level(level) if policy is not None else None
 
 
 # Transitions after which the service is back (or the incident carries on elsewhere).

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
+from django.db.models import F, Q
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -72,40 +73,85 @@ class Targets:
 
 def targets(row: LevelSnapshot | None, *, level: int | None = None, now: datetime) -> Targets:
     """The people and teams a level reaches at ``now``."""
-    level = row.level if row else level
-    found = Targets()
+    return targets_of([(row, level)], now=now)[row, level]
+
+
+def targets_of(levels, *, now: datetime) -> dict:
+    """``targets`` of each (row, level) of ``levels``, keyed so: their teams in one query and
+    everyone their teams, persons and roles reach in another (an opening reports to two levels
+    at once: issue 20); a schedule's on-call person is looked up for each level naming one."""
     users = get_user_model().objects.filter(is_active=True)
-    if row and row.schedule_id:
-        schedule = (
-            Schedule.objects.select_related("team")
-            .filter(pk=row.schedule_id, is_active=True)
-            .first()
+    found, team_ids, rungs = {}, {}, {}
+    for key in levels:
+        row, level = key
+        here = found[key] = Targets()
+        if row and row.schedule_id:
+            _on_call(here, row, users, now)
+        explicit = row is not None and ((row.schedule_id and not here.missing) or row.user_id)
+        if row and row.team_id:
+            team_ids[key] = row.team_id
+        elif not explicit:
+            rungs[key] = row.level if row else level
+    teams = (
+        list(
+            Team.objects.filter(
+                Q(pk__in=set(team_ids.values())) | Q(escalation_level__in=set(rungs.values()))
+            )
         )
-        if schedule is None:
-            found.missing.append(row.schedule or str(row.schedule_id))
-        else:
-            on_duty = [s.user for s in on_call(schedule, now) if s.user and s.user.is_active]
-            if on_duty:
-                found.add(on_duty, PageTarget.SCHEDULE)
-            else:
-                found.gaps.append(schedule)
-                found.teams.append(schedule.team)
-                found.add(users.filter(teams=schedule.team).distinct(), PageTarget.GAP)
-    if row and row.user_id:
-        found.add(users.filter(pk=row.user_id), PageTarget.PERSON)
-    explicit = row is not None and ((row.schedule_id and not found.missing) or row.user_id)
-    if row and row.team_id:
-        teams = list(Team.objects.filter(pk=row.team_id))
-    elif not explicit:
-        teams = list(Team.objects.filter(escalation_level=level))
-    else:
-        teams = []
-    if teams:
-        found.teams += teams
-        found.add(users.filter(teams__in=teams).distinct(), PageTarget.TEAM)
-    if row and row.role:
-        found.add(users.filter(groups__name=row.role), PageTarget.ROLE)
+        if team_ids or rungs
+        else []
+    )
+    their_teams = {
+        key: [
+            t
+            for t in teams
+            if t.pk == team_ids.get(key) or (key in rungs and t.escalation_level == rungs[key])
+        ]
+        for key in found
+    }
+    # Everyone reached through a person, a team or a role, with the teams and roles they hold
+    # (a row per team and role of theirs).
+    person_ids = {row.user_id for row, _level in found if row and row.user_id}
+    roles = {row.role for row, _level in found if row and row.role}
+    reach: dict[int, tuple] = {}
+    if person_ids or teams or roles:
+        for user in (
+            users.filter(Q(pk__in=person_ids) | Q(teams__in=teams) | Q(groups__name__in=roles))
+            .annotate(via_team=F("teams"), via_role=F("groups__name"))
+            .select_related("notification_preference")  # read by the notifications
+            .order_by("pk")
+        ):
+            _user, user_teams, user_roles = reach.setdefault(user.pk, (user, set(), set()))
+            user_teams.add(user.via_team)
+            user_roles.add(user.via_role)
+    for key, here in found.items():
+        row = key[0]
+        if row and row.user_id in reach:
+            here.add([reach[row.user_id][0]], PageTarget.PERSON)
+        if their_teams[key]:
+            here.teams += their_teams[key]
+            pks = {t.pk for t in their_teams[key]}
+            here.add([u for u, t, _r in reach.values() if t & pks], PageTarget.TEAM)
+        if row and row.role:
+            here.add([u for u, _t, r in reach.values() if row.role in r], PageTarget.ROLE)
     return found
+
+
+def _on_call(found: Targets, row: LevelSnapshot, users, now: datetime) -> None:
+    """The on-call person of the level's schedule; in a gap, the schedule's team."""
+    schedule = (
+        Schedule.objects.select_related("team").filter(pk=row.schedule_id, is_active=True).first()
+    )
+    if schedule is None:
+        found.missing.append(row.schedule or str(row.schedule_id))
+        return
+    on_duty = [s.user for s in on_call(schedule, now) if s.user and s.user.is_active]
+    if on_duty:
+        found.add(on_duty, PageTarget.SCHEDULE)
+    else:
+        found.gaps.append(schedule)
+        found.teams.append(schedule.team)
+        found.add(users.filter(teams=schedule.team).distinct(), PageTarget.GAP)
 
 
 # ---------------------------------------------------------------------------- sending pages

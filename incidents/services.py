@@ -53,7 +53,6 @@ from .models import (
     ChecklistItem,
     FiveWhy,
     Incident,
-    IncidentEscalation,
     IncidentPolicy,
     IncidentReview,
     IncidentRunbook,
@@ -159,16 +158,22 @@ def _open(openings: list[Opening], *, actor, system_label: str) -> list[Incident
     # already isolates it); everything is validated above.
     with transaction.atomic(savepoint=False):
         Incident.objects.bulk_create(incidents)
-        for incident in incidents:
-            incident._update_initial_state()  # saved as it is (its optimistic lock's state)
         for incident, clock in zip(incidents, clocks, strict=True):
+            incident._update_initial_state()  # saved as it is (its optimistic lock's state)
+            # Nothing hangs off a new incident: its postmortem is known not to exist (the API's
+            # answer shows it) without asking.
+            Incident.postmortem.related.set_cached_value(incident, None)
             if clock is not None:
-                clock.incident = incident
-        IncidentEscalation.objects.bulk_create([c for c in clocks if c is not None])
+                clock.incident = incident  # inserted with the batch's rows
         batch = escalation.SweepBatch(
             incidents,
             now=now,
             new_clocks={c.incident_id: c for c in clocks if c is not None},
+        )
+        batch.read_targets(
+            (escalation.report_row(incident, clock, level), level)
+            for incident, clock in zip(incidents, clocks, strict=True)
+            for level in _reported_levels(incident, clock)
         )
         for incident, opening in zip(incidents, openings, strict=True):
             _record_opening(incident, opening, actor=actor, system_label=system_label, batch=batch)
@@ -278,8 +283,7 @@ def _record_opening(incident: Incident, opening: Opening, *, actor, system_label
         )
     clock = batch.clocks.get(incident.pk)
     if incident.state == IncidentState.TRIAGED:
-        if clock is not None and incident.track == Track.URGENT:
-            # §8.3.1 報告フロー 3 優先度に応じてエスカレーション: P1/P2 tell L2 at once.
+        if 2 in _reported_levels(incident, clock):
             escalation.report(incident, clock, level=2, now=batch.now, batch=batch)
         label = system_label or "intake"
         batch.events.append(
@@ -321,6 +325,12 @@ def _record_opening(incident: Incident, opening: Opening, *, actor, system_label
         )
         for text, data in opening.notes
     ]
+
+
+def _reported_levels(incident: Incident, clock) -> tuple[int, ...]:
+    """The levels a new incident reports to: L1 (§8.3.1 報告フロー), and first L2 for a P1/P2
+    (報告フロー 3 優先度に応じてエスカレーション)."""
+    return (2, 1) if clock is not None and incident.track == Track.URGENT else (1,)
 
 
 def _local(moment) -> str:

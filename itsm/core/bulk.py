@@ -37,44 +37,54 @@ def update_each(objs: list, fields: list[str]) -> None:
         cursor.execute(sql, params)
 
 
-def insert_rows(objs: list) -> list:
-    """``bulk_create`` of new rows of one model, setting their ids; on PostgreSQL the rows
-    travel as one JSON parameter expanded by ``jsonb_populate_recordset`` (the way
-    ``intake.alerts`` inserts a storm's alerts): the query compiler's work per value was most
-    of an escalation sweep's time. Values are the attributes, ``pre_save`` for the fields that
-    set themselves (``auto_now``); no signals, as ``bulk_create``."""
-    if not objs:
-        return objs
-    model = type(objs[0])
+def insert_rows(*groups: list) -> None:
+    """``bulk_create`` of new rows, setting their ids: each of ``groups`` a list of rows of one
+    model. On PostgreSQL one statement for all of them: each list travels as one JSON parameter
+    expanded by ``jsonb_populate_recordset`` (the way ``intake.alerts`` inserts a storm's
+    alerts; the query compiler's work per value was most of an escalation sweep's time), each
+    in its own ``INSERT`` of a ``WITH`` (a round trip per list was most of an opening's
+    queries). Rows may name rows of an earlier list only once those have their ids: the lists
+    are inserted together. Values are the attributes, ``pre_save`` for the fields that set
+    themselves (``auto_now``); no signals, as ``bulk_create``."""
+    groups = [objs for objs in groups if objs]
+    if not groups:
+        return
     if connection.vendor != "postgresql":
-        return model.objects.bulk_create(objs)
-    meta = model._meta
-    pk = meta.pk
-    fields = [f for f in meta.concrete_fields if f is not pk]
-    automatic = [
-        f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-    ]
-    rows = []
-    for obj in objs:
-        # A related row saved after it was assigned (a page's step): its id onto this row.
-        obj._prepare_related_fields_for_save(operation_name="insert_rows")
-        for field in automatic:
-            field.pre_save(obj, True)
-        rows.append({f.column: getattr(obj, f.attname) for f in fields})
+        for objs in groups:
+            type(objs[0]).objects.bulk_create(objs)
+        return
     quote = connection.ops.quote_name
-    table, columns = quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608 - names from _meta
-        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) RETURNING {quote(pk.column)}"
-    )
+    inserts, params = [], []
+    for n, objs in enumerate(groups):
+        meta = type(objs[0])._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key or f.is_relation]
+        automatic = [
+            f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        ]
+        rows = []
+        for obj in objs:
+            # A related row saved after it was assigned (a page's step): its id onto this row.
+            obj._prepare_related_fields_for_save(operation_name="insert_rows")
+            for field in automatic:
+                field.pre_save(obj, True)
+            rows.append({f.column: getattr(obj, f.attname) for f in fields})
+        table, columns = quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
+        inserts.append(
+            f"i{n} AS (INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608 - _meta
+            f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+            f"RETURNING {quote(meta.pk.column)})"
+        )
+        params.append(json.dumps(rows, default=_json_value, ensure_ascii=False))
+    ids = " UNION ALL ".join(f"SELECT {n}, * FROM i{n}" for n in range(len(groups)))  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows, default=_json_value, ensure_ascii=False)])
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk_value in zip(objs, ids, strict=True):
-        setattr(obj, pk.attname, pk_value)
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs
+        cursor.execute(f"WITH {', '.join(inserts)} {ids}", params)
+        returned = cursor.fetchall()
+    for n, objs in enumerate(groups):
+        pks = [pk for group, pk in returned if group == n]
+        for obj, pk_value in zip(objs, pks, strict=True):
+            setattr(obj, obj._meta.pk.attname, pk_value)
+            obj._state.adding = False
+            obj._state.db = connection.alias
 
 
 def _json_value(value):

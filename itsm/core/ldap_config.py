@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 BACKEND = "itsm.core.ldap_backend.PortalLDAPBackend"
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "itsm.core.backends.AccountBackend"
 
 # LDAP_GROUP_TYPE → (django-auth-ldap group type, default filter of the group search)
 GROUP_TYPES = {

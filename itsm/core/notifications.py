@@ -233,16 +233,18 @@ def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list
     return rows
 
 
-def notify_many(notices: list[Notice]) -> list[Notice]:
+def notify_many(notices: list[Notice], *, fresh: bool = False) -> list[Notice]:
     """``notify`` for many events at once (an escalation sweep's batch): the preferences, rules
     and webhooks of everyone concerned are read once, and the rows written in one INSERT — one
     by one only where a burst may merge them or some addressee was notified already. Sets each
-    notice's ``created`` (its in-app rows written now) and returns the notices."""
+    notice's ``created`` (its in-app rows written now) and returns the notices.
+
+    ``fresh``: the events and their threads are new in this transaction (a new incident's
+    report steps): nobody was notified about them and no burst of theirs is open, so nothing
+    is read back, every row is written, and a burst's later rows ride on its first."""
     now = timezone.now()
-    everyone = {pk for notice in notices for pk in notice.people}
-    preferences = {
-        p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=everyone)
-    }
+    everyone = {pk: user for notice in notices for pk, user in notice.people.items()}
+    preferences = _preferences(everyone)
     plans: dict[str, dict] = {}
     for urgency in {notice.urgency for notice in notices if notice.urgency}:
         users = {pk for notice in notices if notice.urgency == urgency for pk in notice.people}
@@ -261,7 +263,7 @@ def notify_many(notices: list[Notice]) -> list[Notice]:
         for row in mine:
             owner[id(row)] = notice
         rows += mine
-    created = _save_many(rows, now=now)
+    created = _save_fresh(rows, now=now) if fresh else _save_many(rows, now=now)
     _enqueue_after_commit(created, now)
     for notice in notices:
         notice.created = []
@@ -269,6 +271,22 @@ def notify_many(notices: list[Notice]) -> list[Notice]:
         if row.channel == NotificationChannel.IN_APP:
             owner[id(row)].created.append(row)
     return notices
+
+
+def _preferences(people: dict) -> dict:
+    """{user pk: preference} of ``people`` ({pk: user}); those read with their preference
+    (``select_related``: ``incidents.paging.targets_of``) are not asked for again."""
+    found, unknown = {}, []
+    cached = NotificationPreference.user.field.remote_field  # the user's reverse accessor
+    for pk, user in people.items():
+        if cached.is_cached(user):
+            if (preference := cached.get_cached_value(user)) is not None:
+                found[pk] = preference
+        else:
+            unknown.append(pk)
+    if unknown:
+        found |= {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=unknown)}
+    return found
 
 
 def _addressee(row: Notification) -> tuple:
@@ -304,6 +322,35 @@ def _save_many(rows: list[Notification], *, now) -> list[Notification]:
     merging = [r for r in merging if id(r) not in openers]
     one_by_one = {id(r) for r in merging}
     return _write([r for r in fresh if id(r) not in one_by_one], merging, now=now)
+
+
+def _save_fresh(rows: list[Notification], *, now) -> list[Notification]:
+    """``_save_many`` of rows about events new in this transaction (``notify_many``'s
+    ``fresh``): all written, in one INSERT; within a burst (``rules.merge_into_burst``) the
+    first row of a person, channel and thread goes as its rule says and the later ones ride on
+    it, inserted after it."""
+    unique: dict[tuple, Notification] = {}
+    for row in rows:
+        unique.setdefault(_addressee(row), row)  # a team named twice, two webhooks of a team
+    rows = list(unique.values())
+    riders, openers = [], {}
+    if rules.burst_window() > timedelta(0):
+        for row in rows:
+            if not (row.urgency and row.thread and row.held_until is None):
+                continue
+            if row.channel not in rules.PERSONAL_CHANNELS:
+                continue
+            burst = (row.recipient_id, row.channel, row.thread)
+            if burst in openers:
+                row.status, row.merged_into = DeliveryStatus.MERGED, openers[burst]
+                row.next_attempt_at = None
+                riders.append(row)
+            else:
+                openers[burst] = row
+    riding = {id(row) for row in riders}
+    insert_rows([row for row in rows if id(row) not in riding])
+    insert_rows(riders)
+    return rows
 
 
 def _save(rows: list[Notification], *, merging: bool, now) -> list[Notification]:

@@ -121,7 +121,8 @@ def sync_memberships(
         "teams_removed": teams_removed,
     }
     if any(changes.values()):
-        user.__dict__.pop("_role_names", None)
+        for cached in ("_role_names", "_perm_cache"):
+            user.__dict__.pop(cached, None)
         record_event(
             user, action="directory_sync", actor_label=source, data={"source": source, **changes}
         )

@@ -9,7 +9,14 @@ import time_machine
 
 from incidents import services
 from incidents.choices import Source, TimelineKind
-from incidents.models import EscalationStep, Page, StepKind, TimelineEntry
+from incidents.models import (
+    EscalationPolicy,
+    EscalationStep,
+    IncidentEscalation,
+    Page,
+    StepKind,
+    TimelineEntry,
+)
 from itsm.core.bulk import insert_rows, update_each
 from itsm.core.models import Notification
 from tests.factories import UserFactory
@@ -73,11 +80,44 @@ def test_a_row_assigned_before_its_related_row_was_saved_points_at_it():
     assert Notification.objects.get(pk=notification.pk).created_at == NOW
 
 
+@time_machine.travel(NOW, tick=False)
+def test_lists_of_several_models_go_in_one_statement_each_row_getting_its_own_id(
+    django_assert_num_queries,
+):
+    """An opening writes its steps, timeline entries and audit events in one round trip; the
+    rows of each list get their ids in order, and a clock (whose key is its incident) too."""
+    incident = services.open_incident(title="Disk full", source=Source.USER_REPORT)
+    other = services.open_incident(title="Disk full again", source=Source.USER_REPORT)
+    IncidentEscalation.objects.filter(incident=other).delete()
+    steps = [
+        EscalationStep(incident=incident, key=f"k{n}", kind=StepKind.AUTOMATIC, level=n, due_at=NOW)
+        for n in (1, 2)
+    ]
+    entries = [
+        TimelineEntry(incident=incident, kind=TimelineKind.COMMENT, text=str(n)) for n in range(3)
+    ]
+    clock = IncidentEscalation(
+        incident=other,
+        policy=EscalationPolicy.objects.first(),
+        snapshot={},
+        started_at=NOW,
+        level_reached_at=NOW,
+    )
+    with django_assert_num_queries(1):
+        insert_rows(steps, [], entries, [clock])
+
+    assert [EscalationStep.objects.get(pk=s.pk).key for s in steps] == ["k1", "k2"]
+    assert [TimelineEntry.objects.get(pk=e.pk).text for e in entries] == ["0", "1", "2"]
+    assert clock.pk == other.pk
+    assert IncidentEscalation.objects.get(pk=other.pk).started_at == NOW
+
+
 def test_update_each_stores_each_rows_own_values():
     incident = services.open_incident(title="Disk full", source=Source.USER_REPORT)
-    entries = insert_rows(
-        [TimelineEntry(incident=incident, kind=TimelineKind.COMMENT, text=str(n)) for n in range(3)]
-    )
+    entries = [
+        TimelineEntry(incident=incident, kind=TimelineKind.COMMENT, text=str(n)) for n in range(3)
+    ]
+    insert_rows(entries)
     for entry in entries:
         entry.text = f"edited {entry.pk}"
         entry.data = {"pk": entry.pk}

@@ -12,7 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from itsm.core import notifications
-from itsm.core.models import Notification, NotificationPreference, NotificationRule
+from itsm.core.models import (
+    Notification,
+    NotificationPreference,
+    NotificationRule,
+    Team,
+    TeamWebhook,
+)
 
 from .test_notifications import _Hook, hook_server  # noqa: F401 - the fixture
 
@@ -144,7 +150,7 @@ def test_a_batch_merges_bursts_as_one_by_one_and_inserts_the_bursts_openers_toge
         CaptureQueriesContext(connection) as queries,
     ):
         notifications.notify_many(notices)
-    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "core_notification"')]
+    inserts = [q for q in queries if 'INSERT INTO "core_notification"' in q["sql"]]
     # The openers together, then one by one: INC-10:L2 of both and INC-9:L2 of the operator
     # (the leader had nothing in INC-9: that one opens its burst).
     assert len(inserts) == 1 + 3
@@ -157,6 +163,47 @@ def test_a_batch_merges_bursts_as_one_by_one_and_inserts_the_bursts_openers_toge
         assert emails["INC-10:L2"].merged_into == emails["INC-10:L1"]
     late = {r.key: r for r in rows(operator, "email")}["INC-9:L2"]
     assert late.status == "pending" and late.next_attempt_at == T0 + timedelta(seconds=60)
+
+
+def test_a_fresh_batch_reads_nothing_back_and_its_bursts_ride_on_their_first(
+    operator, ops_leader, settings
+):
+    """``notify_many(fresh=True)`` (a new incident's report steps: nobody was notified about
+    them, their thread is new): every row is written without looking for earlier ones — the
+    openers in one INSERT, the later rows of each burst riding on their opener in a second —
+    and a team named twice gets one webhook row."""
+    settings.NOTIFICATION_BURST_SECONDS = 60
+    team = Team.objects.create(name="Ops", slug="ops")
+    TeamWebhook.objects.create(team=team, url="http://127.0.0.1:9/hook")
+    notices = [
+        notifications.Notice.of(
+            [operator, ops_leader],
+            key=f"INC-20:report:{level}",
+            title=f"INC-20 {level}",
+            urgency="high",
+            thread="INC-20",
+            teams=[team, team],
+        )
+        for level in ("L2", "L1")
+    ]
+    with (
+        time_machine.travel(T0, tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        notifications.notify_many(notices, fresh=True)
+    on_notifications = [q["sql"] for q in queries if '"core_notification"' in q["sql"]]
+    assert len(on_notifications) == 2 and all("INSERT" in sql for sql in on_notifications)
+    assert [len(notice.created) for notice in notices] == [2, 2]
+    for person in (operator, ops_leader):
+        first, second = rows(person, "email")
+        assert (first.key, first.status, first.merged_into) == ("INC-20:report:L2", "pending", None)
+        assert (second.key, second.status, second.merged_into) == (
+            "INC-20:report:L1",
+            "merged",
+            first,
+        )
+        assert len(rows(person, "in_app")) == 2
+    assert Notification.objects.filter(team=team, channel="webhook").count() == 2  # one a key
 
 
 def test_cancel_pending_drops_what_was_not_sent_and_keeps_the_rest(operator, settings):

@@ -128,3 +128,26 @@ def test_users_with_role_lists_only_active_members(make_user):
     make_user(Role.OPERATOR, username="op-x")
     assert list(users_with_role(Role.CAB_MEMBER)) == [active]
     assert users_with_role(Role.CAB_MEMBER, active_only=False).count() == 2
+
+
+def test_a_persons_permissions_and_roles_are_read_in_one_query(
+    make_user, django_assert_num_queries
+):
+    """``itsm.core.backends.AccountBackend``: what the person's groups grant, what was given
+    to them alone, and the names of their groups (``has_role``) come from one query."""
+    person = make_user(Role.OPS_LEADER)
+    person.user_permissions.add(Permission.objects.get(codename="delete_incident"))
+    person = type(person).objects.get(pk=person.pk)  # nothing cached
+    with django_assert_num_queries(1):
+        assert person.has_perm("incidents.view_incident")  # from the ops leader group
+        assert person.has_perm("incidents.delete_incident")  # given to them
+        assert not person.has_perm("backups.delete_drdrill")
+        assert has_role(person, Role.OPS_LEADER) and not has_role(person, Role.OPS_MANAGER)
+        assert ops_rank(person) == 2
+
+
+def test_an_inactive_person_has_no_permissions_and_a_superuser_all(make_user):
+    person = make_user(Role.OPS_MANAGER, is_active=False)
+    assert not person.has_perm("incidents.view_incident")
+    admin = make_user(None, is_superuser=True)
+    assert admin.has_perm("backups.delete_drdrill") and has_role(admin, Role.ADMIN)

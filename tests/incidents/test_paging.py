@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import signing
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents import acknowledgement, escalation, handoff, paging, services
 from incidents.models import Incident, Page
+from incidents.snapshot import LevelSnapshot
 from itsm.core import workflow
 from itsm.core.audit import events_for
 from itsm.core.models import Notification
@@ -294,3 +297,37 @@ def test_acknowledging_an_untriaged_incident_records_the_response_without_a_stat
     incident.refresh_from_db()
     assert incident.state == "detected"
     assert incident.response_started_at == at(2) and incident.assignee == crew["a"]
+
+
+def test_the_levels_of_an_opening_are_looked_up_together(crew, make_user):
+    """``paging.targets_of`` (an opening pages L1 and L2 at once): the same people and teams as
+    each level looked up alone — the schedule's on-call person; a team, a person and a role's
+    holders, each reached once and by the first of these — in one query for the teams and one
+    for everyone they reach, however many levels."""
+    make_user(Role.OPS_MANAGER, username="boss")
+    make_user(Role.OPS_MANAGER, username="gone", is_active=False)
+    primary, l2 = crew["primary"], crew["lead"].teams.get()
+    levels = [
+        (LevelSnapshot(level=1, schedule_id=primary.pk, schedule=primary.name), 1),
+        (LevelSnapshot(level=2, team_id=l2.pk, role=Role.OPS_MANAGER, user_id=crew["lead2"].pk), 2),
+        (None, 2),  # the teams on the rung
+    ]
+    now = at(60)
+    together = paging.targets_of(levels, now=now)
+    alone = {key: paging.targets(key[0], level=key[1], now=now) for key in levels}
+
+    def who(found):
+        return {user.username: target for user, target in found.people.values()}, found.teams
+
+    assert {key: who(found) for key, found in together.items()} == {
+        key: who(found) for key, found in alone.items()
+    }
+    assert who(together[levels[0]])[0] == {"a": "schedule"}
+    assert who(together[levels[1]]) == (
+        {"lead2": "person", "lead": "team", "boss": "role"},
+        [l2],
+    )
+    assert who(together[levels[2]]) == ({"lead": "team", "lead2": "team"}, [l2])
+    with CaptureQueriesContext(connection) as queries:
+        paging.targets_of(levels[1:], now=now)  # the schedule's own lookups aside
+    assert len(queries) == 2

@@ -156,7 +156,7 @@ def configure(settings, issuer: str) -> None:
     settings.OIDC_GROUP_TEAMS = TEAM_MAP
     settings.AUTHENTICATION_BACKENDS = [
         "itsm.core.oidc.OIDCBackend",
-        "django.contrib.auth.backends.ModelBackend",
+        "itsm.core.backends.AccountBackend",
     ]
 
 

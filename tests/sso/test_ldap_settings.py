@@ -70,7 +70,7 @@ def test_without_ldap_server_uri_only_local_accounts_log_in_and_python_ldap_is_n
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['django.contrib.auth.backends.ModelBackend'] False"
+    assert result.stdout.strip() == "['itsm.core.backends.AccountBackend'] False"
 
 
 def test_the_environment_turns_the_ldap_backend_on_before_the_local_accounts(tmp_path):
@@ -87,7 +87,7 @@ def test_the_environment_turns_the_ldap_backend_on_before_the_local_accounts(tmp
     assert result.returncode == 0, result.stderr
     backends, user_filter, tls = result.stdout.strip().splitlines()
     assert backends == (
-        "['itsm.core.ldap_backend.PortalLDAPBackend', 'django.contrib.auth.backends.ModelBackend']"
+        "['itsm.core.ldap_backend.PortalLDAPBackend', 'itsm.core.backends.AccountBackend']"
     )
     assert user_filter == "(sAMAccountName=%(user)s)"
     assert tls == "True {'first_name': 'givenName', 'last_name': 'sn', 'email': 'mail'}"
