@@ -825,7 +825,8 @@ class SweepBatch:
         cancel_pending(*sorted(self.cancelled))
         insert_rows(self.pages)
         self._link_pages()
-        notify_many([notice for _step, notice, _page in self.notices])
+        # Every notice is about a step this batch inserted.
+        notify_many([notice for _step, notice, _page in self.notices], new_events=True)
         for step, notice, _page in self.notices:
             step.notified += len(notice.created)
         update_each([s for s in self.steps if s.notified], ["notified"])
@@ -841,7 +842,8 @@ class SweepBatch:
         insert_rows(list(self.clocks.values()), self.steps, self.timeline, self.events)
         insert_rows(self.pages)
         self._link_pages()
-        notify_many([notice for _step, notice, _page in self.notices], fresh=True)
+        notices = [notice for _step, notice, _page in self.notices]
+        notify_many(notices, new_events=True, new_threads=True)
 
     def _link_pages(self) -> None:
         for _step, notice, page in self.notices:

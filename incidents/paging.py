@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from itsm.core.bulk import copy_row
 from itsm.core.models import Team
 from itsm.core.notifications import Notice, cancel_pending, notify
 from oncall.models import Schedule
@@ -160,16 +161,21 @@ def _on_call(found: Targets, row: LevelSnapshot, users, now: datetime) -> None:
 def ack_link(page: Page) -> str:
     """The relative URL of the page's signed one-time acknowledgement link."""
     token = signing.dumps({"p": page.pk, "u": page.user_id}, salt=ACK_LINK_SALT, compress=True)
-    return _ack_path(get_script_prefix()).replace(_SLOT, token)
+    return _path("incidents:ack_link", token)
 
 
-_SLOT = "signed-token"  # a signed token is URL-safe: the path is reversed once, the token put in
+_SLOT = "url-slot"
+
+
+def _path(name: str, arg: str) -> str:
+    """``reverse(name, args=[arg])`` for an ``arg`` that is URL-safe (a signed token, an
+    incident number): the path is reversed once and ``arg`` put in (a sweep builds thousands)."""
+    return _pattern(name, get_script_prefix()).replace(_SLOT, arg)
 
 
 @functools.cache
-def _ack_path(script_prefix: str) -> str:
-    """The link's path with ``_SLOT`` for the token (a sweep signs thousands of links)."""
-    return reverse("incidents:ack_link", args=[_SLOT])
+def _pattern(name: str, script_prefix: str) -> str:
+    return reverse(name, args=[_SLOT])
 
 
 def _timeline(incident: Incident, text: str, data: dict, batch=None) -> None:
@@ -229,16 +235,17 @@ def page_level(
     urgency = urgency_of(incident)
     repeat = (row.repeat_minutes if row else DEFAULT_REPEAT_MINUTES) if urgency == "high" else 0
     actor_pk = getattr(actor, "pk", None)
+    prototype = Page(
+        level=step.level or 1,
+        created_at=now,
+        repeat_minutes=repeat,
+        next_repeat_at=now + timedelta(minutes=repeat) if repeat else None,
+    )
     pages = [
-        Page(
-            incident=incident,
-            step=step,
-            level=step.level or 1,
-            user=user,
+        copy_row(
+            prototype,
+            related={"incident": incident, "step": step, "user": user},
             target=target,
-            created_at=now,
-            repeat_minutes=repeat,
-            next_repeat_at=now + timedelta(minutes=repeat) if repeat else None,
         )
         for user, target in found.people.values()
         if user.pk != actor_pk
@@ -246,13 +253,13 @@ def page_level(
     common = {
         "key": f"{incident.number}:{step.key}",
         "message": message,
-        "url": incident.get_absolute_url(),
+        "url": _path("incidents:detail", incident.number),
         "urgency": urgency,
         "thread": incident.number,
         "actor": actor,
     }
     base = {"number": incident.number, "title": incident.title, **params}
-    action = reverse("incidents:acknowledge", args=[incident.number])
+    action = _path("incidents:acknowledge", incident.number)
     if batch is not None:
         batch.page(pages)
     else:

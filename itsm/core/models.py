@@ -420,6 +420,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         null=True,
         blank=True,
+        db_index=False,  # notification_inbox leads with it
         related_name="notifications",
         verbose_name=_("recipient"),
     )
@@ -428,6 +429,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         null=True,
         blank=True,
+        db_index=False,  # notification_team: webhook rows only
         related_name="notifications",
         verbose_name=_("team"),
         help_text=_("Set for webhook deliveries, which go to a team's chat channel."),
@@ -480,6 +482,7 @@ class Notification(models.Model):
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        db_index=False,  # notification_merged: merged rows only
         related_name="merged",
         verbose_name=_("sent with"),
     )
@@ -530,6 +533,16 @@ class Notification(models.Model):
                 fields=["recipient", "channel", "thread", "created_at"],
                 condition=~models.Q(thread=""),
                 name="notification_thread",
+            ),
+            # Every row of an escalation burst is inserted with every index it is in (issue
+            # 20): the team's and the carrier's lookups index only the rows that have one.
+            models.Index(
+                fields=["team"], condition=models.Q(team__isnull=False), name="notification_team"
+            ),
+            models.Index(
+                fields=["merged_into"],
+                condition=models.Q(merged_into__isnull=False),
+                name="notification_merged",
             ),
         ]
 

@@ -44,7 +44,7 @@ from django.utils.translation import gettext as _
 
 from . import chat
 from . import notification_rules as rules
-from .bulk import insert_rows
+from .bulk import copy_row, insert_rows
 from .models import (
     DeliveryStatus,
     Notification,
@@ -190,21 +190,27 @@ class Notice:
 def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list[Notification]:
     """The unsaved rows of one notice: in-app + the channels of each person's rules, and the
     webhook of each of its teams."""
-    key, title, url = notice.key[:200], notice.title[:200], notice.url[:300]
-    message, params, urgency, thread = (
-        notice.message,
-        notice.params,
-        notice.urgency,
-        notice.thread[:40],
+    message, urgency = notice.message, notice.urgency
+    prototype = Notification(
+        key=notice.key[:200],
+        title=notice.title[:200],
+        body=notice.body,
+        url=notice.url[:300],
+        message=message,
+        params=notice.params,
+        urgency=urgency,
+        thread=notice.thread[:40],
+        created_at=now,
     )
     rows = []
     for user in notice.people.values():
-        rows.append(Notification(recipient=user, channel=NotificationChannel.IN_APP))
+        person = {"related": {"recipient": user}}
+        rows.append(copy_row(prototype, **person, channel=NotificationChannel.IN_APP))
         preference = preferences.get(user.pk)
         for channel, delay in plans.get(user.pk, [(NotificationChannel.EMAIL, 0)]):
             if not _reachable(user, preference, channel):
                 continue
-            row = Notification(recipient=user, channel=channel)
+            row = copy_row(prototype, **person, channel=channel)
             row.next_attempt_at = now + timedelta(minutes=delay)
             if urgency == Urgency.LOW:
                 row.held_until = rules.quiet_until(preference, row.next_attempt_at)
@@ -213,18 +219,18 @@ def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list
     team_ids = {t.pk for t in notice.teams}
     for hook in hooks:
         if hook.team_id in team_ids:
-            rows.append(Notification(team_id=hook.team_id, channel=NotificationChannel.WEBHOOK))
+            rows.append(
+                copy_row(prototype, team_id=hook.team_id, channel=NotificationChannel.WEBHOOK)
+            )
     rendered: dict[str, tuple[str, str]] = {}
     for row in rows:
-        row.key, row.title, row.body, row.url = key, title, notice.body, url
-        row.message, row.params, row.urgency, row.thread = message, params, urgency, thread
         if message:
             # The stored text is only the fallback (admin, search, an unknown code later):
             # written in the addressee's language; display and delivery render anew.
             language = language_of(row.recipient if row.recipient_id else None)
             if language not in rendered:
                 with translation.override(language):
-                    rendered[language] = render_message(message, params)
+                    rendered[language] = render_message(message, notice.params)
             row.title, row.body = rendered[language]
         if row.channel == NotificationChannel.IN_APP:
             row.status, row.sent_at = DeliveryStatus.SENT, now
@@ -233,15 +239,19 @@ def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list
     return rows
 
 
-def notify_many(notices: list[Notice], *, fresh: bool = False) -> list[Notice]:
+def notify_many(
+    notices: list[Notice], *, new_events: bool = False, new_threads: bool = False
+) -> list[Notice]:
     """``notify`` for many events at once (an escalation sweep's batch): the preferences, rules
     and webhooks of everyone concerned are read once, and the rows written in one INSERT — one
     by one only where a burst may merge them or some addressee was notified already. Sets each
     notice's ``created`` (its in-app rows written now) and returns the notices.
 
-    ``fresh``: the events and their threads are new in this transaction (a new incident's
-    report steps): nobody was notified about them and no burst of theirs is open, so nothing
-    is read back, every row is written, and a burst's later rows ride on its first."""
+    ``new_events``: nobody can have been notified about these events (their keys name steps
+    inserted in this transaction), so no earlier rows are looked for and none can collide.
+    ``new_threads``: nor about anything in their threads (a new incident's report steps), so
+    no burst of theirs is open: a burst's first row goes as its rule says and the later ones
+    ride on it, without a query."""
     now = timezone.now()
     everyone = {pk: user for notice in notices for pk, user in notice.people.items()}
     preferences = _preferences(everyone)
@@ -263,7 +273,7 @@ def notify_many(notices: list[Notice], *, fresh: bool = False) -> list[Notice]:
         for row in mine:
             owner[id(row)] = notice
         rows += mine
-    created = _save_fresh(rows, now=now) if fresh else _save_many(rows, now=now)
+    created = _save_many(rows, now=now, new_events=new_events, new_threads=new_threads)
     _enqueue_after_commit(created, now)
     for notice in notices:
         notice.created = []
@@ -293,18 +303,21 @@ def _addressee(row: Notification) -> tuple:
     return (row.key, row.recipient_id, row.team_id, row.address, row.channel)
 
 
-def _save_many(rows: list[Notification], *, now) -> list[Notification]:
+def _save_many(rows: list[Notification], *, now, new_events, new_threads) -> list[Notification]:
     """Write the rows whose addressee was not notified about their event yet; returns those
     written now. Rows a burst may merge (urgent, personal, threaded, within the window) are
     saved one by one, in order, as ``_save`` does, except those that open their burst
-    (``rules.burst_openers``); all others in one INSERT."""
-    done = set(
-        Notification.objects.filter(key__in={r.key for r in rows}).values_list(
-            "key", "recipient_id", "team_id", "address", "channel"
+    (``rules.burst_openers``); all others in one INSERT. ``new_events``, ``new_threads``: as
+    ``notify_many``."""
+    done = set()
+    if not new_events:
+        done = set(
+            Notification.objects.filter(key__in={r.key for r in rows}).values_list(
+                "key", "recipient_id", "team_id", "address", "channel"
+            )
         )
-    )
     fresh = []
-    for row in rows:
+    for row in rows:  # skips a team named twice for one event too
         if _addressee(row) not in done:
             done.add(_addressee(row))
             fresh.append(row)
@@ -318,35 +331,31 @@ def _save_many(rows: list[Notification], *, now) -> list[Notification]:
         and r.held_until is None
         and r.channel in rules.PERSONAL_CHANNELS
     ]
+    if new_threads:
+        return _write_new(fresh, merging)
     openers = rules.burst_openers(merging, now)
-    merging = [r for r in merging if id(r) not in openers]
-    one_by_one = {id(r) for r in merging}
-    return _write([r for r in fresh if id(r) not in one_by_one], merging, now=now)
+    one_by_one = [r for r in merging if id(r) not in openers]
+    later = {id(r) for r in one_by_one}
+    together = [r for r in fresh if id(r) not in later]
+    if new_events:
+        insert_rows(together)  # nothing to collide with: no savepoint
+        return together + _write([], one_by_one, now=now)
+    return _write(together, one_by_one, now=now)
 
 
-def _save_fresh(rows: list[Notification], *, now) -> list[Notification]:
-    """``_save_many`` of rows about events new in this transaction (``notify_many``'s
-    ``fresh``): all written, in one INSERT; within a burst (``rules.merge_into_burst``) the
-    first row of a person, channel and thread goes as its rule says and the later ones ride on
-    it, inserted after it."""
-    unique: dict[tuple, Notification] = {}
-    for row in rows:
-        unique.setdefault(_addressee(row), row)  # a team named twice, two webhooks of a team
-    rows = list(unique.values())
-    riders, openers = [], {}
-    if rules.burst_window() > timedelta(0):
-        for row in rows:
-            if not (row.urgency and row.thread and row.held_until is None):
-                continue
-            if row.channel not in rules.PERSONAL_CHANNELS:
-                continue
-            burst = (row.recipient_id, row.channel, row.thread)
-            if burst in openers:
-                row.status, row.merged_into = DeliveryStatus.MERGED, openers[burst]
-                row.next_attempt_at = None
-                riders.append(row)
-            else:
-                openers[burst] = row
+def _write_new(rows: list[Notification], merging: list[Notification]) -> list[Notification]:
+    """All ``rows`` (new events in new threads) in one INSERT; of ``merging``, the first of a
+    person, channel and thread goes as its rule says and the later ones ride on it (what
+    ``rules.merge_into_burst`` gives), inserted after it."""
+    openers, riders = {}, []
+    for row in merging:
+        burst = (row.recipient_id, row.channel, row.thread)
+        if burst in openers:
+            row.status, row.merged_into = DeliveryStatus.MERGED, openers[burst]
+            row.next_attempt_at = None
+            riders.append(row)
+        else:
+            openers[burst] = row
     riding = {id(row) for row in riders}
     insert_rows([row for row in rows if id(row) not in riding])
     insert_rows(riders)

@@ -168,7 +168,7 @@ def test_a_batch_merges_bursts_as_one_by_one_and_inserts_the_bursts_openers_toge
 def test_a_fresh_batch_reads_nothing_back_and_its_bursts_ride_on_their_first(
     operator, ops_leader, settings
 ):
-    """``notify_many(fresh=True)`` (a new incident's report steps: nobody was notified about
+    """``notify_many(new_events=True, new_threads=True)`` (a new incident's report steps: nobody was notified about
     them, their thread is new): every row is written without looking for earlier ones — the
     openers in one INSERT, the later rows of each burst riding on their opener in a second —
     and a team named twice gets one webhook row."""
@@ -190,7 +190,7 @@ def test_a_fresh_batch_reads_nothing_back_and_its_bursts_ride_on_their_first(
         time_machine.travel(T0, tick=False),
         CaptureQueriesContext(connection) as queries,
     ):
-        notifications.notify_many(notices, fresh=True)
+        notifications.notify_many(notices, new_events=True, new_threads=True)
     on_notifications = [q["sql"] for q in queries if '"core_notification"' in q["sql"]]
     assert len(on_notifications) == 2 and all("INSERT" in sql for sql in on_notifications)
     assert [len(notice.created) for notice in notices] == [2, 2]
