@@ -848,7 +848,7 @@ class SweepBatch:
     def _link_pages(self) -> None:
         for _step, notice, page in self.notices:
             if page is not None:
-                notice.params = {**notice.params, "ack_url": paging.ack_link(page)}
+                notice.links = {**notice.links, "ack_url": paging.ack_link(page)}
 
 
 # ---------------------------------------------------------------------------- the clock

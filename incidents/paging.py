@@ -268,7 +268,7 @@ def page_level(
     for page in pages:
         if batch is not None:
             # The acknowledgement link needs the page's id: the batch adds it once written.
-            notice = Notice.of([page.user], params={**base, "ack_action": action}, **common)
+            notice = Notice.of([page.user], params=base, links={"ack_action": action}, **common)
             batch.notify(step, notice, page=page)
             continue
         notified += len(

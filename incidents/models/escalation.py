@@ -310,6 +310,7 @@ class EscalationStep(models.Model):
     incident = models.ForeignKey(
         Incident,
         on_delete=models.CASCADE,
+        db_index=False,  # escalation_step_once leads with it
         related_name="escalation_steps",
         verbose_name=_("incident"),
     )

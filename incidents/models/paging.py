@@ -35,7 +35,11 @@ class PageTarget(models.TextChoices):
 
 class Page(models.Model):
     incident = models.ForeignKey(
-        Incident, on_delete=models.CASCADE, related_name="pages", verbose_name=_("incident")
+        Incident,
+        on_delete=models.CASCADE,
+        db_index=False,  # page_once leads with it
+        related_name="pages",
+        verbose_name=_("incident"),
     )
     step = models.ForeignKey(
         EscalationStep, on_delete=models.CASCADE, related_name="pages", verbose_name=_("step")

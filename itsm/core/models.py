@@ -179,7 +179,8 @@ class AuditEvent(models.Model):
         blank=True,
         help_text=_("Who acted when no user did (the clock, an integration)."),
     )
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    # Indexed by the (content_type, object_id, at) index below, which leads with it.
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, db_index=False)
     object_id = models.CharField(max_length=64)
     target = GenericForeignKey("content_type", "object_id")
     object_repr = models.CharField(_("record"), max_length=200)

@@ -21,6 +21,7 @@ Use cases:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -154,7 +155,7 @@ def notify(
     plans = rules.rules_for(people, urgency) if urgency else {}
     team_ids = {t.pk for t in notice.teams}
     hooks = list(TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True))
-    rows = _rows(notice, preferences=preferences, plans=plans, hooks=hooks, now=now)
+    rows = _rows(notice, preferences=preferences, plans=plans, hooks=hooks, now=now, rendered={})
     created = _save(rows, merging=bool(urgency), now=now)
     _enqueue_after_commit(created, now)
     return [n for n in created if n.channel == NotificationChannel.IN_APP]
@@ -175,6 +176,9 @@ class Notice:
     teams: list = field(default_factory=list)
     urgency: str = ""
     thread: str = ""
+    # What a row carries for the reader to act on (a page's acknowledgement link), stored with
+    # ``params`` but no part of the text: a batch renders the text of ``params`` once.
+    links: dict = field(default_factory=dict)
     created: list = field(default_factory=list)
 
     @classmethod
@@ -187,17 +191,27 @@ class Notice:
         return cls(people, teams=[t for t in teams if t is not None], **fields)
 
 
-def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list[Notification]:
+@functools.cache
+def _prototype() -> Notification:
+    """What each notice's rows start as a copy of (``bulk.copy_row``)."""
+    return Notification()
+
+
+def _rows(
+    notice: Notice, *, preferences: dict, plans: dict, hooks, now, rendered: dict
+) -> list[Notification]:
     """The unsaved rows of one notice: in-app + the channels of each person's rules, and the
-    webhook of each of its teams."""
+    webhook of each of its teams. ``rendered``: the texts rendered so far, by language,
+    message and ``params`` (the notices of a batch may share theirs)."""
     message, urgency = notice.message, notice.urgency
-    prototype = Notification(
+    prototype = copy_row(
+        _prototype(),
         key=notice.key[:200],
         title=notice.title[:200],
         body=notice.body,
         url=notice.url[:300],
         message=message,
-        params=notice.params,
+        params={**notice.params, **notice.links} if notice.links else notice.params,
         urgency=urgency,
         thread=notice.thread[:40],
         created_at=now,
@@ -222,16 +236,16 @@ def _rows(notice: Notice, *, preferences: dict, plans: dict, hooks, now) -> list
             rows.append(
                 copy_row(prototype, team_id=hook.team_id, channel=NotificationChannel.WEBHOOK)
             )
-    rendered: dict[str, tuple[str, str]] = {}
     for row in rows:
         if message:
             # The stored text is only the fallback (admin, search, an unknown code later):
             # written in the addressee's language; display and delivery render anew.
             language = language_of(row.recipient if row.recipient_id else None)
-            if language not in rendered:
+            text = (language, message, id(notice.params))
+            if text not in rendered:
                 with translation.override(language):
-                    rendered[language] = render_message(message, notice.params)
-            row.title, row.body = rendered[language]
+                    rendered[text] = render_message(message, notice.params)
+            row.title, row.body = rendered[text]
         if row.channel == NotificationChannel.IN_APP:
             row.status, row.sent_at = DeliveryStatus.SENT, now
         elif row.next_attempt_at is None:
@@ -261,7 +275,7 @@ def notify_many(
         plans[urgency] = rules.rules_for(users, urgency)
     team_ids = {t.pk for notice in notices for t in notice.teams}
     hooks = list(TeamWebhook.objects.filter(team_id__in=team_ids, is_active=True))
-    rows, owner = [], {}
+    rows, owner, rendered = [], {}, {}
     for notice in notices:
         mine = _rows(
             notice,
@@ -269,6 +283,7 @@ def notify_many(
             plans=plans.get(notice.urgency, {}),
             hooks=hooks,
             now=now,
+            rendered=rendered,
         )
         for row in mine:
             owner[id(row)] = notice
