@@ -160,7 +160,7 @@ def _on_call(found: Targets, row: LevelSnapshot, users, now: datetime) -> None:
 
 def ack_link(page: Page) -> str:
     """The relative URL of the page's signed one-time acknowledgement link."""
-    token = signing.dumps({"p": page.pk, "u": page.user_id}, salt=ACK_LINK_SALT, compress=True)
+    token = signing.dumps({"p": page.pk, "u": page.user_id}, salt=ACK_LINK_SALT)
     return _path("incidents:ack_link", token)
 
 

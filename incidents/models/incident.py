@@ -323,11 +323,14 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
     source = models.CharField(
         _("source"), max_length=20, choices=Source.choices, default=Source.USER_REPORT
     )
+    # The sweep updates an incident at every step, writing every index it is in (issue 20):
+    # indexes another one already covers (a composite leading with the column) are left out.
     service = models.ForeignKey(
         Service,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,  # incident_metrics_service_detected, incident_open_service
         related_name="incidents",
         verbose_name=_("service"),
     )
@@ -338,15 +341,14 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         _("business impact"), max_length=20, choices=BusinessImpact.choices, blank=True
     )
     urgency = models.CharField(_("urgency"), max_length=20, choices=Urgency.choices, blank=True)
-    priority = models.CharField(
-        _("priority"), max_length=2, choices=Priority.choices, blank=True, db_index=True
-    )
+    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, blank=True)
     priority_overridden = models.BooleanField(_("priority overridden"), default=False)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        db_index=False,  # incident_assignee_state
         related_name="assigned_incidents",
         verbose_name=_("assignee"),
     )
@@ -421,6 +423,8 @@ class Incident(ConcurrentTransitionMixin, NumberedModel):
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         indexes = [
+            # Any state (the list's filter): no pattern index, priorities are not searched.
+            models.Index(fields=["priority"], name="incident_priority"),
             models.Index(fields=["state", "response_due_at"], name="incident_state_due"),
             models.Index(fields=["state", "detected_at"], name="incident_state_detected"),
             models.Index(fields=["assignee", "state"], name="incident_assignee_state"),

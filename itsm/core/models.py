@@ -452,7 +452,7 @@ class Notification(models.Model):
         choices=NotificationChannel.choices,
         default=NotificationChannel.IN_APP,
     )
-    key = models.CharField(_("event"), max_length=200, db_index=True)
+    key = models.CharField(_("event"), max_length=200)  # notification_key
     # What to say is stored as a message code and its parameters and rendered in the reader's
     # language when shown or sent (``itsm.core.notifications.render``). ``title``/``body`` keep
     # a rendering in the addressee's language: the fallback for rows without a (known) code.
@@ -518,6 +518,10 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # One index for the key's lookups (=, IN) and its prefixes (cancel_pending).
+            models.Index(
+                fields=["key"], name="notification_key", opclasses=["varchar_pattern_ops"]
+            ),
             # The catch-up sweep reads pending deliveries by due time only.
             models.Index(
                 fields=["next_attempt_at"],

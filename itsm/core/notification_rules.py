@@ -112,6 +112,9 @@ def burst_openers(rows: list[Notification], now: datetime) -> set[int]:
             created_at__gt=now - window,
             held_until__isnull=True,
         )
+        # Said outright, the condition of notification_thread: PostgreSQL proves it from a
+        # list of threads of at most 100 only, and otherwise reads each person's history.
+        .exclude(thread="")
         .exclude(status=DeliveryStatus.CANCELLED)
         .values_list("recipient_id", "channel", "thread")
         .distinct()
