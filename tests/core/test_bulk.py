@@ -17,7 +17,7 @@ from incidents.models import (
     StepKind,
     TimelineEntry,
 )
-from itsm.core.bulk import insert_rows, update_each
+from itsm.core.bulk import copy_row, insert_rows, update_each
 from itsm.core.models import Notification
 from tests.factories import UserFactory
 
@@ -126,3 +126,23 @@ def test_update_each_stores_each_rows_own_values():
     for entry in entries:
         stored = TimelineEntry.objects.get(pk=entry.pk)
         assert (stored.text, stored.data) == (f"edited {entry.pk}", {"pk": entry.pk})
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_copied_row_is_a_row_of_its_own(django_assert_num_queries):
+    """``copy_row`` (the rows of an escalation burst): the prototype's values, the given ones
+    over them, the related object readable without a query, nothing shared with the prototype
+    or the other copies once saved."""
+    person, other = UserFactory(), UserFactory()
+    prototype = Notification(key="INC-1:c1:L2", title="Escalated", channel="in_app")
+    first = copy_row(prototype, related={"recipient": person})
+    second = copy_row(prototype, related={"recipient": other}, channel="email")
+    with django_assert_num_queries(0):
+        assert (first.recipient, first.recipient_id, first.channel) == (person, person.pk, "in_app")
+        assert (second.recipient, second.channel) == (other, "email")
+    insert_rows([first, second])
+
+    assert first.pk != second.pk and prototype.pk is None and prototype._state.adding
+    stored = {n.recipient_id: n for n in Notification.objects.filter(key="INC-1:c1:L2")}
+    assert (stored[person.pk].channel, stored[other.pk].channel) == ("in_app", "email")
+    assert stored[other.pk].title == "Escalated"
