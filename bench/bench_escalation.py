@@ -121,7 +121,9 @@ def _worker(db_name: str, commands, results) -> None:
     # Bursts merge as in production (tests.settings turns them off for the suite's sake).
     settings.NOTIFICATION_BURST_SECONDS = DEFAULT_BURST_SECONDS
     from incidents import escalation
+    from itsm.celery import freeze_loaded_objects
 
+    freeze_loaded_objects()  # as a Celery worker process starts
     while (command := commands.get()) is not None:
         _wait_until = command
         while time.time() < _wait_until:

@@ -71,3 +71,20 @@ def test_seed_demo_refuses_to_run_in_production(tmp_path):
     )
     assert result.returncode != 0
     assert "never runs with ITSM_PRODUCTION=1" in result.stderr
+
+
+def test_a_worker_process_leaves_what_it_loaded_at_start_out_of_garbage_collection():
+    """Issue 20: an escalation sweep's collections no longer walk the loaded code
+    (``itsm.celery.freeze_loaded_objects``, connected to Celery's worker start signals)."""
+    import gc
+
+    from celery.signals import worker_process_init
+
+    import itsm.celery  # noqa: F401 - connects the receivers
+
+    assert gc.get_freeze_count() == 0
+    try:
+        worker_process_init.send(sender=None)  # what each process of a prefork pool gets
+        assert gc.get_freeze_count() > 10_000  # Django and the apps
+    finally:
+        gc.unfreeze()
