@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, time
-
+import orjson
 from django.db import connection
 from django.db.models.base import ModelState
 
@@ -42,7 +40,8 @@ def insert_rows(*groups: list) -> None:
     """``bulk_create`` of new rows, setting their ids: each of ``groups`` a list of rows of one
     model. On PostgreSQL one statement for all of them: each list travels as one JSON parameter
     expanded by ``jsonb_populate_recordset`` (the way ``intake.alerts`` inserts a storm's
-    alerts; the query compiler's work per value was most of an escalation sweep's time), each
+    alerts; the query compiler's work per value was most of an escalation sweep's time),
+    encoded by orjson (the standard library's encoder took a tenth of a sweep step), each
     in its own ``INSERT`` of a ``WITH`` (a round trip per list was most of an opening's
     queries). Rows may name rows of an earlier list only once those have their ids: the lists
     are inserted together. Values are the attributes, ``pre_save`` for the fields that set
@@ -75,7 +74,7 @@ def insert_rows(*groups: list) -> None:
             f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
             f"RETURNING {quote(meta.pk.column)})"
         )
-        params.append(json.dumps(rows, default=_json_value, ensure_ascii=False))
+        params.append(orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS).decode())
     ids = " UNION ALL ".join(f"SELECT {n}, * FROM i{n}" for n in range(len(groups)))  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(inserts)} {ids}", params)
@@ -118,9 +117,3 @@ def copy_row(prototype, *, related: dict | None = None, **values):
         row.__dict__[field.attname] = None if target is None else target.pk
         row._state.fields_cache[name] = target
     return row
-
-
-def _json_value(value):
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value)  # Decimal, UUID, lazy translations

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils.translation import gettext_lazy
 
 from incidents import services
 from incidents.choices import Source, TimelineKind
@@ -53,6 +54,36 @@ def test_inserted_rows_get_their_ids_in_order_and_read_back_as_written():
             entry.actor_label,
             NOW,
         )
+
+
+def test_inserted_rows_read_back_as_a_save_would_have_stored_them():
+    """The rows travel as JSON (orjson): a translated text, a time to the microsecond, a data
+    dict with number keys and text in any script are stored as ``save()`` stores them."""
+    incident = services.open_incident(title="Disk full", source=Source.USER_REPORT)
+    at = datetime(2027, 5, 3, 9, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+    def entry():
+        return TimelineEntry(
+            incident=incident,
+            kind=TimelineKind.COMMENT,
+            text=gettext_lazy("Escalated"),
+            data={1: "一", "nested": [{"2": None}, 3.5, True], "emoji": "✓ 🚨"},
+            at=at,
+        )
+
+    saved, inserted = entry(), entry()
+    saved.save()
+    insert_rows([inserted])
+
+    def stored(row):
+        row = TimelineEntry.objects.get(pk=row.pk)
+        return row.text, row.data, row.at
+
+    assert stored(inserted) == stored(saved) == (
+        str(gettext_lazy("Escalated")),
+        {"1": "一", "nested": [{"2": None}, 3.5, True], "emoji": "✓ 🚨"},
+        at,
+    )
 
 
 @time_machine.travel(NOW, tick=False)
