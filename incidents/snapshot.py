@@ -12,6 +12,8 @@ that is not a snapshot at all, raises ``InvalidSnapshot`` naming what is wrong.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass
 
 from .choices import Clock, EscalationCondition
@@ -118,6 +120,13 @@ class PolicySnapshot:
             clock=clock,
         )
 
+    @classmethod
+    def read(cls, data) -> PolicySnapshot:
+        """``load`` of a snapshot read from the database: a text read before is not parsed
+        again (a sweep reads a thousand clocks, mostly of the same few policies)."""
+        text = getattr(data, "text", None)
+        return _read_text(text) if text is not None else cls.load(data)
+
     def dump(self) -> dict:
         """The JSON stored on the clock (always the current version)."""
         return {
@@ -146,3 +155,15 @@ class PolicySnapshot:
 def _require(ok: bool, where: str, key: str) -> None:
     if not ok:
         raise InvalidSnapshot(f"{where}: “{key}” is missing or invalid.")
+
+
+class StoredSnapshot(dict):
+    """A snapshot as read from the database, with the ``text`` it was read from."""
+
+    text: str | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _read_text(text: str) -> PolicySnapshot:
+    # Shared between clocks: a PolicySnapshot and its levels are frozen.
+    return PolicySnapshot.load(json.loads(text))

@@ -26,7 +26,7 @@ from itsm.core.roles import Role
 from oncall.models import Schedule
 
 from ..choices import Clock, EscalationCondition, Track
-from ..snapshot import LevelSnapshot, PolicySnapshot
+from ..snapshot import LevelSnapshot, PolicySnapshot, StoredSnapshot
 from .incident import Incident
 
 
@@ -250,6 +250,18 @@ class EscalationLevel(models.Model):
         )
 
 
+class SnapshotField(models.JSONField):
+    """The clock's policy snapshot: JSON that keeps the text it was read from
+    (``PolicySnapshot.read`` parses each text once per process)."""
+
+    def from_db_value(self, value, expression, connection):
+        data = super().from_db_value(value, expression, connection)
+        if isinstance(value, str) and isinstance(data, dict):
+            data = StoredSnapshot(data)
+            data.text = value
+        return data
+
+
 class IncidentEscalation(models.Model):
     """The escalation clock of one incident and the policy snapshot it runs on.
 
@@ -272,7 +284,7 @@ class IncidentEscalation(models.Model):
         related_name="+",
         verbose_name=_("policy"),
     )
-    snapshot = models.JSONField(_("policy snapshot"), default=dict)
+    snapshot = SnapshotField(_("policy snapshot"), default=dict)
     cycle = models.PositiveSmallIntegerField(_("cycle"), default=1)
     started_at = models.DateTimeField(_("clock started at"))
     level_reached_at = models.DateTimeField(_("level reached at"))
@@ -293,7 +305,7 @@ class IncidentEscalation(models.Model):
         """The stored snapshot, validated and typed (read once per instance)."""
         cached = self.__dict__.get("_policy_snapshot")
         if cached is None or cached[0] is not self.snapshot:
-            cached = (self.snapshot, PolicySnapshot.load(self.snapshot))
+            cached = (self.snapshot, PolicySnapshot.read(self.snapshot))
             self.__dict__["_policy_snapshot"] = cached
         return cached[1]
 

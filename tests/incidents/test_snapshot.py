@@ -102,3 +102,34 @@ def test_new_clocks_store_the_current_version():
 def test_a_broken_snapshot_is_refused_naming_what_is_wrong(broken, message):
     with pytest.raises(InvalidSnapshot, match=message):
         PolicySnapshot.load(broken)
+
+
+@pytest.mark.django_db
+def test_clocks_read_with_the_same_snapshot_share_one_parse_and_an_edited_one_is_its_own():
+    """A sweep reads a thousand clocks: a stored text is parsed once per process (issue 20),
+    and what each clock runs on is still its own copy."""
+    first = services.open_incident(title="Checkout down", source="monitoring", **MAJOR)
+    second = services.open_incident(title="Login slow", source="monitoring", **MAJOR)
+    edited = {**STORED_BEFORE_VERSIONS, "warnings": [0.25]}
+    third = services.open_incident(title="Search down", source="monitoring", **MAJOR)
+    IncidentEscalation.objects.filter(incident=third).update(snapshot=edited)
+
+    clocks = {c.incident_id: c for c in IncidentEscalation.objects.all()}
+    one, two = clocks[first.pk].policy_snapshot, clocks[second.pk].policy_snapshot
+    assert one is two  # the same text, parsed once
+    assert clocks[third.pk].policy_snapshot.warnings == (0.25,)
+    assert one.warnings == (0.5, 0.75)
+    # Assigned anew on the instance (a priority change), the clock runs on the new copy.
+    clocks[first.pk].snapshot = edited
+    assert clocks[first.pk].policy_snapshot.warnings == (0.25,)
+
+
+@pytest.mark.django_db
+def test_a_broken_stored_snapshot_is_refused_each_time_it_is_read():
+    incident = services.open_incident(title="Checkout down", source="monitoring", **MAJOR)
+    IncidentEscalation.objects.filter(incident=incident).update(
+        snapshot={**STORED_BEFORE_VERSIONS, "clock": "sometimes"}
+    )
+    for _time in range(2):
+        with pytest.raises(InvalidSnapshot, match="“clock”"):
+            _ = IncidentEscalation.objects.get(incident=incident).policy_snapshot
