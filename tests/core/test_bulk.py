@@ -79,10 +79,14 @@ def test_inserted_rows_read_back_as_a_save_would_have_stored_them():
         row = TimelineEntry.objects.get(pk=row.pk)
         return row.text, row.data, row.at
 
-    assert stored(inserted) == stored(saved) == (
-        str(gettext_lazy("Escalated")),
-        {"1": "一", "nested": [{"2": None}, 3.5, True], "emoji": "✓ 🚨"},
-        at,
+    assert (
+        stored(inserted)
+        == stored(saved)
+        == (
+            str(gettext_lazy("Escalated")),
+            {"1": "一", "nested": [{"2": None}, 3.5, True], "emoji": "✓ 🚨"},
+            at,
+        )
     )
 
 
