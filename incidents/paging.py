@@ -159,9 +159,28 @@ def _on_call(found: Targets, row: LevelSnapshot, users, now: datetime) -> None:
 
 
 def ack_link(page: Page) -> str:
-    """The relative URL of the page's signed one-time acknowledgement link."""
-    token = signing.dumps({"p": page.pk, "u": page.user_id}, salt=ACK_LINK_SALT)
+    """The relative URL of the page's signed one-time acknowledgement link: the page and the
+    person (``<page>.<user>``), timestamped and signed (a third of the cost and length of a
+    signed JSON object; a burst signs thousands)."""
+    token = signing.TimestampSigner(salt=ACK_LINK_SALT).sign(f"{page.pk}.{page.user_id}")
     return _path("incidents:ack_link", token)
+
+
+def _link_ids(token: str) -> tuple:
+    """(page pk, user pk) of a valid, unexpired link; ``signing.BadSignature`` (or its
+    ``SignatureExpired``) otherwise. Links signed as JSON (sent before) verify too."""
+    max_age = ack_link_max_age()
+    value = signing.TimestampSigner(salt=ACK_LINK_SALT).unsign(token, max_age=max_age)
+    page, dot, user = value.partition(".")
+    if dot and page.isdigit() and user.isdigit():
+        return int(page), int(user)
+    try:
+        data = signing.loads(token, salt=ACK_LINK_SALT, max_age=max_age)
+    except ValueError as exc:  # signed, but neither form
+        raise signing.BadSignature(token) from exc
+    if not isinstance(data, dict):
+        raise signing.BadSignature(token)
+    return data.get("p"), data.get("u")
 
 
 _SLOT = "url-slot"
@@ -394,14 +413,14 @@ def page_for_link(token: str, *, session_user=None) -> Page:
     """The page a link acknowledges, or ``LinkRefused``: tampered (400), expired (410), used
     (409), or opened in a session of somebody else (403)."""
     try:
-        data = signing.loads(token, salt=ACK_LINK_SALT, max_age=ack_link_max_age())
+        page_pk, user_pk = _link_ids(token)
     except signing.SignatureExpired as exc:
         raise LinkRefused(_("This acknowledgement link has expired."), 410) from exc
     except signing.BadSignature as exc:
         raise LinkRefused(_("This acknowledgement link is not valid."), 400) from exc
     page = (
         Page.objects.select_related("incident", "user", "acknowledged_by")
-        .filter(pk=data.get("p"), user_id=data.get("u"))
+        .filter(pk=page_pk, user_id=user_pk)
         .first()
     )
     if page is None:

@@ -219,6 +219,40 @@ def test_a_tampered_link_is_refused(crew, client):
     assert not Page.objects.filter(acknowledged_at__isnull=False).exists()
 
 
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_link_signed_as_json_before_still_acknowledges(crew, client, compress):
+    """Links went out as signed JSON objects (compressed, then not) before they were signed
+    as ``<page>.<user>``: those still in people's mailboxes work until they expire."""
+    incident = file(**MAJOR)
+    page = Page.objects.get(incident=incident, level=1, user=crew["a"])
+    with time_machine.travel(T0, tick=False):
+        token = signing.dumps(
+            {"p": page.pk, "u": crew["a"].pk}, salt=paging.ACK_LINK_SALT, compress=compress
+        )
+    with time_machine.travel(at(2), tick=False):
+        response = client.post(reverse("incidents:ack_link", args=[token]))
+    assert response.status_code == 200
+    assert Page.objects.get(pk=page.pk).acknowledged_by == crew["a"]
+    with time_machine.travel(T0 + timedelta(hours=24, seconds=1), tick=False):
+        assert client.post(reverse("incidents:ack_link", args=[token])).status_code == 410
+
+
+def test_a_link_for_another_page_or_person_is_refused(crew, client):
+    """The page and the person are signed: changing either breaks the signature."""
+    incident = file(**MAJOR)
+    url = link_of(incident, crew["a"])
+    page = Page.objects.get(incident=incident, level=1, user=crew["a"])
+    other = Page.objects.filter(incident=incident).exclude(pk=page.pk).first()
+    for forged in (
+        url.replace(f"/{page.pk}.", f"/{other.pk}."),
+        url.replace(f".{crew['a'].pk}:", f".{crew['b'].pk}:"),
+    ):
+        assert forged != url
+        with time_machine.travel(at(1), tick=False):
+            assert client.post(forged).status_code == 400
+    assert not Page.objects.filter(acknowledged_at__isnull=False).exists()
+
+
 def test_another_persons_link_is_refused_in_my_session(crew, client):
     incident = file(**MAJOR)
     url = link_of(incident, crew["a"])
