@@ -11,6 +11,7 @@ docs/benchmarks.md keeps a "Budgets" summary of all the rows it holds.
 
 The harness sets Django up with the test settings (the portal plus the small test state machine),
 creates a throw-away database and drops it afterwards, so benchmarks never touch the real data.
+When several modules run, each runs in a process of its own on a new database (``run_apart``).
 Its engine: ``DATABASE_URL`` when set; else PostgreSQL on 127.0.0.1:5432 (user postgres) when it
 answers, else SQLite. Likewise ``REDIS_URL``, else Redis on 127.0.0.1:6379 (db 14) when it answers.
 Performance budgets (DESIGN.md) are checked by the benchmarks themselves, never by timed tests.
@@ -288,18 +289,14 @@ def write_report(ctx: dict, rows: list[dict], failures: list[dict], ran: list[st
     REPORT.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description="Run the portal's benchmarks.")
-    parser.add_argument("-k", dest="only", default="", help="only modules containing this text")
-    args = parser.parse_args()
-
+def run_here(names: list[str]) -> dict:
+    """Run the benchmark modules ``names`` in this process, on one throw-away database."""
     old_config = setup_django()
-    ran = discover(args.only)
     rows: list[dict] = []
     failures: list[dict] = []
     try:
         ctx = context()
-        for name in ran:
+        for name in names:
             started = time.perf_counter()
             print(f"{name} …", flush=True)
             try:
@@ -319,12 +316,56 @@ def main() -> int:
                 found = verdict(result.get("note", ""))
                 print(
                     f"  {result['name']}: {result['figure']} {result['unit']}"
-                    + (f"  [{found}]" if found else "")
+                    + (f"  [{found}]" if found else ""),
+                    flush=True,
                 )
-            print(f"  ({time.perf_counter() - started:.1f}s)")
+            print(f"  ({time.perf_counter() - started:.1f}s)", flush=True)
     finally:
         teardown_django(old_config)
-    write_report(ctx, rows, failures, ran)
+    return {"context": ctx, "rows": rows, "failures": failures}
+
+
+def run_apart(names: list[str]) -> dict:
+    """Each module in a process of its own, on a database of its own: one benchmark's million
+    rows, its tables' statistics and its processes' caches never weigh on the next."""
+    import tempfile
+
+    outcome: dict = {"context": None, "rows": [], "failures": []}
+    for name in names:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            done = subprocess.run(  # noqa: S603 - this script, a module name of bench/
+                [sys.executable, __file__, "--module", name, "--out", out.name],
+                cwd=ROOT,
+                check=False,
+            )
+            text = Path(out.name).read_text(encoding="utf-8")
+        if not text:
+            outcome["failures"].append({"module": name, "error": f"exit status {done.returncode}"})
+            continue
+        part = json.loads(text)
+        outcome["context"] = outcome["context"] or part["context"]
+        outcome["rows"] += part["rows"]
+        outcome["failures"] += part["failures"]
+    return outcome
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run the portal's benchmarks.")
+    parser.add_argument("-k", dest="only", default="", help="only modules containing this text")
+    parser.add_argument("--module", help=argparse.SUPPRESS)  # run_apart's child: this one
+    parser.add_argument("--out", help=argparse.SUPPRESS)  # … writing its outcome here
+    args = parser.parse_args()
+
+    if args.module:
+        outcome = run_here([args.module])
+        Path(args.out).write_text(json.dumps(outcome, ensure_ascii=False), encoding="utf-8")
+        return 0
+    ran = discover(args.only)
+    outcome = run_here(ran) if len(ran) == 1 else run_apart(ran)
+    rows, failures = outcome["rows"], outcome["failures"]
+    if outcome["context"] is None:  # every module failed before it measured anything
+        return 1
+    write_report(outcome["context"], rows, failures, ran)
     budgeted = [(r, verdict(r.get("note", ""))) for r in rows]
     budgeted = [(r, v) for r, v in budgeted if v]
     if budgeted:
