@@ -108,7 +108,14 @@ def context() -> dict:
         version = ""
     commit = _git("rev-parse", "--short", "HEAD")
     if commit and _git(
-        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench/results"
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":!docs",
+        ":!*.md",
+        ":!bench/results",
     ):
         commit += " with uncommitted changes"  # the code measured is not that commit's
     return {
